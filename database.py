@@ -1,0 +1,618 @@
+"""SQLite storage: connections, versioned migrations, and every query the bot makes.
+
+Knows tables, not Discord or Spotify. Every method is blocking; async code calls them through
+`await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own
+connection, so the event loop never waits on the disk.
+
+Identifiers: a track or artist is keyed by its Spotify id when known, or by `local:<hash>` for imported
+history that has no id yet. `name_key` (normalised "artist - title", or artist name) joins the two, so
+community features count a song once whatever way it reached us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from storage_schema import MIGRATIONS, SCHEMA_VERSION, USER_TABLES
+
+P = ParamSpec("P")
+T = TypeVar("T")
+TIME_RANGES = ("short_term", "medium_term", "long_term")
+LINK_NONE, LINK_OK, LINK_BROKEN = "none", "linked", "broken"
+
+
+def normalise(text: str) -> str:
+    """Fold case, accents, punctuation and "feat." tails so the same song matches across sources."""
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"\s*[\(\[](feat|ft|with)\.?\s[^\)\]]*[\)\]]", "", text)
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return text.strip()
+
+
+def artist_key(name: str) -> str:
+    return normalise(name)
+
+
+def track_key(artist_name: str, title: str) -> str:
+    return f"{normalise(artist_name)} - {normalise(title)}"
+
+
+def local_id(key: str) -> str:
+    """A stable id for an item known only by name (imported history)."""
+    return "local:" + hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+class Database:
+    """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
+
+    def __init__(self, path: str | Path, *, pool_size: int = 4, busy_timeout_ms: int = 10_000) -> None:
+        self.path = str(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
+        self.is_open = False
+
+    # -- connections and transactions -------------------------------------------------------
+
+    def open(self) -> Database:
+        """Create the file if needed and bring its schema up to date."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+        self.is_open = True
+        return self
+
+    def close(self) -> None:
+        self.is_open = False
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; IMMEDIATE takes the write lock up front so writers queue, never deadlock."""
+        conn = self.conn
+        if conn.in_transaction:  # nested: join the outer one
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking database method on the pool and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.conn.execute(sql, params)]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # -- migrations ---------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return int(self.scalar("PRAGMA user_version"))
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> None:
+        """Apply every migration above the file's `user_version`, each in its own transaction."""
+        conn = self.conn
+        for version in range(self.schema_version() + 1, target + 1):
+            with self.transaction():
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def ensure_user(self, discord_id: int, display_name: str | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO users (discord_id, display_name, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(discord_id) DO UPDATE SET display_name = COALESCE(excluded.display_name, display_name)",
+                (discord_id, display_name, time.time()),
+            )
+
+    def get_user(self, discord_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM users WHERE discord_id = ?", (discord_id,))
+        return rows[0] if rows else None
+
+    def set_link_state(self, discord_id: int, state: str, *, spotify_user_id: str | None = None,
+                       spotify_display_name: str | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE users SET link_state = ?, spotify_user_id = COALESCE(?, spotify_user_id), "
+                "spotify_display_name = COALESCE(?, spotify_display_name), "
+                "linked_at = CASE WHEN ? = 'linked' THEN ? ELSE linked_at END WHERE discord_id = ?",
+                (state, spotify_user_id, spotify_display_name, state, time.time(), discord_id),
+            )
+
+    def unlink_user(self, discord_id: int) -> None:
+        """Forget the Spotify link (tokens) but keep listening data until the member asks to forget it."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM tokens WHERE discord_id = ?", (discord_id,))
+            conn.execute("UPDATE users SET link_state = 'none' WHERE discord_id = ?", (discord_id,))
+
+    def set_hidden(self, discord_id: int, hidden: bool) -> None:
+        self.ensure_user(discord_id)
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET hidden = ? WHERE discord_id = ?", (int(hidden), discord_id))
+
+    def linked_user_ids(self) -> list[int]:
+        return [row["discord_id"] for row in self.query(
+            "SELECT discord_id FROM users WHERE link_state = 'linked' ORDER BY discord_id")]
+
+    def users_due_for_sync(self, synced_before: float) -> list[int]:
+        rows = self.query(
+            "SELECT discord_id FROM users WHERE link_state = 'linked' "
+            "AND (last_synced_at IS NULL OR last_synced_at < ?) ORDER BY COALESCE(last_synced_at, 0)",
+            (synced_before,))
+        return [row["discord_id"] for row in rows]
+
+    def display_names(self, discord_ids: Iterable[int]) -> dict[int, str]:
+        ids = list(discord_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.query(f"SELECT discord_id, display_name FROM users WHERE discord_id IN ({marks})", ids)
+        return {row["discord_id"]: row["display_name"] or f"member {row['discord_id']}" for row in rows}
+
+    # -- tokens (ciphertext only: spotify_auth encrypts before calling these) ----------------------
+
+    def save_tokens(self, discord_id: int, access_token: bytes, refresh_token: bytes, expires_at: float,
+                    scope: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO tokens (discord_id, access_token, refresh_token, expires_at, scope, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(discord_id) DO UPDATE SET access_token = excluded.access_token, "
+                "refresh_token = excluded.refresh_token, expires_at = excluded.expires_at, scope = excluded.scope, "
+                "updated_at = excluded.updated_at",
+                (discord_id, access_token, refresh_token, expires_at, scope, time.time()),
+            )
+
+    def get_tokens(self, discord_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM tokens WHERE discord_id = ?", (discord_id,))
+        return rows[0] if rows else None
+
+    def all_token_rows(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM tokens")
+
+    # -- single-use states (OAuth `state`, upload links): stored as hashes ------------------------
+
+    def create_state(self, state_hash: str, purpose: str, discord_id: int, guild_id: int | None,
+                     ttl_seconds: float) -> None:
+        now = time.time()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM auth_states WHERE expires_at < ?", (now - 86400,))
+            conn.execute(
+                "INSERT INTO auth_states (state_hash, purpose, discord_id, guild_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (state_hash, purpose, discord_id, guild_id, now, now + ttl_seconds))
+
+    def peek_state(self, state_hash: str, purpose: str) -> tuple[str, dict[str, Any] | None]:
+        """Check a state without spending it: 'ok', 'unknown', 'expired' or 'used'."""
+        rows = self.query("SELECT * FROM auth_states WHERE state_hash = ? AND purpose = ?", (state_hash, purpose))
+        if not rows:
+            return "unknown", None
+        row = rows[0]
+        if row["used_at"] is not None:
+            return "used", row
+        if row["expires_at"] < time.time():
+            return "expired", row
+        return "ok", row
+
+    def spend_state(self, state_hash: str, purpose: str) -> tuple[str, dict[str, Any] | None]:
+        """Atomically use a state once: 'ok' for the first caller only."""
+        with self.transaction() as conn:
+            status, row = self.peek_state(state_hash, purpose)
+            if status == "ok":
+                conn.execute("UPDATE auth_states SET used_at = ? WHERE state_hash = ?", (time.time(), state_hash))
+        return status, row
+
+    # -- guilds ------------------------------------------------------------------------------------
+
+    def set_guild_members(self, guild_id: int, discord_ids: Iterable[int]) -> None:
+        """Replace the known members of a guild with those of `discord_ids` that we hold data on."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM guild_members WHERE guild_id = ?", (guild_id,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO guild_members (guild_id, discord_id) "
+                "SELECT ?, discord_id FROM users WHERE discord_id = ?", [(guild_id, uid) for uid in discord_ids])
+
+    def add_guild_member(self, guild_id: int, discord_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO guild_members (guild_id, discord_id) "
+                         "SELECT ?, discord_id FROM users WHERE discord_id = ?", (guild_id, discord_id))
+
+    def remove_guild_member(self, guild_id: int, discord_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM guild_members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id))
+
+    def remove_guild(self, guild_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM guild_members WHERE guild_id = ?", (guild_id,))
+            conn.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+
+    def visible_members(self, guild_id: int) -> list[int]:
+        """Members of the guild who count in community features: not hidden, with some listening data."""
+        rows = self.query(
+            "SELECT gm.discord_id FROM guild_members gm JOIN users u ON u.discord_id = gm.discord_id "
+            "WHERE gm.guild_id = ? AND u.hidden = 0 AND (EXISTS (SELECT 1 FROM plays p WHERE p.discord_id = u.discord_id) "
+            "OR EXISTS (SELECT 1 FROM top_tracks t WHERE t.discord_id = u.discord_id)) ORDER BY gm.discord_id",
+            (guild_id,))
+        return [row["discord_id"] for row in rows]
+
+    def guild_ids(self) -> list[int]:
+        return [row["guild_id"] for row in self.query("SELECT DISTINCT guild_id FROM guild_members")]
+
+    def get_guild_settings(self, guild_id: int) -> dict[str, Any]:
+        rows = self.query("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        return rows[0] if rows else {"guild_id": guild_id, "community_enabled": 1, "digest_channel_id": None,
+                                     "last_digest_at": None}
+
+    def update_guild_settings(self, guild_id: int, **changes: Any) -> dict[str, Any]:
+        allowed = {"community_enabled", "digest_channel_id", "last_digest_at"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"unknown guild settings: {sorted(unknown)}")
+        merged = {**self.get_guild_settings(guild_id), **changes}
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO guild_settings (guild_id, community_enabled, digest_channel_id, last_digest_at) "
+                "VALUES (:guild_id, :community_enabled, :digest_channel_id, :last_digest_at) "
+                "ON CONFLICT(guild_id) DO UPDATE SET community_enabled = excluded.community_enabled, "
+                "digest_channel_id = excluded.digest_channel_id, last_digest_at = excluded.last_digest_at", merged)
+        return merged
+
+    def digest_guilds(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM guild_settings WHERE digest_channel_id IS NOT NULL AND community_enabled = 1")
+
+    # -- catalogue ---------------------------------------------------------------------------------
+
+    def upsert_artists(self, artists: Sequence[dict[str, Any]]) -> None:
+        """Insert or refresh artists; `genres` a list, `fetched_at` set only when full details were fetched."""
+        rows = [(a["artist_id"], a["name"], artist_key(a["name"]), json.dumps(a.get("genres") or []),
+                 a.get("image_url"), a.get("fetched_at")) for a in artists]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO artists (artist_id, name, name_key, genres, image_url, fetched_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(artist_id) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, "
+                "genres = CASE WHEN excluded.fetched_at IS NOT NULL THEN excluded.genres ELSE genres END, "
+                "image_url = COALESCE(excluded.image_url, image_url), "
+                "fetched_at = COALESCE(excluded.fetched_at, fetched_at)", rows)
+
+    def upsert_tracks(self, tracks: Sequence[dict[str, Any]]) -> None:
+        rows = [(t["track_id"], t["name"], track_key(t["artist_name"], t["name"]), t.get("artist_id"),
+                 t["artist_name"], t.get("album_id"), t.get("album_name"), t.get("image_url"), t.get("duration_ms"))
+                for t in tracks]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO tracks (track_id, name, name_key, artist_id, artist_name, album_id, album_name, image_url, "
+                "duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(track_id) DO UPDATE SET "
+                "name = excluded.name, name_key = excluded.name_key, artist_id = COALESCE(excluded.artist_id, artist_id), "
+                "artist_name = excluded.artist_name, album_id = COALESCE(excluded.album_id, album_id), "
+                "album_name = COALESCE(excluded.album_name, album_name), image_url = COALESCE(excluded.image_url, image_url), "
+                "duration_ms = COALESCE(excluded.duration_ms, duration_ms)", rows)
+
+    def artists_needing_details(self, artist_ids: Iterable[str], stale_before: float) -> list[str]:
+        ids = [a for a in dict.fromkeys(artist_ids) if not a.startswith("local:")]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        fresh = {row["artist_id"] for row in self.query(
+            f"SELECT artist_id FROM artists WHERE artist_id IN ({marks}) AND fetched_at >= ?", [*ids, stale_before])}
+        return [a for a in ids if a not in fresh]
+
+    def tracks_by_key(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """One display row per track key, preferring a real Spotify track over a local one."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(
+                    f"SELECT * FROM tracks WHERE name_key IN ({marks}) ORDER BY track_id LIKE 'local:%'", chunk):
+                found.setdefault(row["name_key"], row)
+        return found
+
+    def artists_by_key(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(
+                    f"SELECT * FROM artists WHERE name_key IN ({marks}) ORDER BY artist_id LIKE 'local:%'", chunk):
+                found.setdefault(row["name_key"], row)
+        return found
+
+    def catalogue_for_artists(self, artist_keys: Iterable[str], limit_per_artist: int = 30) -> dict[str, list[str]]:
+        """Track keys we know for each artist key (from anyone's data and catalogue look-ups)."""
+        keys = list(dict.fromkeys(artist_keys))
+        result: dict[str, list[str]] = {k: [] for k in keys}
+        for chunk in _chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(
+                    f"SELECT DISTINCT a.name_key AS artist, t.name_key AS track FROM tracks t "
+                    f"JOIN artists a ON a.artist_id = t.artist_id WHERE a.name_key IN ({marks})", chunk):
+                if len(result[row["artist"]]) < limit_per_artist:
+                    result[row["artist"]].append(row["track"])
+        return result
+
+    # -- listening data ----------------------------------------------------------------------------
+
+    def store_sync(self, discord_id: int, *, artists: Sequence[dict[str, Any]], tracks: Sequence[dict[str, Any]],
+                   top_tracks: dict[str, list[str]], top_artists: dict[str, list[str]],
+                   plays: Sequence[tuple[int, str, int | None]], recent_cursor_ms: int | None,
+                   synced_at: float) -> int:
+        """Write everything one sync fetched for a member in ONE transaction; return plays added."""
+        with self.transaction() as conn:
+            self.upsert_artists(artists)
+            self.upsert_tracks(tracks)
+            for time_range, ids in top_tracks.items():
+                self._replace_top(conn, "top_tracks", "track_id", discord_id, time_range, ids)
+            for time_range, ids in top_artists.items():
+                self._replace_top(conn, "top_artists", "artist_id", discord_id, time_range, ids)
+            added = self.insert_plays(discord_id, [(at, tid, ms, "spotify", 0) for at, tid, ms in plays])
+            conn.execute(
+                "UPDATE users SET last_synced_at = ?, recent_cursor_ms = MAX(COALESCE(recent_cursor_ms, 0), ?) "
+                "WHERE discord_id = ?", (synced_at, recent_cursor_ms or 0, discord_id))
+        return added
+
+    @staticmethod
+    def _replace_top(conn: sqlite3.Connection, table: str, column: str, discord_id: int, time_range: str,
+                     ids: Sequence[str]) -> None:
+        if time_range not in TIME_RANGES:
+            raise ValueError(f"unknown time range {time_range!r}")
+        conn.execute(f"DELETE FROM {table} WHERE discord_id = ? AND time_range = ?", (discord_id, time_range))
+        conn.executemany(f"INSERT INTO {table} (discord_id, time_range, rank, {column}) VALUES (?, ?, ?, ?)",
+                         [(discord_id, time_range, rank, item) for rank, item in enumerate(ids, start=1)])
+
+    def insert_plays(self, discord_id: int, plays: Sequence[tuple[int, str, int | None, str, int]]) -> int:
+        """Add plays `(played_at_ms, track_id, ms_played, source, skipped)`; a play already stored is ignored."""
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO plays (discord_id, played_at, track_id, ms_played, source, skipped) "
+                "VALUES (?, ?, ?, ?, ?, ?)", [(discord_id, *play) for play in plays])
+            return conn.total_changes - before
+
+    def load_profile(self, discord_id: int, recent_limit: int = 50) -> dict[str, Any]:
+        """Everything a profile shows: the user row, tops per range with details, recent plays, totals."""
+        user = self.get_user(discord_id)
+        top_tracks = {r: [] for r in TIME_RANGES}
+        for row in self.query(
+                "SELECT tt.time_range, tt.rank, t.* FROM top_tracks tt JOIN tracks t ON t.track_id = tt.track_id "
+                "WHERE tt.discord_id = ? ORDER BY tt.time_range, tt.rank", (discord_id,)):
+            top_tracks[row.pop("time_range")].append(row)
+        top_artists = {r: [] for r in TIME_RANGES}
+        for row in self.query(
+                "SELECT ta.time_range, ta.rank, a.* FROM top_artists ta JOIN artists a ON a.artist_id = ta.artist_id "
+                "WHERE ta.discord_id = ? ORDER BY ta.time_range, ta.rank", (discord_id,)):
+            row["genres"] = json.loads(row["genres"])
+            top_artists[row.pop("time_range")].append(row)
+        recent = self.query(
+            "SELECT p.played_at, p.ms_played, p.source, p.skipped, t.* FROM plays p JOIN tracks t ON t.track_id = p.track_id "
+            "WHERE p.discord_id = ? ORDER BY p.played_at DESC LIMIT ?", (discord_id, recent_limit))
+        totals = self.query(
+            "SELECT COUNT(*) AS plays, MIN(played_at) AS first_played_at, SUM(source = 'import') AS imported "
+            "FROM plays WHERE discord_id = ? AND skipped = 0", (discord_id,))[0]
+        return {"user": user, "top_tracks": top_tracks, "top_artists": top_artists, "recent": recent, "totals": totals}
+
+    def top_rows(self, discord_ids: Sequence[int], kind: str) -> list[dict[str, Any]]:
+        """Raw top-list rows `(discord_id, time_range, rank, key)` for `kind` 'tracks' or 'artists'."""
+        if not discord_ids:
+            return []
+        marks = ",".join("?" * len(discord_ids))
+        if kind == "tracks":
+            sql = (f"SELECT tt.discord_id, tt.time_range, tt.rank, t.name_key AS key FROM top_tracks tt "
+                   f"JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id IN ({marks})")
+        else:
+            sql = (f"SELECT ta.discord_id, ta.time_range, ta.rank, a.name_key AS key FROM top_artists ta "
+                   f"JOIN artists a ON a.artist_id = ta.artist_id WHERE ta.discord_id IN ({marks})")
+        return self.query(sql, list(discord_ids))
+
+    def play_counts(self, discord_ids: Sequence[int], kind: str, since_ms: int = 0,
+                    until_ms: int | None = None) -> list[dict[str, Any]]:
+        """Listens (skips excluded) per member and track or artist key: `(discord_id, key, plays, last_ms)`."""
+        if not discord_ids:
+            return []
+        marks = ",".join("?" * len(discord_ids))
+        key = "t.name_key" if kind == "tracks" else "COALESCE(a.name_key, t.artist_name)"
+        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
+        until = until_ms if until_ms is not None else 2**62
+        return self.query(
+            f"SELECT p.discord_id, {key} AS key, COUNT(*) AS plays, MAX(p.played_at) AS last_ms FROM plays p "
+            f"JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id IN ({marks}) AND p.skipped = 0 "
+            f"AND p.played_at >= ? AND p.played_at < ? GROUP BY p.discord_id, {key}",
+            [*discord_ids, since_ms, until])
+
+    def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
+        """All-time (year None) or one year's most played tracks or artists of one member."""
+        start, end = (0, 2**62) if year is None else _year_bounds_ms(year)
+        group = "t.name_key" if kind == "tracks" else "t.artist_name"
+        return self.query(
+            f"SELECT {group} AS key, MAX(t.name) AS name, MAX(t.artist_name) AS artist_name, COUNT(*) AS plays, "
+            f"MAX(t.image_url) AS image_url, MAX(CASE WHEN t.track_id NOT LIKE 'local:%' THEN t.track_id END) AS track_id "
+            f"FROM plays p JOIN tracks t ON t.track_id = p.track_id WHERE p.discord_id = ? AND p.skipped = 0 "
+            f"AND p.played_at >= ? AND p.played_at < ? GROUP BY {group} ORDER BY plays DESC, key LIMIT ?",
+            (discord_id, start, end, limit))
+
+    def listening_years(self, discord_id: int) -> list[int]:
+        rows = self.query(
+            "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year FROM plays "
+            "WHERE discord_id = ? AND skipped = 0 ORDER BY year", (discord_id,))
+        return [row["year"] for row in rows]
+
+    def whoknows(self, guild_id: int, artist: str, limit: int = 15) -> list[dict[str, Any]]:
+        """Visible members of a guild who play an artist, by listens, then by their best top-artist rank."""
+        key = artist_key(artist)
+        return self.query(
+            "WITH members AS (SELECT gm.discord_id FROM guild_members gm JOIN users u ON u.discord_id = gm.discord_id "
+            "  WHERE gm.guild_id = :g AND u.hidden = 0), "
+            "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p JOIN tracks t ON t.track_id = p.track_id "
+            "  LEFT JOIN artists a ON a.artist_id = t.artist_id WHERE p.skipped = 0 "
+            "  AND COALESCE(a.name_key, '') = :k AND p.discord_id IN (SELECT discord_id FROM members) "
+            "  GROUP BY p.discord_id), "
+            "ranks AS (SELECT ta.discord_id, MIN(ta.rank) AS best_rank FROM top_artists ta "
+            "  JOIN artists a ON a.artist_id = ta.artist_id WHERE a.name_key = :k "
+            "  AND ta.discord_id IN (SELECT discord_id FROM members) GROUP BY ta.discord_id) "
+            "SELECT m.discord_id, COALESCE(l.plays, 0) AS plays, r.best_rank FROM members m "
+            "LEFT JOIN listens l ON l.discord_id = m.discord_id LEFT JOIN ranks r ON r.discord_id = m.discord_id "
+            "WHERE l.plays IS NOT NULL OR r.best_rank IS NOT NULL "
+            "ORDER BY COALESCE(l.plays, 0) DESC, COALESCE(r.best_rank, 999), m.discord_id LIMIT :n",
+            {"g": guild_id, "k": key, "n": limit})
+
+    def known_artist_names(self, prefix: str, limit: int = 25) -> list[str]:
+        """Artist names for autocomplete."""
+        return [row["name"] for row in self.query(
+            "SELECT name FROM artists WHERE name_key LIKE ? GROUP BY name_key ORDER BY name LIMIT ?",
+            (artist_key(prefix) + "%", limit))]
+
+    # -- feedback and saved recommendations -----------------------------------------------------------
+
+    def set_feedback(self, discord_id: int, item_kind: str, item_key: str, value: int) -> None:
+        self.ensure_user(discord_id)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO feedback (discord_id, item_kind, item_key, value, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(discord_id, item_kind, item_key) DO UPDATE SET value = excluded.value, "
+                "created_at = excluded.created_at", (discord_id, item_kind, item_key, value, time.time()))
+
+    def get_feedback(self, discord_id: int) -> dict[str, int]:
+        return {row["item_key"]: row["value"] for row in self.query(
+            "SELECT item_key, value FROM feedback WHERE discord_id = ?", (discord_id,))}
+
+    def save_last_recommendations(self, discord_id: int, payload: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO saved_recommendations (discord_id, payload, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(discord_id) DO UPDATE SET payload = excluded.payload, created_at = excluded.created_at",
+                (discord_id, json.dumps(payload), time.time()))
+
+    def last_recommendations(self, discord_id: int) -> dict[str, Any] | None:
+        value = self.scalar("SELECT payload FROM saved_recommendations WHERE discord_id = ?", (discord_id,))
+        return json.loads(value) if value else None
+
+    # -- imports ---------------------------------------------------------------------------------------
+
+    def record_import(self, discord_id: int, source_name: str, plays_added: int, entries_skipped: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO imports (discord_id, created_at, source_name, plays_added, entries_skipped) "
+                "VALUES (?, ?, ?, ?, ?)", (discord_id, time.time(), source_name, plays_added, entries_skipped))
+
+    def undo_imports(self, discord_id: int) -> int:
+        """Remove one member's imported plays (synced plays stay); return how many."""
+        with self.transaction() as conn:
+            removed = conn.execute("DELETE FROM plays WHERE discord_id = ? AND source = 'import'", (discord_id,))
+            conn.execute("DELETE FROM imports WHERE discord_id = ?", (discord_id,))
+            return removed.rowcount
+
+    # -- app state, counts ----------------------------------------------------------------------------
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO app_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                         "value = excluded.value", (key, json.dumps(value)))
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        value = self.scalar("SELECT value FROM app_state WHERE key = ?", (key,))
+        return default if value is None else json.loads(value)
+
+    def counts(self) -> dict[str, int]:
+        """Totals for status pages: no personal data."""
+        return {
+            "linked_users": self.scalar("SELECT COUNT(*) FROM users WHERE link_state = 'linked'"),
+            "users_with_data": self.scalar("SELECT COUNT(DISTINCT discord_id) FROM plays"),
+            "plays": self.scalar("SELECT COUNT(*) FROM plays"),
+            "tracks": self.scalar("SELECT COUNT(*) FROM tracks"),
+            "artists": self.scalar("SELECT COUNT(*) FROM artists"),
+        }
+
+    # -- privacy: export and erasure (GDPR) ----------------------------------------------------------------
+
+    def export_user(self, discord_id: int) -> dict[str, Any]:
+        """Everything held on one member, as plain data (tokens are omitted: they are secrets, not data)."""
+        export: dict[str, Any] = {}
+        for table, column in USER_TABLES:
+            if table == "tokens":
+                linked = self.scalar("SELECT COUNT(*) FROM tokens WHERE discord_id = ?", (discord_id,))
+                export["spotify_link"] = {"linked": bool(linked), "tokens": "kept encrypted, not included"}
+                continue
+            rows = self.query(f"SELECT * FROM {table} WHERE {column} = ?", (discord_id,))
+            if table == "auth_states":
+                rows = [{k: v for k, v in row.items() if k != "state_hash"} for row in rows]
+            export[table] = rows
+        track_ids = {row["track_id"] for key in ("plays", "top_tracks") for row in export.get(key, [])}
+        export["tracks"] = list(self.tracks_by_id(track_ids).values())
+        return export
+
+    def tracks_by_id(self, track_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(track_ids)
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(f"SELECT * FROM tracks WHERE track_id IN ({marks})", chunk):
+                found[row["track_id"]] = row
+        return found
+
+    def erase_user(self, discord_id: int) -> None:
+        """Delete every row held on one member, in every table, in one transaction."""
+        with self.transaction() as conn:
+            for table, column in USER_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (discord_id,))
+            conn.execute("DELETE FROM users WHERE discord_id = ?", (discord_id,))
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _year_bounds_ms(year: int) -> tuple[int, int]:
+    import calendar
+
+    start = calendar.timegm((year, 1, 1, 0, 0, 0))
+    end = calendar.timegm((year + 1, 1, 1, 0, 0, 0))
+    return start * 1000, end * 1000

@@ -342,8 +342,6 @@ class SpotifyAuth:
         body = _json(response)
         if response.status_code != 200 or not isinstance(body.get("id"), str):
             raise SpotifyUnavailable()
-        if isinstance(body.get("account_id"), str):  # the stable identifier since May 2026
-            body["id"] = body["account_id"]
         return body
 
 

@@ -316,3 +316,22 @@ def test_disconnect_forgets_the_tokens(world: World) -> None:
     assert world.db.get_user(DISCORD_ID)["link_state"] == "none"
     with pytest.raises(NotLinked):
         world.auth.access_token(DISCORD_ID)
+
+
+# -- the shared client ---------------------------------------------------------------------------------------
+
+def test_client_for_acts_as_the_member_and_refreshes_once_after_a_401(world: World) -> None:
+    world.link(user="bob")
+    world.fake.expire_access_tokens()  # Spotify rejects the token though our clock says it is fresh
+    results = run_concurrently(10, lambda: world.auth.client_for(DISCORD_ID).me()["id"])
+    assert results == ["bob"] * 10
+    assert world.fake.token_refresh_count["bob"] == 1
+
+
+def test_client_for_refreshes_an_expiring_token_once(world: World) -> None:
+    world.fake.access_token_ttl = 30
+    world.link(user="bob")
+    world.fake.access_token_ttl = 3600
+    client = world.auth.client_for(DISCORD_ID)
+    assert run_concurrently(10, lambda: client.me()["id"]) == ["bob"] * 10
+    assert world.fake.token_refresh_count["bob"] == 1

@@ -1,0 +1,309 @@
+"""The Discord bot: a commands.Bot that loads the cogs, keeps guild membership current, runs the
+scheduled sync and the weekly digest, and implements BotBridge for the web server's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord.ext import commands, tasks
+
+from config import DEFAULT_DISCORD_API_URL, Settings
+from database import Database
+from utils.logger import get_logger
+from utils.models import ImportSummary
+
+log = get_logger("bot")
+
+COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin")
+DIGEST_EVERY_SECONDS = 7 * 86400
+DIGEST_CHECK_MINUTES = 60
+
+
+@dataclass
+class Services:
+    """The plain-Python services the cogs call (see SERVICES.md)."""
+
+    auth: Any  # spotify_auth.SpotifyAuth
+    sync: Any  # utils.sync.SyncService
+    music: Any  # utils.music_service.MusicService
+    privacy: Any  # utils.privacy.PrivacyService
+    importer: Any | None = None  # utils.import_service.HistoryImporter
+    spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.spotify_client.stats
+
+
+def make_intents() -> discord.Intents:
+    """Only what the bot uses: guilds, members (who is in which server), messages (prefix commands)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.members = True  # privileged: guild membership decides who counts in community features
+    intents.guild_messages = True  # prefix commands arrive as messages
+    intents.dm_messages = True
+    intents.message_content = True  # privileged: without it prefix commands can't read the command text
+    return intents
+
+
+class MusicBot(commands.Bot):
+    def __init__(self, settings: Settings, db: Database, services: Services, *, web_server: Any = None,
+                 version: str = "", load_cogs: tuple[str, ...] = COGS) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned_or(settings.command_prefix),
+            intents=make_intents(),
+            owner_ids=set(settings.owner_ids) or None,
+            help_command=commands.DefaultHelpCommand(no_category="Other"),
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
+            activity=discord.Activity(type=discord.ActivityType.listening, name="/recommend"),
+        )
+        self.settings = settings
+        self.db = db
+        self.services = services
+        self.web_server = web_server
+        self.version = version
+        self.started_at = time.time()
+        self.cog_names = load_cogs
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._shutdown_task: asyncio.Future[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.scheduled_sync = tasks.loop(minutes=settings.sync_interval_minutes)(self._scheduled_sync)
+        self.scheduled_sync.before_loop(self._wait_ready)
+        self.weekly_digest = tasks.loop(minutes=DIGEST_CHECK_MINUTES)(self._digest_tick)
+        self.weekly_digest.before_loop(self._wait_ready)
+
+    # -- start-up -----------------------------------------------------------------------------------
+
+    async def login(self, token: str) -> None:
+        if self.settings.discord_api_url != DEFAULT_DISCORD_API_URL:
+            from discord_endpoints import configure_discord_endpoints
+
+            await asyncio.to_thread(configure_discord_endpoints, self.settings.discord_api_url)
+        await super().login(token)
+
+    async def setup_hook(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if not self.db.is_open:
+            await asyncio.to_thread(self.db.open)
+        for name in self.cog_names:
+            await self.load_extension(name)
+        await self.sync_commands()
+        if self.settings.feature_scheduled_sync:
+            self.scheduled_sync.start()
+        if self.settings.feature_community:
+            self.weekly_digest.start()
+
+    async def sync_commands(self) -> int:
+        """Publish the slash commands: to the dev guild at once when set, otherwise globally (slow to show)."""
+        if self.settings.dev_guild_id:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("published %d slash commands", len(synced))
+        return len(synced)
+
+    async def _wait_ready(self) -> None:
+        await self.wait_until_ready()
+
+    # -- guild membership --------------------------------------------------------------------------
+
+    async def _record_guild(self, guild: discord.Guild) -> None:
+        try:
+            await self.services.sync.set_guild_members(guild.id, [m.id for m in guild.members if not m.bot])
+        except Exception:
+            log.exception("could not record the members of a guild")
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        for guild in self.guilds:
+            await self._record_guild(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        if self.is_ready():
+            await self._record_guild(guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._record_guild(guild)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self.services.sync.remove_guild(guild.id)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        if not member.bot:
+            await self.services.sync.add_member(member.guild.id, member.id)
+
+    async def on_member_remove(self, member: discord.Member) -> None:
+        await self.services.sync.remove_member(member.guild.id, member.id)
+
+    # -- background work ---------------------------------------------------------------------------
+
+    async def _scheduled_sync(self) -> None:
+        try:
+            results = await self.services.sync.sync_all()
+            log.info("scheduled sync: %d members", len(results))
+        except Exception:
+            log.exception("the scheduled sync failed; it will run again next time")
+
+    async def _digest_tick(self) -> None:
+        from cogs.ui.embeds import digest_embed
+
+        due_before = time.time() - DIGEST_EVERY_SECONDS
+        for settings in await self.db.run(self.db.digest_guilds):
+            if (settings.get("last_digest_at") or 0) > due_before:
+                continue
+            guild = self.get_guild(settings["guild_id"])
+            channel = guild.get_channel(settings["digest_channel_id"]) if guild else None
+            if not isinstance(channel, discord.abc.Messageable) or guild is None:
+                continue
+            try:
+                digest = await self.services.music.weekly_digest(guild.id)
+                await channel.send(embed=digest_embed(digest, guild.name))
+            except Exception:
+                log.exception("could not post the weekly digest in a server")
+            await self.db.run(self.db.update_guild_settings, guild.id, last_digest_at=time.time())
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a coroutine in the background and keep a reference so shutdown can wait for it."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    # -- BotBridge (called from the web server's thread) ----------------------------------------------
+
+    def _submit(self, coro: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._closing:
+            coro.close()
+            log.warning("the bot is not running; a web event was dropped")
+            return
+        asyncio.run_coroutine_threadsafe(self._in_background(coro), loop)
+
+    async def _in_background(self, coro: Any) -> None:
+        await self.spawn(coro)
+
+    def on_linked(self, discord_id: int, guild_id: int | None) -> None:
+        self._submit(self._after_link(discord_id, guild_id))
+
+    def on_imported(self, discord_id: int, summary: ImportSummary) -> None:
+        self._submit(self._after_import(discord_id, summary))
+
+    def status(self) -> dict[str, Any]:
+        ready = self.is_ready() and not self.is_closed()
+        latency = self.latency
+        return {"connected": ready, "guilds": len(self.guilds),
+                "latency_ms": round(latency * 1000, 1) if ready and latency == latency and latency != float("inf") else None}
+
+    async def _dm(self, discord_id: int, embed: discord.Embed) -> None:
+        try:
+            user = self.get_user(discord_id) or await self.fetch_user(discord_id)
+            await user.send(embed=embed)
+        except discord.HTTPException:
+            log.info("could not send a direct message (the member may have them switched off)")
+
+    async def _after_link(self, discord_id: int, guild_id: int | None) -> None:
+        from cogs.ui.embeds import message_embed
+
+        for guild in self.guilds:
+            if guild.id == guild_id or guild.get_member(discord_id) is not None:
+                await self.services.sync.add_member(guild.id, discord_id)
+        await self._dm(discord_id, message_embed(
+            "You're linked! I'm fetching your listening now; try `/profile` or `/recommend` in a minute.",
+            title="Spotify linked"))
+        try:
+            result = await self.services.sync.sync_member(discord_id, force=True)
+            log.info("first sync after linking: %s", result.status)
+        except Exception:
+            log.exception("the first sync after linking failed")
+
+    async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
+        from cogs.ui.embeds import import_embed
+
+        for guild in self.guilds:
+            if guild.get_member(discord_id) is not None:
+                await self.services.sync.add_member(guild.id, discord_id)
+        await self._dm(discord_id, import_embed(summary))
+
+    # -- health, for the owner's status command -------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """Database, web server, Spotify reachability, last sync and rate-limit state, in plain values."""
+        report: dict[str, Any] = {}
+        try:
+            await self.db.run(self.db.scalar, "SELECT 1")
+            report["database"] = True
+        except Exception:
+            report["database"] = False
+        thread = getattr(self.web_server, "_thread", None)
+        report["web"] = None if self.web_server is None else bool(thread is not None and thread.is_alive())
+        report["web_url"] = getattr(self.web_server, "url", None)
+        report["spotify"] = await asyncio.to_thread(_reachable, self.settings.spotify_api_url)
+        last_run = getattr(self.services.sync, "last_run", None)
+        report["last_sync"] = getattr(last_run, "finished_at", None) or await self.db.run(self.db.get_state, "last_sync_at")
+        report["sync_paused_for"] = float(getattr(self.services.sync, "paused_for", 0.0) or 0.0)
+        stats = self.spotify_stats()
+        report["rate_limited_until"] = stats.get("rate_limited_until") if stats.get("rate_limited") else None
+        return report
+
+    def spotify_stats(self) -> dict[str, Any]:
+        if self.services.spotify_stats is not None:
+            return self.services.spotify_stats()
+        from utils.spotify_client import stats
+
+        return stats()
+
+    # -- shutdown --------------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop everything cleanly: tasks, web server, Discord connection, database. Safe to call twice."""
+        if self._shutdown_task is None:
+            self._closing = True
+            self._shutdown_task = asyncio.ensure_future(self._shutdown())
+        await asyncio.shield(self._shutdown_task)
+
+    async def _shutdown(self) -> None:
+        log.info("shutting down")
+        self.scheduled_sync.cancel()
+        self.weekly_digest.cancel()
+        current = asyncio.current_task()
+        pending = [t for t in self._background if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if self.web_server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.web_server.stop)
+        await self.close()
+        if self.db.is_open:
+            await asyncio.to_thread(self.db.close)
+        log.info("stopped")
+
+
+def _reachable(url: str) -> bool:
+    """Any HTTP answer (even "unauthorised") means Spotify's servers are up."""
+    import requests
+
+    try:
+        requests.get(url, timeout=3)
+        return True
+    except requests.RequestException:
+        return False
+
+
+async def run_bot(bot: MusicBot) -> None:
+    """Run until SIGTERM, Ctrl-C or the owner's shutdown command, then close everything."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            loop.add_signal_handler(sig, lambda: bot.spawn(bot.shutdown()))
+    try:
+        await bot.start(bot.settings.discord_token)
+    finally:
+        await bot.shutdown()

@@ -1,0 +1,69 @@
+"""What every cog shares: access to the services, quick acknowledgement, sending with views."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+
+from cogs.ui.format import range_choices
+from cogs.ui.views import OwnedView, Paginator
+
+if TYPE_CHECKING:
+    from bot import MusicBot, Services
+
+
+class BaseCog(commands.Cog):
+    def __init__(self, bot: MusicBot) -> None:
+        self.bot = bot
+
+    @property
+    def services(self) -> Services:
+        return self.bot.services
+
+    @staticmethod
+    async def begin(ctx: commands.Context, *, private: bool = True) -> None:
+        """Acknowledge a slash command at once so Discord never shows "did not respond"."""
+        if ctx.interaction is not None and not ctx.interaction.response.is_done():
+            await ctx.defer(ephemeral=private)
+
+    @staticmethod
+    async def send(ctx: commands.Context, *, embed: discord.Embed | None = None, view: discord.ui.View | None = None,
+                   private: bool = True, content: str | None = None, file: discord.File | None = None) -> discord.Message:
+        """Reply (privately for slash commands when `private`) and let a view know its message."""
+        kwargs: dict[str, Any] = {"embed": embed, "content": content, "ephemeral": private}
+        if view is not None:
+            kwargs["view"] = view
+        if file is not None:
+            kwargs["file"] = file
+        message = await ctx.send(**kwargs)
+        if isinstance(view, OwnedView):
+            view.message = message
+        return message
+
+    async def send_pages(self, ctx: commands.Context, pages: list[discord.Embed], *, private: bool = True) -> None:
+        paginator = Paginator(ctx.author.id, pages)
+        await self.send(ctx, embed=pages[0], view=paginator if paginator.needed else None, private=private)
+        if not paginator.needed:
+            paginator.stop()
+
+    async def last_synced(self, discord_id: int) -> float | None:
+        user = await self.bot.db.run(self.bot.db.get_user, discord_id)
+        return user.get("last_synced_at") if user else None
+
+    async def range_autocomplete(self, interaction: discord.Interaction, current: str) -> list[discord.app_commands.Choice[str]]:
+        """Time ranges, plus the years this member has imported or synced plays for."""
+        years = await self.bot.db.run(self.bot.db.listening_years, interaction.user.id)
+        return [discord.app_commands.Choice(name=label, value=value) for label, value in range_choices(current, years)]
+
+
+async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Await a service method whether it is async or blocking (blocking ones run in a worker thread)."""
+    import asyncio
+    import inspect
+
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args, **kwargs)
+    result = await asyncio.to_thread(fn, *args, **kwargs)
+    return await result if inspect.isawaitable(result) else result

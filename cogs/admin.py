@@ -1,0 +1,163 @@
+"""Admin: figures and health for the owner, server settings for admins, owner-only maintenance."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._base import BaseCog
+from cogs.errors import Refusal
+from cogs.ui.embeds import info_embed, message_embed
+from cogs.ui.format import ago
+from utils.errors import describe_wait
+
+if TYPE_CHECKING:
+    from bot import MusicBot
+
+
+def _uptime(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours or days else []
+    return " ".join([*parts, f"{minutes}m"])
+
+
+def _yes(ok: bool | None, good: str = "Working", bad: str = "Not working") -> str:
+    return "\u2014 not running here" if ok is None else (f"\u2705 {good}" if ok else f"\u274c {bad}")
+
+
+class Admin(BaseCog):
+    """Bot figures and health, server settings, and owner tools."""
+
+    @commands.hybrid_command(name="stats", description="How busy the bot is")
+    async def stats(self, ctx: commands.Context) -> None:
+        """Servers, linked members, stored plays, Spotify calls, uptime and latency."""
+        await self.begin(ctx, private=True)
+        counts = await self.bot.db.run(self.bot.db.counts)
+        spotify = self.bot.spotify_stats()
+        latency = self.bot.latency
+        fields = {
+            "Servers": f"{len(self.bot.guilds):,}",
+            "Linked members": f"{counts['linked_users']:,}",
+            "Stored plays": f"{counts['plays']:,}",
+            "Spotify requests": f"{spotify.get('calls', 0):,} ({spotify.get('errors', 0):,} failed)",
+            "Uptime": _uptime(time.time() - self.bot.started_at),
+            "Discord latency": f"{latency * 1000:.0f} ms" if latency == latency and latency != float("inf") else "unknown",
+        }
+        await self.send(ctx, embed=info_embed("Bot stats", fields), private=True)
+
+    @commands.hybrid_command(name="status", description="Is everything working?")
+    async def status(self, ctx: commands.Context) -> None:
+        """Database, web server, Spotify, the last sync and any Spotify slow-down."""
+        await self.begin(ctx, private=True)
+        health = await self.bot.health()
+        limited = health["rate_limited_until"]
+        paused = health["sync_paused_for"]
+        if limited and limited > time.time():
+            slow = f"Spotify asked us to slow down; back in {describe_wait(limited - time.time())}"
+        elif paused:
+            slow = f"Syncing paused for {describe_wait(paused)}"
+        else:
+            slow = "None"
+        fields = {
+            "Database": _yes(health["database"]),
+            "Web server": _yes(health["web"]),
+            "Spotify": _yes(health["spotify"], "Reachable", "Not reachable"),
+            "Last sync": ago(health["last_sync"]) if health["last_sync"] else "Not yet",
+            "Scheduled sync": "On" if self.bot.settings.feature_scheduled_sync else "Off",
+            "Slow-downs": slow,
+        }
+        await self.send(ctx, embed=info_embed("Status", fields), private=True)
+
+    # -- server settings -----------------------------------------------------------------------------------
+
+    @commands.hybrid_group(name="settings", description="This server's settings for the bot", fallback="show")
+    @commands.guild_only()
+    @commands.has_guild_permissions(manage_guild=True)
+    @app_commands.default_permissions(manage_guild=True)
+    async def settings(self, ctx: commands.Context) -> None:
+        """Show this server's settings (needs Manage Server)."""
+        assert ctx.guild is not None
+        await self.begin(ctx, private=True)
+        current = await self.bot.db.run(self.bot.db.get_guild_settings, ctx.guild.id)
+        channel_id = current.get("digest_channel_id")
+        fields = {
+            "Server features": "On" if current.get("community_enabled", 1) else "Off",
+            "Weekly digest": f"<#{channel_id}>" if channel_id else "Off",
+        }
+        await self.send(ctx, embed=info_embed(f"Settings for {ctx.guild.name}", fields, description=(
+            "Change them with `settings community on|off` and `settings digest #channel` "
+            "(no channel switches the digest off).")), private=True)
+
+    @settings.command(name="community", description="Turn server features (charts, taste, blends) on or off")
+    @app_commands.describe(state="on or off")
+    @commands.guild_only()
+    @commands.has_guild_permissions(manage_guild=True)
+    async def settings_community(self, ctx: commands.Context, state: bool) -> None:
+        """Turn server features on or off (needs Manage Server)."""
+        assert ctx.guild is not None
+        await self.begin(ctx, private=True)
+        await self.bot.db.run(self.bot.db.update_guild_settings, ctx.guild.id, community_enabled=int(state))
+        text = ("Server features are on: charts, taste matches, who knows and blends work here." if state else
+                "Server features are off: nobody's listening is compared or shown here. "
+                "Personal commands keep working.")
+        await self.send(ctx, embed=message_embed(text), private=True)
+
+    @settings.command(name="digest", description="Choose the channel for the weekly digest (empty turns it off)")
+    @app_commands.describe(channel="Where to post the weekly digest; leave empty to turn it off")
+    @commands.guild_only()
+    @commands.has_guild_permissions(manage_guild=True)
+    async def settings_digest(self, ctx: commands.Context, channel: discord.TextChannel | None = None) -> None:
+        """Choose the weekly digest channel, or turn the digest off (needs Manage Server)."""
+        assert ctx.guild is not None
+        await self.begin(ctx, private=True)
+        if channel is not None:
+            me = ctx.guild.me
+            if me is not None and not channel.permissions_for(me).send_messages:
+                raise Refusal(f"I can't post in {channel.mention}. Give me permission to send messages there first.")
+        await self.bot.db.run(self.bot.db.update_guild_settings, ctx.guild.id,
+                              digest_channel_id=channel.id if channel else None)
+        text = (f"The weekly digest will be posted in {channel.mention} once a week." if channel else
+                "The weekly digest is off.")
+        await self.send(ctx, embed=message_embed(text), private=True)
+
+    # -- owner tools -----------------------------------------------------------------------------------------
+
+    @commands.hybrid_command(name="reload", description="Owner only: reload a part of the bot")
+    @app_commands.describe(cog="Which part, e.g. music")
+    @commands.is_owner()
+    async def reload(self, ctx: commands.Context, cog: str) -> None:
+        """Owner only: reload one cog after an update."""
+        await self.begin(ctx, private=True)
+        name = cog if cog.startswith("cogs.") else f"cogs.{cog}"
+        if name not in self.bot.extensions:
+            known = ", ".join(sorted(n.removeprefix("cogs.") for n in self.bot.extensions))
+            raise Refusal(f"There's no part called `{cog}`. Loaded parts: {known}.")
+        await self.bot.reload_extension(name)
+        await self.send(ctx, embed=message_embed(f"Reloaded `{name.removeprefix('cogs.')}`."), private=True)
+
+    @commands.hybrid_command(name="sync-commands", description="Owner only: publish the slash commands again")
+    @commands.is_owner()
+    async def sync_commands(self, ctx: commands.Context) -> None:
+        """Owner only: publish the slash commands again."""
+        await self.begin(ctx, private=True)
+        count = await self.bot.sync_commands()
+        where = "the development server" if self.bot.settings.dev_guild_id else "every server (may take up to an hour)"
+        await self.send(ctx, embed=message_embed(f"Published {count} commands to {where}."), private=True)
+
+    @commands.hybrid_command(name="shutdown", description="Owner only: stop the bot cleanly")
+    @commands.is_owner()
+    async def shutdown(self, ctx: commands.Context) -> None:
+        """Owner only: stop the bot cleanly."""
+        await self.send(ctx, embed=message_embed("Shutting down. Bye!"), private=True)
+        self.bot.spawn(self.bot.shutdown())
+
+
+async def setup(bot: MusicBot) -> None:
+    await bot.add_cog(Admin(bot))

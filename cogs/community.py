@@ -1,0 +1,156 @@
+"""Server features: taste match, who knows an artist, server charts and picks, blends."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._base import BaseCog
+from cogs.errors import Refusal
+from cogs.ui.embeds import blend_embed, item_pages, playlist_embed, recommendations_embed, taste_embed, whoknows_embed
+from cogs.ui.format import escape, parse_range, range_label
+from cogs.ui.views import OwnedView, link_view
+from utils.errors import BotError
+from utils.models import BlendResult
+
+if TYPE_CHECKING:
+    from bot import MusicBot
+
+
+class BlendView(OwnedView):
+    """Lets the member who asked for a blend save it to their Spotify."""
+
+    def __init__(self, owner_id: int, guild_id: int, members: list[int], music: object) -> None:
+        super().__init__(owner_id, timeout=600)
+        self.source = "blend:" + ",".join(str(m) for m in members)
+        self.guild_id = guild_id
+        self.music = music
+
+    @discord.ui.button(label="Save to my Spotify", emoji="\U0001f4be", style=discord.ButtonStyle.primary)
+    async def save(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.music.save_playlist(self.owner_id, self.source, guild_id=self.guild_id)  # type: ignore[attr-defined]
+        button.disabled, button.label = True, "Saved"
+        await interaction.followup.send(embed=playlist_embed(result), view=link_view("Open in Spotify", result.url),
+                                        ephemeral=True)
+        if self.message is not None:
+            await self.message.edit(view=self)
+
+
+class Community(BaseCog):
+    """Compare and share music with the people in this server."""
+
+    def __init__(self, bot: MusicBot) -> None:
+        super().__init__(bot)
+        self.compare_menu = app_commands.ContextMenu(name="Compare taste", callback=self.compare_taste)
+        self.compare_menu.guild_only = True
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.compare_menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.compare_menu.name, type=self.compare_menu.type)
+
+    async def _taste_embed(self, guild: discord.Guild, author: discord.abc.User, other: discord.abc.User) -> discord.Embed:
+        if other.id == author.id:
+            raise BotError("That's you! Pick someone else to compare with.")
+        if other.bot:
+            raise BotError("Bots don't listen to music, sadly.")
+        match = await self.services.music.taste(guild.id, author.id, other.id)
+        return taste_embed(match, author.display_name, other.display_name)
+
+    @commands.hybrid_command(name="taste", description="How well your taste matches another member's")
+    @app_commands.describe(member="Who to compare with")
+    @commands.guild_only()
+    async def taste(self, ctx: commands.Context, member: discord.Member) -> None:
+        """How well your music taste matches another member's."""
+        await self.begin(ctx, private=False)
+        assert ctx.guild is not None
+        await self.send(ctx, embed=await self._taste_embed(ctx.guild, ctx.author, member), private=False)
+
+    async def compare_taste(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        """The right-click "Compare taste" menu on a member: the same as /taste."""
+        if interaction.guild is None:
+            raise BotError("That only works inside a server.")
+        await interaction.response.defer(thinking=True)
+        embed = await self._taste_embed(interaction.guild, interaction.user, member)
+        await interaction.followup.send(embed=embed)
+
+    @commands.hybrid_command(name="whoknows", description="Who in this server listens to an artist the most")
+    @app_commands.describe(artist="The artist's name")
+    @commands.guild_only()
+    async def whoknows(self, ctx: commands.Context, *, artist: str) -> None:
+        """Who in this server listens to an artist the most."""
+        await self.begin(ctx, private=False)
+        assert ctx.guild is not None
+        name, entries = await self.services.music.whoknows(ctx.guild.id, artist)
+        await self.send(ctx, embed=whoknows_embed(name, entries, ctx.guild.name), private=False)
+
+    @whoknows.autocomplete("artist")
+    async def artist_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = await self.services.music.artist_names(current)
+        return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names[:25]]
+
+    @commands.hybrid_group(name="server", description="This server's music", invoke_without_command=True)
+    @commands.guild_only()
+    async def server(self, ctx: commands.Context) -> None:
+        """This server's music: server top, server recommend."""
+        await self._server_top(ctx, "artists", None)
+
+    @server.command(name="top", description="This server's most played tracks or artists")
+    @app_commands.describe(kind="Tracks or artists", time_range="Which period")
+    @app_commands.rename(time_range="range")
+    async def server_top(self, ctx: commands.Context, kind: Literal["tracks", "artists"] = "artists",
+                         time_range: str | None = None) -> None:
+        """This server's most played tracks or artists."""
+        await self._server_top(ctx, kind, time_range)
+
+    server_top.autocomplete("time_range")(BaseCog.range_autocomplete)
+
+    async def _server_top(self, ctx: commands.Context, kind: str, time_range: str | None) -> None:
+        if ctx.guild is None:
+            raise commands.NoPrivateMessage()
+        await self.begin(ctx, private=False)
+        chosen = parse_range(time_range)
+        items = await self.services.music.server_top(ctx.guild.id, kind, chosen, 50)
+        title = f"Top {kind} in {escape(ctx.guild.name)} \u00b7 {range_label(chosen)}"
+        pages = item_pages(title, items, footer="Members who hid their listening are not counted")
+        await self.send_pages(ctx, pages, private=False)
+
+    @server.command(name="recommend", description="Songs this server could enjoy together")
+    async def server_recommend(self, ctx: commands.Context) -> None:
+        """Songs this server could enjoy together."""
+        if ctx.guild is None:
+            raise commands.NoPrivateMessage()
+        await self.begin(ctx, private=False)
+        result = await self.services.music.server_recommend(ctx.guild.id, 10)
+        embed = recommendations_embed(result, title=f"Picks for {escape(ctx.guild.name)}",
+                                      footer="Blended fairly from everyone who shares their listening here")
+        await self.send(ctx, embed=embed, private=False)
+
+    @commands.hybrid_command(name="blend", description="A shared mix for you and up to four others")
+    @app_commands.describe(member1="Someone to blend with", member2="Another member (optional)",
+                           member3="Another member (optional)", member4="Another member (optional)")
+    @commands.guild_only()
+    async def blend(self, ctx: commands.Context, member1: discord.Member, member2: discord.Member | None = None,
+                    member3: discord.Member | None = None, member4: discord.Member | None = None) -> None:
+        """A shared mix for you and up to four other members."""
+        assert ctx.guild is not None
+        chosen = [m for m in (member1, member2, member3, member4) if m is not None]
+        if any(m.bot for m in chosen):
+            raise Refusal("Bots can't join a blend.")
+        ids = list(dict.fromkeys([ctx.author.id, *(m.id for m in chosen)]))
+        if len(ids) < 2:
+            raise Refusal("Pick at least one other member to blend with.")
+        await self.begin(ctx, private=False)
+        result: BlendResult = await self.services.music.blend(ctx.guild.id, ids)
+        names = {m.id: m.display_name for m in (ctx.author, *chosen)}
+        view = BlendView(ctx.author.id, ctx.guild.id, ids, self.services.music) if self.bot.settings.feature_playlists else None
+        await self.send(ctx, embed=blend_embed(result, names), view=view, private=False)
+
+
+async def setup(bot: MusicBot) -> None:
+    await bot.add_cog(Community(bot))

@@ -1,0 +1,1 @@
+"""Shared Discord building blocks for the cogs: wording, embeds and views."""

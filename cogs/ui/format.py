@@ -1,0 +1,112 @@
+"""Plain-words formatting shared by every cog: time ranges, freshness, list lines (no discord objects)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+
+from discord.ext import commands
+
+from utils.models import Item
+
+SPOTIFY_GREEN = 0x1DB954
+SOFT_RED = 0xE0564B
+NEUTRAL = 0x5865F2
+
+RANGE_LABELS: dict[str, str] = {
+    "short_term": "Last 4 weeks",
+    "medium_term": "Last 6 months",
+    "long_term": "Last year",
+    "all_time": "All time",
+}
+# Words members may type in a prefix command, mapped to a range.
+_RANGE_WORDS: dict[str, str] = {
+    "short": "short_term", "4w": "short_term", "4 weeks": "short_term", "month": "short_term", "weeks": "short_term",
+    "recent": "short_term", "medium": "medium_term", "6m": "medium_term", "6 months": "medium_term",
+    "months": "medium_term", "long": "long_term", "year": "long_term", "1y": "long_term", "last year": "long_term",
+    "all": "all_time", "alltime": "all_time", "all time": "all_time", "ever": "all_time",
+}
+DEFAULT_RANGE = "medium_term"
+
+
+def range_label(time_range: str) -> str:
+    """"Last 4 weeks", "All time", "2019"."""
+    return RANGE_LABELS.get(time_range, time_range)
+
+
+def parse_range(text: str | None) -> str:
+    """A range value from what a member typed; raises BadArgument with plain words."""
+    if not text:
+        return DEFAULT_RANGE
+    value = text.strip().lower().replace("_", " ").replace("-", " ")
+    for key, label in RANGE_LABELS.items():
+        if value in (key.replace("_", " "), label.lower()):
+            return key
+    if value in _RANGE_WORDS:
+        return _RANGE_WORDS[value]
+    if re.fullmatch(r"(19|20)\d\d", value):
+        return value
+    raise commands.BadArgument(
+        f"I don't know the time range \u201c{text}\u201d. Pick one of: last 4 weeks, last 6 months, last year, "
+        "all time, or a year like 2021.")
+
+
+def range_choices(current: str, years: Iterable[int]) -> list[tuple[str, str]]:
+    """(label, value) pairs for autocomplete, filtered by what the member has typed so far."""
+    options = [(label, key) for key, label in RANGE_LABELS.items()]
+    options += [(f"The year {year}", str(year)) for year in sorted(years, reverse=True)]
+    typed = current.strip().lower()
+    return [pair for pair in options if typed in pair[0].lower() or typed in pair[1]][:25]
+
+
+def ago(timestamp: float | None, now: float | None = None) -> str:
+    """"just now", "12 min ago", "3 hours ago", "2 days ago"."""
+    if not timestamp:
+        return "never"
+    seconds = max(0.0, (now or time.time()) - timestamp)
+    if seconds < 60:
+        return "just now"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    if hours < 24:
+        return "1 hour ago" if hours == 1 else f"{hours} hours ago"
+    days = hours // 24
+    return "yesterday" if days == 1 else f"{days} days ago"
+
+
+def freshness(synced_at: float | None) -> str:
+    """The footer that tells how old the data is."""
+    return "Not synced with Spotify yet" if not synced_at else f"Synced {ago(synced_at)}"
+
+
+def escape(text: str) -> str:
+    """Keep names with * _ ~ ` | from breaking the layout."""
+    return re.sub(r"([*_~`|>\[\]])", r"\\\1", text or "")
+
+
+def item_line(item: Item, position: int, *, show_plays: bool = True) -> str:
+    """One numbered line: linked title, artist, and how often it was played."""
+    title = escape(item.name)
+    name = f"[{title}]({item.url})" if item.url else f"**{title}**"
+    line = f"`{position:>2}.` {name}"
+    if item.artist_name:
+        line += f" \u2014 {escape(item.artist_name)}"
+    extra = []
+    if show_plays and item.plays:
+        extra.append(f"{item.plays} play{'s' if item.plays != 1 else ''}")
+    if item.listeners:
+        extra.append(f"{item.listeners} listener{'s' if item.listeners != 1 else ''}")
+    if extra:
+        line += f" \u00b7 {', '.join(extra)}"
+    return line
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)] or [[]]

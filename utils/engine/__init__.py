@@ -1,0 +1,1 @@
+"""Internals of the recommendation engine; import from utils.recommendations."""

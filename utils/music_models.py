@@ -1,0 +1,124 @@
+"""Fitted community models per guild (cached a few minutes) and the engine calls that use them.
+
+Blocking, CPU-bound code: the music service runs it with `asyncio.to_thread`. A community model is
+fitted on the guild's VISIBLE members only; a hidden member is folded in (their own history passed as
+`history`) for their own recommendations and is never in the matrix, never named, never counted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from database import Database
+from utils.engine.data import Context, Interactions
+from utils.engine.hybrid import Hybrid
+from utils.music_data import interaction_weights, triples
+
+# How much of each engine source a mode wants ("catalogue" = more from your own artists).
+MODE_WEIGHTS: dict[str, dict[str, float]] = {
+    "balanced": {},
+    "discover": {"catalogue": 0.1, "popularity": 0.02},
+    "familiar": {"catalogue": 1.5},
+}
+MODE_MAX_PER_ARTIST = {"balanced": 2, "discover": 1, "familiar": 3}
+
+
+def artist_of(track_key: str) -> str:
+    """The artist key inside a track key ("artist - title", both normalised, so ' - ' splits cleanly)."""
+    return track_key.split(" - ", 1)[0]
+
+
+@dataclass
+class CommunityModel:
+    """A guild's fitted model plus the visible members' weights it was fitted on."""
+
+    guild_id: int | None
+    members: tuple[int, ...]
+    track_weights: dict[int, dict[str, float]]
+    model: Hybrid | None
+    fitted_at: float
+    names: dict[int, str] = field(default_factory=dict)
+
+    def has(self, discord_id: int) -> bool:
+        return discord_id in self.track_weights
+
+
+def fit_community(db: Database, guild_id: int | None, members: Iterable[int], now: float) -> CommunityModel:
+    """Fit the hybrid on these (visible) members' track weights. Blocking."""
+    members = tuple(sorted(set(members)))
+    weights = interaction_weights(db, list(members), "tracks", now)
+    names = db.display_names(members)
+    model: Hybrid | None = None
+    rows = triples(weights)
+    if rows:
+        model = Hybrid().fit(Interactions.from_triples(rows))
+    return CommunityModel(guild_id, members, weights, model, time.time(), names)
+
+
+def with_mode(model: Hybrid, mode: str) -> Hybrid:
+    """A view of a fitted hybrid with the mode's source weights (no refit: components are shared)."""
+    extra = MODE_WEIGHTS.get(mode, {})
+    if not extra:
+        return model
+    view = Hybrid(model.components, {**model.weights, **extra}, dislike_weight=model.dislike_weight,
+                  variety=model.variety, pool=model.pool)
+    view.data = model.data
+    view.item_cf = model.item_cf
+    return view
+
+
+def solo_model(history: Mapping[str, float], owner: int) -> Hybrid:
+    """A model for a member alone (no community): their row is the matrix; catalogue expansion does the work."""
+    return Hybrid().fit(Interactions.from_triples([(owner, k, w) for k, w in history.items() if w > 0]))
+
+
+def make_context(*, labels: Mapping[str, str], names: Mapping[int, str], catalogue: Mapping[str, list[str]],
+                 genres: Mapping[str, list[str]], liked: Iterable[str], disliked: Iterable[str], mode: str,
+                 community_label: str = "this server", items: Iterable[str] = ()) -> Context:
+    keys = set(items) | set(labels) | {t for ts in catalogue.values() for t in ts} | set(genres)
+    return Context(
+        item_labels=dict(labels), user_names=dict(names),
+        item_artist={k: artist_of(k) for k in keys if " - " in k},
+        liked=set(liked), disliked=set(disliked), catalogue=dict(catalogue), item_genres=dict(genres),
+        max_per_artist=MODE_MAX_PER_ARTIST.get(mode, 2), community_label=community_label)
+
+
+class ModelCache:
+    """Fitted community models per guild for `ttl` seconds; dropped when its visible members change."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._models: dict[int | None, CommunityModel] = {}
+        self._lock = threading.Lock()
+        self._fit_locks: dict[int | None, threading.Lock] = {}
+
+    def get(self, db: Database, guild_id: int, members: Iterable[int], now: float) -> CommunityModel:
+        """The guild's model for exactly these members, fitting it (once, under a lock) when missing or old."""
+        members = tuple(sorted(set(members)))
+        with self._lock:
+            fit_lock = self._fit_locks.setdefault(guild_id, threading.Lock())
+        with fit_lock:  # two commands at once fit once
+            with self._lock:
+                cached = self._models.get(guild_id)
+            if cached and cached.members == members and time.time() - cached.fitted_at < self.ttl:
+                return cached
+            fitted = fit_community(db, guild_id, members, now)
+            with self._lock:
+                self._models[guild_id] = fitted
+            return fitted
+
+    def invalidate(self, guild_id: int | None = None) -> None:
+        with self._lock:
+            if guild_id is None:
+                self._models.clear()
+            else:
+                self._models.pop(guild_id, None)
+
+    def forget_member(self, discord_id: int) -> None:
+        """Drop every model this member's data went into (after erasure or a sync)."""
+        with self._lock:
+            for guild_id in [g for g, m in self._models.items() if discord_id in m.members]:
+                del self._models[guild_id]

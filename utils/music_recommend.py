@@ -1,0 +1,152 @@
+"""Personal recommendations: stored listening -> engine inputs -> ranked, explained, displayable picks.
+
+The normal path reads only the database. Spotify is asked (through the member's client, capped) only
+when a member's favourite artists' stored catalogue is too thin to fill a list: a server of one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from database import Database
+from utils.engine.algorithms import CatalogueExpansion
+from utils.engine.data import Recommendation as EngineRec
+from utils.engine.hybrid import Hybrid
+from utils.errors import NotEnoughData
+from utils.music_data import Listening, artist_genres, items_for_keys, member_listening
+from utils.music_models import CommunityModel, artist_of, make_context, with_mode
+
+FAVOURITE_ARTISTS = 15
+CATALOGUE_PER_ARTIST = 40
+FEW_MEMBERS = 3  # fewer visible members than this (the asker included) and the catalogue carries the list
+
+
+@dataclass
+class PersonalData:
+    """Everything one member's recommendations need from the database (read in one worker call)."""
+
+    discord_id: int
+    user: dict[str, Any] | None
+    listening: Listening
+    liked: set[str] = field(default_factory=set)
+    disliked: set[str] = field(default_factory=set)
+    disliked_artists: set[str] = field(default_factory=set)
+    favourites: list[str] = field(default_factory=list)
+    catalogue: dict[str, list[str]] = field(default_factory=dict)
+    genres: dict[str, list[str]] = field(default_factory=dict)  # track key -> its artist's genres
+    labels: dict[str, str] = field(default_factory=dict)
+    favourite_ids: dict[str, str] = field(default_factory=dict)  # artist key -> Spotify id
+    top_genres: list[str] = field(default_factory=list)
+
+    @property
+    def linked(self) -> bool:
+        return bool(self.user) and self.user["link_state"] == "linked"
+
+    def fresh_candidates(self) -> int:
+        """Catalogue tracks the member hasn't played and hasn't turned down."""
+        known = self.listening.track_weights.keys() | self.disliked
+        return len({t for ts in self.catalogue.values() for t in ts if t not in known
+                    and artist_of(t) not in self.disliked_artists})
+
+
+def load_personal(db: Database, discord_id: int, now: float,
+                  extra_genre_tracks: Mapping[str, list[str]] | None = None) -> PersonalData:
+    """Read a member's listening, feedback, favourite artists and their stored catalogue. Blocking."""
+    user = db.get_user(discord_id)
+    listening = member_listening(db, discord_id, now)
+    data = PersonalData(discord_id, user, listening)
+    for key, value in db.get_feedback(discord_id).items():
+        if value > 0:
+            data.liked.add(key)
+        elif " - " in key:
+            data.disliked.add(key)
+        else:
+            data.disliked_artists.add(key)
+    # favourites: artists weighted directly, plus those behind the member's tracks
+    artist_weight = dict(listening.artist_weights)
+    for key, weight in listening.track_weights.items():
+        artist_weight[artist_of(key)] = artist_weight.get(artist_of(key), 0.0) + 0.5 * weight
+    ranked = sorted(artist_weight.items(), key=lambda kv: (-kv[1], kv[0]))
+    data.favourites = [k for k, _ in ranked if k not in data.disliked_artists][:FAVOURITE_ARTISTS]
+    data.catalogue = {k: v for k, v in db.catalogue_for_artists(data.favourites, CATALOGUE_PER_ARTIST).items() if v}
+    artists = db.artists_by_key(data.favourites)
+    # the favourites we hold the least catalogue of are the ones worth a Spotify look-up
+    thinnest = sorted(data.favourites, key=lambda k: len(data.catalogue.get(k, [])))
+    data.favourite_ids = {k: artists[k]["artist_id"] for k in thinnest
+                          if k in artists and not artists[k]["artist_id"].startswith("local:")}
+    genre_map = artist_genres(db, data.favourites)
+    weights: dict[str, float] = {}
+    for key in data.favourites:
+        for genre in genre_map.get(key, []):
+            weights[genre] = weights.get(genre, 0.0) + artist_weight.get(key, 0.0)
+    data.top_genres = [g for g, _ in sorted(weights.items(), key=lambda kv: -kv[1])[:3]]
+    for tracks in data.catalogue.values():
+        for track in tracks:
+            data.genres[track] = genre_map.get(artist_of(track), [])
+    for genre, tracks in (extra_genre_tracks or {}).items():
+        for track in tracks:
+            data.genres.setdefault(track, []).append(genre)
+    # labels for the items reasons may name: the member's own tracks and artists
+    track_rows = db.tracks_by_key(list(listening.track_weights))
+    data.labels = {k: f"{r['artist_name']} - {r['name']}" for k, r in track_rows.items()}
+    data.labels.update({k: r["name"] for k, r in db.artists_by_key(
+        list(listening.artist_weights) + data.favourites).items()})
+    return data
+
+
+def rank(data: PersonalData, community: CommunityModel | None, count: int, mode: str) -> list[EngineRec]:
+    """Run the engine for one member. CPU-bound: call from a worker thread."""
+    history = data.listening.track_weights
+    # what the member played is excluded by the engine itself (passing it here would erase their history)
+    exclude = {t for ts in data.catalogue.values() for t in ts if artist_of(t) in data.disliked_artists}
+    names = {m: n for m, n in (community.names if community else {}).items() if m != data.discord_id}
+    ctx = make_context(labels=data.labels, names=names, catalogue=data.catalogue, genres=data.genres,
+                       liked=data.liked, disliked=data.disliked, mode=mode, items=history)
+    if community is not None and community.model is not None and len(community.members) >= 2:
+        model = with_mode(community.model, mode)
+        community_row = community.has(data.discord_id)
+        picks = model.recommend(data.discord_id, count * 2, history=None if community_row else history,
+                                exclude=exclude, context=ctx)
+    else:
+        community_row = False
+        model = Hybrid([CatalogueExpansion()], {"catalogue": 1.0}).fit(_solo_interactions(data))
+        picks = model.recommend(data.discord_id, count * 2, history=history, exclude=exclude, context=ctx)
+    if len(picks) < count:
+        # few artists to draw from (a server of one): a fuller list beats a strict per-artist cap
+        ctx.max_per_artist = count
+        again = model.recommend(data.discord_id, count * 2, history=None if community_row else history,
+                                exclude=exclude, context=ctx)
+        seen = {p.item for p in picks}
+        picks += [p for p in again if p.item not in seen]
+    picks = [p for p in picks if artist_of(str(p.item)) not in data.disliked_artists]
+    if mode == "discover":
+        known_artists = set(data.listening.artist_weights) | {artist_of(k) for k in history}
+        picks.sort(key=lambda p: -(p.score * (0.5 if artist_of(str(p.item)) in known_artists else 1.0)))
+    return picks[:count]
+
+
+def _solo_interactions(data: PersonalData) -> Any:
+    from utils.engine.data import Interactions
+
+    return Interactions.from_triples([(data.discord_id, k, w) for k, w in data.listening.track_weights.items()])
+
+
+def to_payload(recs: list[Any], mode: str, guild_id: int | None) -> dict[str, Any]:
+    """What is saved as a member's last recommendations (for 'save as playlist' and feedback buttons)."""
+    return {"generated_at": time.time(), "mode": mode, "guild_id": guild_id,
+            "items": [{"key": r.item.key, "name": r.item.name, "artist_name": r.item.artist_name,
+                       "spotify_id": r.item.spotify_id, "reason": r.reason, "score": r.score, "source": r.source}
+                      for r in recs]}
+
+
+def display(db: Database, picks: list[EngineRec]) -> list[tuple[Any, EngineRec]]:
+    keys = [str(p.item) for p in picks]
+    return list(zip(items_for_keys(db, keys, "tracks"), picks, strict=True))
+
+
+def ensure_data(data: PersonalData) -> None:
+    if data.listening.empty:
+        raise NotEnoughData()

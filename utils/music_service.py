@@ -1,0 +1,277 @@
+"""MusicService: everything the Discord layer asks about listening, recommendations and server features.
+
+Database reads go through `db.run`, engine work through `asyncio.to_thread`, Spotify through the
+member's client's async facade: the event loop never waits. The helpers live in music_data (engine
+inputs, display), music_views (profile, tops), music_models (fitted community models), music_recommend
+(personal picks), catalogue (Spotify look-ups for a server of one) and community (server features).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from database import Database, artist_key
+from utils import community, music_recommend, music_views
+from utils.catalogue import CatalogueExpander
+from utils.errors import BotError, NotEnoughData, NotLinked
+from utils.logger import get_logger
+from utils.models import (
+    BlendResult,
+    Digest,
+    Item,
+    PlaylistResult,
+    Profile,
+    Recommendation,
+    RecommendationList,
+    TasteMatch,
+    WhoKnowsEntry,
+)
+from utils.music_data import items_for_keys
+from utils.music_models import ModelCache, artist_of
+from utils.music_recommend import FEW_MEMBERS, PersonalData
+
+log = get_logger(__name__)
+
+MODES = ("balanced", "discover", "familiar")
+COMMUNITY_OFF = ("Server features are turned off here. A server admin can turn them back on with the settings "
+                 "command, and your own recommendations keep working meanwhile.")
+COMMUNITY_OFF_EVERYWHERE = "Server features are turned off for this bot by its owner. Your own recommendations still work."
+HIDDEN_SELF = ("You've hidden your listening from this server, so I can't use it here. "
+               "Run the privacy command to share it again.")
+OTHER_PRIVATE = "That member hasn't shared their listening on this server."
+PLAYLIST_SOURCES = {"top_short": "short_term", "top_medium": "medium_term", "top_long": "long_term"}
+MAX_PLAYLIST_TRACKS = 500
+
+
+class MusicService:
+    """The Discord layer's single door to listening data: see SERVICES.md for each method's contract."""
+
+    def __init__(self, db: Database, auth: Any, settings: Any, *, model_ttl: float = 300.0,
+                 catalogue_calls: int = 8, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.auth = auth
+        self.settings = settings
+        self.models = ModelCache(ttl=model_ttl)
+        self.expander = CatalogueExpander(db, max_calls=catalogue_calls)
+        self._clock = clock
+
+    # -- cache control (the sync service and importer call these after writing) -------------------------
+
+    def invalidate(self, discord_id: int | None = None) -> None:
+        """Drop cached community models (all of them, or those a member's data went into)."""
+        if discord_id is None:
+            self.models.invalidate()
+        else:
+            self.models.forget_member(discord_id)
+
+    # -- personal views -----------------------------------------------------------------------------------
+
+    async def profile(self, discord_id: int, time_range: str = "medium_term") -> Profile:
+        return await self.db.run(music_views.build_profile, self.db, discord_id, time_range, self._clock())
+
+    async def top(self, discord_id: int, kind: str, time_range: str = "medium_term", limit: int = 50) -> list[Item]:
+        items = await self.db.run(music_views.stored_top, self.db, discord_id, kind, time_range, limit, self._clock())
+        if not items:
+            raise NotEnoughData()
+        return items
+
+    async def recent(self, discord_id: int, limit: int = 50) -> list[tuple[Item, int]]:
+        return await self.db.run(music_views.recent_plays, self.db, discord_id, limit)
+
+    async def artist_names(self, prefix: str) -> list[str]:
+        return await self.db.run(self.db.known_artist_names, prefix, 25)
+
+    async def feedback(self, discord_id: int, item_key: str, kind: str, value: int) -> None:
+        """Like (+1) or 'not for me' (-1) a track or artist; the next recommendations take it into account."""
+        if value not in (1, -1):
+            raise ValueError("feedback value must be +1 or -1")
+        kind = "artist" if kind.startswith("artist") else "track"
+        key = artist_key(item_key) if kind == "artist" and " - " not in item_key else item_key
+        await self.db.run(self.db.set_feedback, discord_id, kind, key, value)
+
+    # -- recommendations ----------------------------------------------------------------------------------
+
+    async def recommend(self, discord_id: int, guild_id: int | None = None, count: int = 10,
+                        mode: str = "balanced") -> RecommendationList:
+        """Ranked picks with reasons; saved as the member's last recommendations."""
+        if mode not in MODES:
+            raise BotError("Pick one of the modes: balanced, discover or familiar.")
+        count = max(1, min(count, 50))
+        now = self._clock()
+        data = await self._personal(discord_id, now)
+        model = None
+        if guild_id is not None and await self._community_on(guild_id):
+            visible = await self.db.run(self.db.visible_members, guild_id)
+            if len(visible) >= 2:
+                model = await asyncio.to_thread(self.models.get, self.db, guild_id, visible, now)
+        few = model is None or len([m for m in model.members if m != discord_id]) < FEW_MEMBERS - 1
+        thin = few and data.fresh_candidates() < 3 * count and data.linked
+        if thin and await self._expand(discord_id, data):
+            data = await self._personal(discord_id, now)
+        picks = await asyncio.to_thread(music_recommend.rank, data, model, count, mode)
+        if not picks:
+            raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
+                                "and try again.")
+        shown = await self.db.run(music_recommend.display, self.db, picks)
+        recs = [Recommendation(item, round(float(p.score), 4), p.reason, p.source) for item, p in shown]
+        note = None
+        if few:
+            note = ("Only a few members share their listening here, so these lean on your favourite "
+                    "artists' catalogues.") if guild_id is not None else "Based on your own listening and your favourite artists."
+        result = RecommendationList(recs, time.time(), note)
+        await self.db.run(self.db.save_last_recommendations, discord_id,
+                          music_recommend.to_payload(recs, mode, guild_id))
+        return result
+
+    async def _personal(self, discord_id: int, now: float) -> PersonalData:
+        data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, {})
+        genre_tracks = self.expander.genre_tracks(data.top_genres)
+        if genre_tracks:
+            data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, genre_tracks)
+        music_recommend.ensure_data(data)
+        return data
+
+    async def _expand(self, discord_id: int, data: PersonalData) -> int:
+        """Catalogue look-ups on Spotify for a member whose stored catalogue is thin. Never fails the command."""
+        try:
+            client = await self.db.run(self.auth.client_for, discord_id)
+            return await self.expander.expand(client, dict(list(data.favourite_ids.items())[:4]), data.top_genres[:2])
+        except BotError as error:
+            log.info("catalogue expansion skipped: %s", type(error).__name__)
+            return 0
+
+    # -- playlists ------------------------------------------------------------------------------------------
+
+    async def save_playlist(self, discord_id: int, source: str = "last", name: str | None = None,
+                            guild_id: int | None = None) -> PlaylistResult:
+        """Create a private playlist in the member's Spotify with the source's tracks, in order."""
+        if not getattr(self.settings, "feature_playlists", True):
+            raise BotError("Saving playlists is turned off for this bot by its owner.")
+        user = await self.db.run(self.db.get_user, discord_id)
+        if user is None or user["link_state"] == "none":
+            raise NotLinked()
+        items, default_name = await self._playlist_items(discord_id, source, guild_id)
+        uris = list(dict.fromkeys(i.uri for i in items if i.uri))[:MAX_PLAYLIST_TRACKS]
+        skipped = len([i for i in items if not i.uri])
+        if not uris:
+            raise BotError("None of those songs could be found on Spotify, so there is nothing to save yet.")
+        client = await self.db.run(self.auth.client_for, discord_id)
+        title = (name or default_name).strip()[:100] or default_name
+        playlist = await client.async_create_playlist(
+            title, "Made for you by the Discord music bot.", False)
+        await client.async_add_to_playlist(playlist["id"], uris)
+        url = (playlist.get("external_urls") or {}).get("spotify") or f"https://open.spotify.com/playlist/{playlist['id']}"
+        return PlaylistResult(playlist["id"], url, title, len(uris), skipped)
+
+    async def _playlist_items(self, discord_id: int, source: str, guild_id: int | None) -> tuple[list[Item], str]:
+        day = time.strftime("%d %b %Y", time.gmtime(self._clock()))
+        if source == "last":
+            saved = await self.db.run(self.db.last_recommendations, discord_id)
+            if not saved or not saved.get("items"):
+                raise BotError("You have no recommendations to save yet: run /recommend first.")
+            keys = [entry["key"] for entry in saved["items"]]
+            return await self.db.run(items_for_keys, self.db, keys, "tracks"), f"Recommended for you · {day}"
+        if source in PLAYLIST_SOURCES:
+            time_range = PLAYLIST_SOURCES[source]
+            items = await self.top(discord_id, "tracks", time_range, 50)
+            words = music_views.describe_range(time_range)
+            return items, f"Your top tracks of {words} · {day}"
+        if source.startswith("blend:"):
+            try:
+                ids = [int(part) for part in source[len("blend:"):].split(",") if part.strip()]
+            except ValueError:
+                raise BotError("That blend isn't one I recognise.") from None
+            if guild_id is None:
+                raise BotError("Blends can only be saved from a server.")
+            result = await self.blend(guild_id, ids, 50)
+            return [item for item, _ in result.items], f"Server blend · {day}"
+        raise BotError("I can save your last recommendations, your top tracks, or a blend.")
+
+    # -- server features --------------------------------------------------------------------------------------
+
+    async def _community_on(self, guild_id: int) -> bool:
+        if not getattr(self.settings, "feature_community", True):
+            return False
+        settings = await self.db.run(self.db.get_guild_settings, guild_id)
+        return bool(settings.get("community_enabled", 1))
+
+    async def _require_community(self, guild_id: int) -> list[int]:
+        """The guild's visible members, or a friendly error when server features are off."""
+        if not getattr(self.settings, "feature_community", True):
+            raise BotError(COMMUNITY_OFF_EVERYWHERE)
+        if not await self._community_on(guild_id):
+            raise BotError(COMMUNITY_OFF)
+        return await self.db.run(self.db.visible_members, guild_id)
+
+    async def _require_visible(self, guild_id: int, ids: Sequence[int], asker: int | None = None) -> list[int]:
+        visible = set(await self._require_community(guild_id))
+        for member in ids:
+            if member not in visible:
+                user = await self.db.run(self.db.get_user, member)
+                if user and user.get("hidden"):
+                    raise BotError(HIDDEN_SELF if member == asker else OTHER_PRIVATE)
+                raise BotError(("You have" if member == asker else "That member has") +
+                               " no listening data on this server yet: /connect or /import first.")
+        return sorted(visible)
+
+    async def server_top(self, guild_id: int, kind: str, time_range: str = "medium_term", limit: int = 50) -> list[Item]:
+        members = await self._require_community(guild_id)
+        items = await self.db.run(community.server_top, self.db, members, kind, time_range, limit, self._clock())
+        if not items:
+            raise NotEnoughData("Nobody on this server has shared listening for that period yet.")
+        return items
+
+    async def whoknows(self, guild_id: int, artist: str) -> tuple[str, list[WhoKnowsEntry]]:
+        await self._require_community(guild_id)
+        return await self.db.run(community.whoknows, self.db, guild_id, artist)
+
+    async def taste(self, guild_id: int, a_id: int, b_id: int) -> TasteMatch:
+        await self._require_visible(guild_id, [a_id, b_id], asker=a_id)
+        return await self.db.run(community.taste, self.db, a_id, b_id, self._clock())
+
+    async def blend(self, guild_id: int, member_ids: Sequence[int], size: int = 30) -> BlendResult:
+        ids = list(dict.fromkeys(member_ids))
+        if len(ids) < 2:
+            raise BotError("Pick at least two members for a blend.")
+        await self._require_visible(guild_id, ids)
+        return await asyncio.to_thread(community.blend, self.db, ids, max(1, min(size, 100)), self._clock())
+
+    async def server_recommend(self, guild_id: int, count: int = 10) -> RecommendationList:
+        """What the server could hear together: every visible member's picks, blended fairly."""
+        members = await self._require_community(guild_id)
+        if len(members) < 2:
+            raise NotEnoughData("Server picks need at least two members who share their listening here.")
+        now = self._clock()
+        model = await asyncio.to_thread(self.models.get, self.db, guild_id, members, now)
+        picks = await asyncio.to_thread(_group_picks, model, members, count)
+        shown = await self.db.run(items_for_keys, self.db, [str(p.item) for p in picks], "tracks")
+        recs = [Recommendation(item, round(p.score, 4), p.reason, "server") for item, p in zip(shown, picks, strict=True)]
+        return RecommendationList(recs, time.time(), None)
+
+    async def weekly_digest(self, guild_id: int) -> Digest:
+        members = await self._require_community(guild_id)
+        artists, tracks, risers = await self.db.run(community.weekly_top_and_risers, self.db, members, self._clock())
+        recs: list[Recommendation] = []
+        if len(members) >= 2:
+            try:
+                recs = (await self.server_recommend(guild_id, 5)).items
+            except NotEnoughData:
+                recs = []
+        return Digest(guild_id, artists, tracks, risers, recs)
+
+
+def _group_picks(model: Any, members: list[int], count: int) -> list[Any]:
+    from utils.engine.group import group_recommend
+    from utils.music_models import make_context
+
+    if model.model is None:
+        return []
+    ctx = make_context(labels={}, names=model.names, catalogue={}, genres={}, liked=(), disliked=(), mode="balanced",
+                       items=[k for w in model.track_weights.values() for k in w])
+    return group_recommend(model.model, members, count, context=ctx)
+
+
+__all__ = ["MusicService", "artist_of"]

@@ -142,6 +142,8 @@ class Database:
         conn = self.conn
         for version in range(self.schema_version() + 1, target + 1):
             with self.transaction():
+                if self.schema_version() >= version:  # another connection applied it while we waited for the lock
+                    continue
                 for statement in MIGRATIONS[version]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version}")

@@ -1,4 +1,4 @@
-"""A generated, deterministic music catalogue and listener population for the fake Spotify.
+"""The fake Spotify's data: a generated, deterministic music catalogue, its listeners and their credentials.
 
 Everything comes from one seeded `random.Random`, so the same seed always gives the same artists,
 albums, tracks, users, top lists and play histories (play times are offsets from an anchor time).
@@ -11,7 +11,10 @@ import base64
 import hashlib
 import html
 import random
+import secrets
 import string
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -510,3 +513,81 @@ def recent_window(
         return candidates[:limit], len(candidates) > limit
     candidates = [p for p in plays if before is None or p[0] < before]
     return candidates[-limit:], len(candidates) > limit
+
+
+# ---- the accounts service's credentials ----
+
+
+@dataclass
+class Grant:
+    """An access token or an authorization code: who, which scopes, until when."""
+
+    user: str
+    scopes: frozenset[str]
+    expires_at: float
+    redirect_uri: str = ""
+
+
+class Accounts:
+    """Authorization codes, access tokens and refresh tokens of the fake accounts service (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: dict[str, Grant] = {}
+        self._access: dict[str, Grant] = {}
+        self._refresh: dict[str, tuple[str, frozenset[str]]] = {}
+
+    def grant(self, user: str, scopes: frozenset[str], ttl: int, with_refresh: bool) -> dict[str, Any]:
+        """New tokens, in the token endpoint's JSON shape."""
+        out: dict[str, Any] = {"access_token": secrets.token_urlsafe(32), "token_type": "Bearer",
+                               "scope": " ".join(sorted(scopes)), "expires_in": ttl}
+        with self._lock:
+            self._access[out["access_token"]] = Grant(user, scopes, time.time() + ttl)
+            if with_refresh:
+                out["refresh_token"] = secrets.token_urlsafe(48)
+                self._refresh[out["refresh_token"]] = (user, scopes)
+        return out
+
+    def new_code(self, user: str, redirect_uri: str, scopes: frozenset[str], ttl: float) -> str:
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = Grant(user, scopes, time.time() + ttl, redirect_uri)
+        return code
+
+    def spend_code(self, code: str, redirect_uri: str) -> tuple[Grant | None, str]:
+        """The code's grant, or None and the reason; a code is single use even when the exchange fails."""
+        with self._lock:
+            grant = self._codes.pop(code, None)
+        if grant is None:
+            return None, "Invalid authorization code"
+        if grant.expires_at < time.time():
+            return None, "Authorization code expired"
+        if grant.redirect_uri != redirect_uri:
+            return None, "Invalid redirect URI"
+        return grant, ""
+
+    def use_refresh(self, token: str, rotate: bool, ttl: int) -> dict[str, Any] | None:
+        """New tokens (plus "user") for a live refresh token, or None when it was revoked or retired."""
+        with self._lock:
+            entry = self._refresh.get(token)
+            if entry is None:
+                return None
+            if rotate:
+                # The old refresh token stops working: a client that drops the new one breaks the link.
+                del self._refresh[token]
+        out = self.grant(entry[0], entry[1], ttl, with_refresh=rotate)
+        return {**out, "user": entry[0]}
+
+    def access_grant(self, token: str) -> Grant | None:
+        with self._lock:
+            return self._access.get(token)
+
+    def expire_all(self) -> None:
+        with self._lock:
+            for grant in self._access.values():
+                grant.expires_at = 0.0
+
+    def revoke(self, user: str) -> None:
+        with self._lock:
+            self._refresh = {k: v for k, v in self._refresh.items() if v[0] != user}
+            self._access = {k: v for k, v in self._access.items() if v.user != user}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import random
-import secrets
 import threading
 import time
 from collections import Counter
@@ -31,7 +30,9 @@ from fakes.spotify_catalogue import (
     KNOWN_SCOPES,
     NOT_ALLOWLISTED_MESSAGE,
     TIME_RANGES,
+    Accounts,
     Catalogue,
+    Grant,
     PlaylistInfo,
     RequestRecord,
     build_catalogue,
@@ -50,21 +51,8 @@ class _Failure:
     body: Any
 
 
-@dataclass
-class _Grant:
-    """An access token or an authorization code: who, which scopes, until when."""
-
-    user: str
-    scopes: frozenset[str]
-    expires_at: float
-    redirect_uri: str = ""
-
-
 class _State:
     def __init__(self) -> None:
-        self.codes: dict[str, _Grant] = {}
-        self.access: dict[str, _Grant] = {}
-        self.refresh: dict[str, tuple[str, frozenset[str]]] = {}
         self.failures: list[_Failure] = []
         self.log: list[RequestRecord] = []
         self.playlists: dict[str, PlaylistInfo] = {}
@@ -141,6 +129,7 @@ class FakeSpotify:
         self._delay = 0.0
         self._ids = random.Random(seed + 1)
         self._state = _State()
+        self._accounts = Accounts()
         for user, offsets in self.catalogue.play_offsets.items():
             self._state.plays[user] = [(self.anchor_ms - m * 60_000, t) for m, t in offsets]
         self._host, self._port = host, port
@@ -223,16 +212,11 @@ class FakeSpotify:
         self._delay = max(0.0, float(seconds))
 
     def expire_access_tokens(self) -> None:
-        with self._lock:
-            for token in self._state.access.values():
-                token.expires_at = 0.0
+        self._accounts.expire_all()
 
     def revoke(self, user_id: str) -> None:
         """The user removed the app: their refresh tokens answer invalid_grant, access tokens 401."""
-        with self._lock:
-            st = self._state
-            st.refresh = {k: v for k, v in st.refresh.items() if v[0] != user_id}
-            st.access = {k: v for k, v in st.access.items() if v.user != user_id}
+        self._accounts.revoke(user_id)
 
     def set_allowlist(self, user_ids: Iterable[str] | None) -> None:
         self.allowlist = None if user_ids is None else set(user_ids)
@@ -292,20 +276,7 @@ class FakeSpotify:
             return "".join(self._ids.choice(cat_mod._BASE62) for _ in range(22))
 
     def _grant(self, user: str, scopes: frozenset[str], with_refresh: bool) -> dict[str, Any]:
-        access = secrets.token_urlsafe(32)
-        with self._lock:
-            self._state.access[access] = _Grant(user, scopes, time.time() + self.access_token_ttl)
-            out: dict[str, Any] = {
-                "access_token": access,
-                "token_type": "Bearer",
-                "scope": " ".join(sorted(scopes)),
-                "expires_in": self.access_token_ttl,
-            }
-            if with_refresh:
-                refresh = secrets.token_urlsafe(48)
-                self._state.refresh[refresh] = (user, scopes)
-                out["refresh_token"] = refresh
-        return out
+        return self._accounts.grant(user, scopes, self.access_token_ttl, with_refresh)
 
     def _record_and_fail(self, method: str, path: str, query: dict[str, str]) -> Response | None:
         """Log the request, wait the configured delay, and apply any injected failure."""
@@ -331,41 +302,28 @@ class FakeSpotify:
         return resp
 
     def _authorize_code(self, user: str, redirect_uri: str, scopes: frozenset[str]) -> str:
-        code = secrets.token_urlsafe(24)
-        with self._lock:
-            self._state.codes[code] = _Grant(user, scopes, time.time() + self.code_ttl, redirect_uri)
-        return code
+        return self._accounts.new_code(user, redirect_uri, scopes, self.code_ttl)
 
     def _exchange_code(self, code: str, redirect_uri: str) -> dict[str, Any] | Response:
+        grant, problem = self._accounts.spend_code(code, redirect_uri)
+        if grant is None:
+            return _token_error(400, "invalid_grant", problem)
         with self._lock:
-            entry = self._state.codes.pop(code, None)  # single use, even when the exchange fails
-        if entry is None:
-            return _token_error(400, "invalid_grant", "Invalid authorization code")
-        if entry.expires_at < time.time():
-            return _token_error(400, "invalid_grant", "Authorization code expired")
-        if entry.redirect_uri != redirect_uri:
-            return _token_error(400, "invalid_grant", "Invalid redirect URI")
-        self.code_exchange_count[entry.user] += 1
-        return self._grant(entry.user, entry.scopes, with_refresh=True)
+            self.code_exchange_count[grant.user] += 1
+        return self._grant(grant.user, grant.scopes, with_refresh=True)
 
     def _refresh(self, refresh_token: str) -> dict[str, Any] | Response:
+        out = self._accounts.use_refresh(refresh_token, self.rotate_refresh_tokens, self.access_token_ttl)
+        if out is None:
+            return _token_error(400, "invalid_grant", "Refresh token revoked")
         with self._lock:
-            entry = self._state.refresh.get(refresh_token)
-            if entry is None:
-                return _token_error(400, "invalid_grant", "Refresh token revoked")
-            user, scopes = entry
-            self.token_refresh_count[user] += 1
-            out = self._grant(user, scopes, with_refresh=self.rotate_refresh_tokens)
-            if self.rotate_refresh_tokens:
-                # The old refresh token stops working: a client that drops the new one breaks the link.
-                del self._state.refresh[refresh_token]
+            self.token_refresh_count[out.pop("user")] += 1
         return out
 
-    def _check_bearer(self, header: str | None) -> _Grant:
+    def _check_bearer(self, header: str | None) -> Grant:
         if not header or not header.startswith("Bearer "):
             raise _ApiError(api_error(401, "No token provided"))
-        with self._lock:
-            token = self._state.access.get(header[len("Bearer "):].strip())
+        token = self._accounts.access_grant(header[len("Bearer "):].strip())
         if token is None:
             raise _ApiError(api_error(401, "Invalid access token"))
         if token.expires_at < time.time():
@@ -417,7 +375,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _need_scope(token: _Grant, scope: str) -> None:
+def _need_scope(token: Grant, scope: str) -> None:
     if scope not in token.scopes:
         raise _ApiError(api_error(403, "Insufficient client scope"))
 
@@ -438,7 +396,7 @@ def _build_app(fake: FakeSpotify) -> Flask:
     def api() -> str:
         return request.host_url + "v1/"
 
-    def auth() -> _Grant:
+    def auth() -> Grant:
         return fake._check_bearer(request.headers.get("Authorization"))
 
     def track_json(track_id: str) -> dict:

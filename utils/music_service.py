@@ -67,6 +67,14 @@ class MusicService:
         else:
             self.models.forget_member(discord_id)
 
+    def watch(self, *sources: Any) -> None:
+        """Drop cached models whenever a source (SyncService.on_synced, PrivacyService.on_change) reports a change."""
+        for source in sources:
+            for name in ("on_synced", "on_change"):
+                hooks = getattr(source, name, None)
+                if isinstance(hooks, list):
+                    hooks.append(self.invalidate)
+
     # -- personal views -----------------------------------------------------------------------------------
 
     async def profile(self, discord_id: int, time_range: str = "medium_term") -> Profile:

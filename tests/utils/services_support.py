@@ -94,8 +94,7 @@ def services_fixture(tmp_path: Path) -> Iterator[Services]:
         sync = SyncService(db, auth, settings, stagger_seconds=0, sleep=fake_sleep)
         music = MusicService(db, auth, settings)
         privacy = PrivacyService(db, auth)
-        sync.on_synced.append(music.invalidate)
-        privacy.on_change.append(music.invalidate)
+        music.watch(sync, privacy)
         try:
             yield Services(fake, db, settings, auth, sync, music, privacy, sleeps)
         finally:

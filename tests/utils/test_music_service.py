@@ -59,7 +59,9 @@ async def test_top_all_time_and_a_year_count_imported_plays(services: Services) 
 
 async def test_recommend_skips_what_you_know_and_what_you_turned_down(services: Services) -> None:
     alice, *_ = await sync_members(services)
+    services.fake.clear_log()
     first = await services.music.recommend(alice, GUILD, count=10)
+    assert services.fake.request_log == []  # enough is stored: no Spotify on the normal path
     keys = [r.item.key for r in first.items]
     assert len(keys) == 10 and len(set(keys)) == 10
     assert not set(keys) & known_track_keys(services, alice)

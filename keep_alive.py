@@ -87,7 +87,7 @@ class _FastHealth:
                         ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") == "/health" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        if environ.get("PATH_INFO") == "/health" and environ.get("REQUEST_METHOD") == "GET":
             start_response("200 OK", list(self.headers))
             return [self.BODY]
         return self.wsgi_app(environ, start_response)

@@ -14,7 +14,7 @@ _FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 # Shapes of secrets that can turn up in any message, whoever wrote it (a library's debug line included).
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i)(authorization\s*[:=]\s*['\"]?)(bearer|basic|bot)\s+[A-Za-z0-9._~+/=-]+"), rf"\1\2 {MASK}"),
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|bot)\s+[A-Za-z0-9._~+/=-]+"), rf"\1\2 {MASK}"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
     (re.compile(r"(?i)([\"']?(?:access_token|refresh_token|client_secret|code|token|state|upload_token)[\"']?"
                 r"\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}"), rf"\1{MASK}"),

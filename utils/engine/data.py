@@ -162,6 +162,7 @@ class Query:
     known_ids: set[Item]  # played, liked, excluded or disliked: never recommended
     history: dict[Item, float]  # what the member played (and liked), also items unknown to the model
     blocked: np.ndarray  # bool mask over model items that must never be returned
+    liked_added: bool = False  # True when likes or dislikes changed the stored row
 
     @property
     def seeds(self) -> np.ndarray:
@@ -196,6 +197,7 @@ def build_query(
                 vector[j] += weight
     # A like counts as a strong play: it seeds every model, so similar items rise.
     like_weight = float(vector.max()) if vector.any() else 1.0
+    changed = bool(context.liked or context.disliked)
     for item in context.liked:
         played[item] = max(played.get(item, 0.0), like_weight)
         j = data.item_index.get(item)
@@ -210,7 +212,10 @@ def build_query(
         if j is not None:
             vector[j] = 0.0
     known_ids = set(played) | set(exclude) | set(context.disliked)
-    return Query(user=user, row=row, vector=vector, known_ids=known_ids, history=played, blocked=blocked)
+    return Query(
+        user=user, row=row, vector=vector, known_ids=known_ids, history=played, blocked=blocked,
+        liked_added=changed,
+    )
 
 
 def top_n(scores: np.ndarray, blocked: np.ndarray, n: int) -> np.ndarray:

@@ -163,7 +163,7 @@ class SpotifyAuth:
         state, code, error = args.get("state") or "", args.get("code") or "", args.get("error") or ""
         if error:
             row = self.db.spend_state(hash_state(state), STATE_PURPOSE)[1] if state else None
-            log.info("Spotify link declined at Spotify (%s)", error[:40])
+            log.info("Spotify link declined at Spotify (%r)", error[:40])
             return _page(*DENIED, *_ids(row))
         if not state or not code:
             return _page(*MISSING)
@@ -178,6 +178,7 @@ class SpotifyAuth:
             tokens = self._post_token({"grant_type": "authorization_code", "code": code,
                                        "redirect_uri": self.settings.spotify_redirect_uri})
             me = self._get_me(tokens["access_token"])
+            self._store(discord_id, tokens, refresh_fallback=None)
         except _TokenError as exc:
             log.warning("Spotify refused the code exchange for a member: %s", exc)
             return _page(*EXCHANGE_FAILED, discord_id, guild_id)
@@ -187,7 +188,6 @@ class SpotifyAuth:
         except (SpotifyUnavailable, RateLimited) as exc:
             log.warning("Spotify unavailable during a link: %s", type(exc).__name__)
             return _page(*SPOTIFY_DOWN, discord_id, guild_id)
-        self._store(discord_id, tokens, refresh_fallback=None)
         self.db.set_link_state(discord_id, LINK_OK, spotify_user_id=me["id"],
                                spotify_display_name=me.get("display_name") or me["id"])
         log.info("Spotify account linked for a member")

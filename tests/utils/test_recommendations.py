@@ -164,3 +164,13 @@ def test_group_recommend_serves_every_member_without_naming_hidden_ones(data):
     for member in ("ada", "eve", "me"):
         assert any(member in p.contributors for p in picks)
     assert all("me" not in p.reason for p in picks)
+
+
+def test_batched_server_lists_match_one_by_one_lists(data):
+    model = ItemCF().fit(data)
+    many = model.recommend_many(data.users, 5)
+    for user in data.users:
+        assert many[user] == [r.item for r in model.recommend(user, 5)]
+    picks = group_recommend(model, data.users, 8)
+    assert all(not set(p.contributors) - set(data.users) for p in picks)
+    assert {m for p in picks for m in p.contributors} >= {"ada", "eve"}

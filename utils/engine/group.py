@@ -60,13 +60,14 @@ def blend(preferences: Mapping[Member, Sequence[Item]], size: int) -> list[tuple
             points[item] = points.get(item, 0.0) + p
             fans.setdefault(item, []).append((p, member))
     order = list(lists)
+    position = {m: i for i, m in enumerate(order)}
     served_total = dict.fromkeys(order, 0)
     chosen: set[Item] = set()
     result: list[tuple[Item, tuple[Member, ...]]] = []
     while len(result) < size:
         served_round: set[Member] = set()
         progressed = False
-        for member in sorted(order, key=lambda m: (served_total[m], order.index(m))):
+        for member in sorted(order, key=lambda m: (served_total[m], position[m])):
             if len(result) >= size:
                 break
             if member in served_round:
@@ -117,9 +118,14 @@ def group_recommend(
     histories = histories or {}
     n = per_member or max(3 * k, 10)
     prefs: dict[User, list[Item]] = {}
+    batch = getattr(recommender, "recommend_many", None)
+    if batch is not None and not histories and not ctx.liked and not ctx.disliked:
+        # Large servers: one pair of sparse products instead of a query per member.
+        prefs.update(batch(list(members), n))
     for member in members:
-        recs = recommender.recommend(member, n, history=histories.get(member), context=ctx)
-        prefs[member] = [r.item for r in recs]
+        if member not in prefs:
+            recs = recommender.recommend(member, n, history=histories.get(member), context=ctx)
+            prefs[member] = [r.item for r in recs]
     picks = blend(prefs, k)
     hidden_set = set(hidden)
     out = []

@@ -7,9 +7,10 @@ uses. Every driver method is awaitable from any loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -169,6 +170,35 @@ class FakeDiscord:
         """Run on the fake's loop and wait (for world changes called from a test's thread)."""
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
+    @contextlib.asynccontextmanager
+    async def running(self, bot: Any, timeout: float = 15.0) -> AsyncIterator[Any]:
+        """Run a discord.py client against the fake in the caller's loop: started, ready, closed cleanly after.
+
+        The client's REST base and gateway must already point here (discord_endpoints does it).
+        """
+        runner = asyncio.create_task(bot.start(self.token), name="bot-under-test")
+        try:
+            await self._until(runner, self.wait_connected(timeout), "the bot to connect")
+            # wait_until_ready only works once login has begun, so it is awaited after the gateway connect.
+            await self._until(runner, asyncio.wait_for(bot.wait_until_ready(), timeout), "the bot to become ready")
+            yield bot
+        finally:
+            await bot.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(runner, 10)
+
+    @staticmethod
+    async def _until(runner: asyncio.Task[Any], waiting: Awaitable[Any], what: str) -> None:
+        """Await `waiting`, but fail at once with the bot's own error if it stops first."""
+        waiter = asyncio.ensure_future(waiting)
+        await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if waiter.done():
+            waiter.result()
+            return
+        waiter.cancel()
+        runner.result()  # the start-up error, if any
+        raise RuntimeError(f"the bot stopped before {what}")
 
     # ---- the world --------------------------------------------------------------------------------
 

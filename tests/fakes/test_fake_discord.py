@@ -134,18 +134,11 @@ def fake() -> Iterator[FakeDiscord]:
 async def bot(fake: FakeDiscord) -> AsyncIterator[ThrowawayBot]:
     """The bot logged in, commands synced, gateway ready; closed cleanly afterwards."""
     await asyncio.to_thread(configure_discord_endpoints, fake.api_url)
-    bot = ThrowawayBot(fake.guild.id)
-    runner = asyncio.create_task(bot.start(fake.token))
-    ready = asyncio.create_task(bot.wait_until_ready())
-    await asyncio.wait({runner, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-    if runner.done():
-        ready.cancel()
-        runner.result()  # raises the start-up error
-    assert bot.is_ready(), "the bot did not become ready against the fake"
-    yield bot
-    await bot.close()
-    await asyncio.wait_for(runner, 5)
-    configure_discord_endpoints(DEFAULT_API_URL)
+    try:
+        async with fake.running(ThrowawayBot(fake.guild.id)) as bot:
+            yield bot
+    finally:
+        configure_discord_endpoints(DEFAULT_API_URL)
 
 
 # ---- tests ------------------------------------------------------------------------------------------------

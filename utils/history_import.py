@@ -1,0 +1,476 @@
+"""Reading Spotify listening-history exports: formats, limits and validation. No database here.
+
+Two export formats exist, both JSON arrays, usually inside a zip:
+- "Extended streaming history" (`Streaming_History_Audio_*.json`, older `endsong_*.json`): `ts` (ISO 8601 UTC,
+  when the stream ended), `ms_played`, `master_metadata_*` names and `spotify_track_uri`.
+- "Account data" (`StreamingHistory_music_*.json`, older `StreamingHistory*.json`): `endTime`
+  ("YYYY-MM-DD HH:MM", UTC), `artistName`, `trackName`, `msPlayed`; no URIs.
+
+The zip is read in place (no extraction), each JSON file is decoded entry by entry, and each entry becomes a
+compact tuple at once: only when a play ended, how long it played and which track. Every other field (IP
+address, country, platform, username, ...) is dropped as it is read and never leaves this module.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from database import artist_key, local_id, track_key
+from utils.errors import BadImportFile
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # the file as sent (zip or JSON)
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024  # everything read out of a zip, declared and counted
+MAX_ZIP_ENTRIES = 500  # a real export holds a few dozen files
+MAX_ENTRY_CHARS = 1024 * 1024  # one history entry is about a kilobyte; a megabyte means something is wrong
+SKIP_THRESHOLD_MS = 30_000  # a play shorter than this counts as a skip, not a listen
+READ_CHUNK_CHARS = 1024 * 1024
+
+FORMAT_EXTENDED = "extended"
+FORMAT_ACCOUNT = "account"
+
+_EXTENDED_NAME = re.compile(r"^(streaming_history_audio_.*|endsong(_\d+)?)\.json$", re.IGNORECASE)
+_ACCOUNT_NAME = re.compile(r"^streaminghistory(_music)?_?\d*\.json$", re.IGNORECASE)
+_OTHER_HISTORY_NAME = re.compile(r"^(streaming_history_video_.*|streaminghistory_podcast_.*)\.json$", re.IGNORECASE)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_EPISODE_FIELDS = ("episode_name", "episode_show_name", "spotify_episode_uri", "audiobook_title", "audiobook_uri",
+                   "audiobook_chapter_uri", "audiobook_chapter_title")
+_EARLIEST_MS = 1_136_073_600_000  # 2006-01-01: Spotify did not exist before
+_SLACK_MS = 2 * 86_400_000
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+    max_zip_entries: int = MAX_ZIP_ENTRIES
+    max_entry_chars: int = MAX_ENTRY_CHARS
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    """One track as the export names it; `track_id` is the Spotify id, or a `local:` id built from the names."""
+
+    track_id: str
+    name: str
+    artist_name: str
+    album_name: str | None
+    name_key: str
+    artist_id: str
+
+
+@dataclass
+class ParsedHistory:
+    """Music plays read from an export, as `(played_at_ms, ms_played, track_index, exact)` tuples.
+
+    `exact` is 1 when the time is to the second (extended history) and 0 when only to the minute (account data).
+    """
+
+    plays: list[tuple[int, int, int, int]] = field(default_factory=list)
+    tracks: list[TrackInfo] = field(default_factory=list)
+    files_read: list[str] = field(default_factory=list)
+    entries_broken: int = 0
+    non_music: int = 0
+    formats: set[str] = field(default_factory=set)
+    registry: _Tracks | None = field(default=None, repr=False, compare=False)
+
+
+class _Tracks:
+    """Gives each distinct track an index, normalising a name pair only the first time it is seen."""
+
+    def __init__(self, out: list[TrackInfo]) -> None:
+        self.out = out
+        self.by_key: dict[tuple[str, str, str], int] = {}
+        self.artist_ids: dict[str, str] = {}
+
+    def index(self, spotify_id: str | None, name: str, artist: str, album: str | None) -> int:
+        key = ("u", spotify_id, "") if spotify_id else ("n", artist, name)
+        found = self.by_key.get(key)
+        if found is not None:
+            return found
+        name_key = track_key(artist, name)
+        artist_id = self.artist_ids.get(artist)
+        if artist_id is None:
+            artist_id = self.artist_ids[artist] = local_id(artist_key(artist))
+        track_id = spotify_id or local_id(name_key)
+        self.out.append(TrackInfo(track_id, name, artist, album, name_key, artist_id))
+        index = self.by_key[key] = len(self.out) - 1
+        return index
+
+
+# -- entry points ----------------------------------------------------------------------------------------
+
+def parse_export(fileobj: IO[bytes], filename: str, limits: ImportLimits | None = None) -> ParsedHistory:
+    """Read a zip or a single JSON export; raise BadImportFile with plain words when it can't be used."""
+    limits = limits or ImportLimits()
+    with _Seekable(fileobj, limits) as stream:
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        if size > limits.max_upload_bytes:
+            raise BadImportFile(f"That file is too big: the limit is {_mb(limits.max_upload_bytes)}. "
+                                "Spotify's own zip is well under that, so please upload it as it came.")
+        if size == 0:
+            raise BadImportFile("That file is empty. Please pick the zip file Spotify sent you.")
+        history = ParsedHistory()
+        if zipfile.is_zipfile(stream):
+            stream.seek(0)
+            _read_zip(stream, history, limits)
+        else:
+            stream.seek(0)
+            if not _looks_like_json(stream):
+                raise BadImportFile("That file isn't a zip or a JSON file. Please upload the zip file Spotify sent "
+                                    "you, or one of the .json files inside it.")
+            stream.seek(0)
+            if _OTHER_HISTORY_NAME.match(_basename(filename)):
+                raise BadImportFile("That file holds your podcast or video history, not your music. Please upload "
+                                    "the zip Spotify sent you, or a Streaming_History_Audio_... or "
+                                    "StreamingHistory_music_... file.")
+            _read_json_file(stream, _basename(filename) or "history.json", history, limits, single=True,
+                            budget=_Budget(limits.max_uncompressed_bytes))
+    if not history.files_read:
+        raise BadImportFile("We couldn't find any listening history in that zip. Look for files named "
+                            "Streaming_History_Audio_... or StreamingHistory_music_... inside it.")
+    if not history.plays:
+        raise BadImportFile(_nothing_usable_message(history))
+    return history
+
+
+def _nothing_usable_message(history: ParsedHistory) -> str:
+    if history.entries_broken and not history.non_music:
+        return (f"None of the {history.entries_broken:,} entries in that file could be read, so nothing was "
+                "imported. Was the file changed after you downloaded it? Please try the original file from Spotify.")
+    if history.non_music and not history.entries_broken:
+        return "That file only has podcasts or other non-music entries in it, so there was nothing to import."
+    return "We couldn't find any songs in that file, so nothing was imported."
+
+
+# -- containers: zip and plain file --------------------------------------------------------------------------
+
+class _Budget:
+    """Counts real bytes read across a whole upload, so lying size fields can't smuggle in more."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def add(self, count: int) -> None:
+        self.used += count
+        if self.used > self.limit:
+            raise BadImportFile(_too_big_inside(self.limit))
+
+
+class _CountingReader(io.RawIOBase):
+    """A byte stream that stops a member growing past its declared size or the upload past its budget."""
+
+    def __init__(self, raw: IO[bytes], budget: _Budget, declared: int | None) -> None:
+        self.raw = raw
+        self.budget = budget
+        self.declared = declared
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        if self.declared is not None and self.count > self.declared:
+            raise BadImportFile("That zip file is damaged (a file inside it is bigger than it claims). "
+                                "Please download it again from Spotify.")
+        self.budget.add(n)
+        return n
+
+
+def _read_zip(stream: IO[bytes], history: ParsedHistory, limits: ImportLimits) -> None:
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BadImportFile("That zip file is damaged. Please download it again from Spotify.") from exc
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_zip_entries:
+            raise BadImportFile(f"That zip holds {len(members):,} files, far more than a Spotify export. "
+                                "Please upload the zip exactly as Spotify sent it.")
+        if sum(m.file_size for m in members) > limits.max_uncompressed_bytes:
+            raise BadImportFile(_too_big_inside(limits.max_uncompressed_bytes))
+        budget = _Budget(limits.max_uncompressed_bytes)
+        wanted = sorted((m for m in members if not m.is_dir() and _history_format_from_name(m.filename)),
+                        key=lambda m: (_history_format_from_name(m.filename) != FORMAT_EXTENDED, m.filename))
+        accounts: set[str] = set()
+        for member in wanted:
+            if member.flag_bits & 0x1:
+                raise BadImportFile("That zip is password protected. Please upload the zip exactly as Spotify sent it.")
+            try:
+                with archive.open(member) as raw:
+                    counted = io.BufferedReader(_CountingReader(raw, budget, member.file_size), 256 * 1024)
+                    _read_json_file(counted, member.filename, history, limits, single=False, budget=None,
+                                    accounts=accounts)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError,
+                    RuntimeError) as exc:
+                raise BadImportFile("That zip file is damaged. Please download it again from Spotify.") from exc
+
+
+def _history_format_from_name(path: str) -> str | None:
+    name = _basename(path)
+    if _EXTENDED_NAME.match(name):
+        return FORMAT_EXTENDED
+    if _ACCOUNT_NAME.match(name):
+        return FORMAT_ACCOUNT
+    return None
+
+
+def _read_json_file(stream: IO[bytes], name: str, history: ParsedHistory, limits: ImportLimits, *, single: bool,
+                    budget: _Budget | None, accounts: set[str] | None = None) -> None:
+    """Decode one JSON history file entry by entry into `history`."""
+    if budget is not None:
+        stream = io.BufferedReader(_CountingReader(stream, budget, None), 256 * 1024)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    if history.registry is None:
+        history.registry = _Tracks(history.tracks)
+    tracks = history.registry
+    reader: _EntryReader | None = None
+    accounts = accounts if accounts is not None else set()
+    try:
+        for entry in _iter_json_array(text, limits.max_entry_chars, name):
+            if reader is None:
+                fmt = _format_from_fields(entry) or _history_format_from_name(name)
+                if fmt is None:
+                    raise BadImportFile(f"{_basename(name)} doesn't look like a Spotify listening history file.")
+                reader = _EntryReader(fmt, history, tracks, accounts)
+                history.formats.add(fmt)
+            reader.add(entry)
+    except UnicodeDecodeError as exc:
+        raise BadImportFile(f"{_basename(name)} isn't readable text. Please upload the original file from Spotify.") \
+            from exc
+    finally:
+        text.detach()
+    history.files_read.append(_basename(name))
+
+
+def _format_from_fields(entry: Any) -> str | None:
+    if not isinstance(entry, dict):
+        return None
+    if "ts" in entry and "ms_played" in entry:
+        return FORMAT_EXTENDED
+    if "endTime" in entry and "msPlayed" in entry:
+        return FORMAT_ACCOUNT
+    return None
+
+
+# -- entries --------------------------------------------------------------------------------------------------
+
+class _EntryReader:
+    """Turns entries of one format into play tuples, counting broken and non-music ones."""
+
+    def __init__(self, fmt: str, history: ParsedHistory, tracks: _Tracks, accounts: set[str]) -> None:
+        self.history = history
+        self.tracks = tracks
+        self.accounts = accounts
+        self.latest_ms = int(datetime.now(UTC).timestamp() * 1000) + _SLACK_MS
+        self.add = self._add_extended if fmt == FORMAT_EXTENDED else self._add_account
+
+    def _add_extended(self, entry: Any) -> None:
+        if not isinstance(entry, dict):
+            self.history.entries_broken += 1
+            return
+        username = entry.get("username")
+        if username and isinstance(username, str) and username not in self.accounts:
+            self.accounts.add(username)
+            if len(self.accounts) > 1:
+                raise BadImportFile("This upload mixes the listening history of two different Spotify accounts. "
+                                    "Please upload only your own export.")
+        name = entry.get("master_metadata_track_name")
+        artist = entry.get("master_metadata_album_artist_name")
+        album = entry.get("master_metadata_album_album_name")
+        uri = entry.get("spotify_track_uri")
+        ms = entry.get("ms_played")
+        played_at = self._time(entry.get("ts"))
+        if played_at is None or type(ms) is not int or ms < 0 or not _str_or_none(name, artist, album, uri):
+            self.history.entries_broken += 1
+            return
+        if not name:
+            self.history.non_music += 1  # podcasts, audiobooks and entries with no track at all
+            return
+        if any(entry.get(key) for key in _EPISODE_FIELDS):
+            self.history.non_music += 1
+            return
+        if not artist:
+            self.history.entries_broken += 1
+            return
+        index = self.tracks.index(_track_id(uri), name, artist, album or None)
+        self.history.plays.append((played_at, ms, index, 1))
+
+    def _add_account(self, entry: Any) -> None:
+        if not isinstance(entry, dict):
+            self.history.entries_broken += 1
+            return
+        name = entry.get("trackName")
+        artist = entry.get("artistName")
+        ms = entry.get("msPlayed")
+        played_at = self._time(entry.get("endTime"))
+        if (played_at is None or type(ms) is not int or ms < 0 or not isinstance(name, str)
+                or not isinstance(artist, str) or not name.strip() or not artist.strip()):
+            self.history.entries_broken += 1
+            return
+        index = self.tracks.index(None, name, artist, None)
+        self.history.plays.append((played_at, ms, index, 0))
+
+    def _time(self, value: Any) -> int | None:
+        """Milliseconds since 1970 for an ISO time in UTC, or None if it isn't one (or can't be true)."""
+        if not isinstance(value, str) or not 16 <= len(value) <= 35:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        ms = int(moment.timestamp() * 1000)
+        return ms if _EARLIEST_MS <= ms <= self.latest_ms else None
+
+
+def _str_or_none(*values: Any) -> bool:
+    return all(value is None or isinstance(value, str) for value in values)
+
+
+def _track_id(uri: str | None) -> str | None:
+    """The Spotify track id inside `spotify:track:<id>`; None for local files, episodes and odd values."""
+    if uri and uri.startswith("spotify:track:"):
+        track_id = uri[14:]
+        if len(track_id) == 22 and track_id.isascii() and track_id.isalnum():
+            return track_id
+    return None
+
+
+# -- incremental JSON array decoding ----------------------------------------------------------------------------
+
+def _iter_json_array(text: IO[str], max_entry_chars: int, name: str) -> Iterator[Any]:
+    """Yield the items of a top-level JSON array without holding the whole file in memory."""
+    decoder = json.JSONDecoder()
+    buf = text.read(READ_CHUNK_CHARS)
+    pos = 0
+    eof = not buf
+    pending_limit = max_entry_chars
+
+    def broken() -> BadImportFile:
+        return BadImportFile(f"{_basename(name)} is damaged or isn't a Spotify listening history file "
+                             "(it isn't valid JSON). Please upload the original file from Spotify.")
+
+    def more() -> None:
+        nonlocal buf, pos, eof
+        chunk = text.read(max(READ_CHUNK_CHARS, len(buf) - pos))
+        if not chunk:
+            eof = True
+        buf = buf[pos:] + chunk
+        pos = 0
+
+    def skip_space() -> None:
+        nonlocal pos
+        while True:
+            pos = _WHITESPACE.match(buf, pos).end()  # type: ignore[union-attr]
+            if pos < len(buf) or eof:
+                return
+            more()
+
+    skip_space()
+    if pos >= len(buf) or buf[pos] != "[":
+        if pos < len(buf) and buf[pos] == "{":
+            raise BadImportFile(f"{_basename(name)} doesn't hold a listening history. Look for files named "
+                                "Streaming_History_Audio_... or StreamingHistory_music_....")
+        raise broken()
+    pos += 1
+    skip_space()
+    if pos < len(buf) and buf[pos] == "]":
+        pos += 1
+    else:
+        while True:
+            while True:
+                try:
+                    item, end = decoder.raw_decode(buf, pos)
+                except json.JSONDecodeError:
+                    item, end = None, -1
+                # A value touching the end of what we have may be cut short (a number): read on and retry.
+                if end != -1 and (end < len(buf) or eof):
+                    break
+                if eof:
+                    raise broken()
+                if len(buf) - pos > pending_limit:
+                    raise broken()
+                more()
+            pos = end
+            yield item
+            skip_space()
+            if pos >= len(buf):
+                raise broken()
+            if buf[pos] == "]":
+                pos += 1
+                break
+            if buf[pos] != ",":
+                raise broken()
+            pos += 1
+            skip_space()
+            if pos >= len(buf) and eof:
+                raise broken()
+            if pos > READ_CHUNK_CHARS:
+                buf, pos = buf[pos:], 0
+    skip_space()
+    if pos < len(buf):
+        raise broken()
+
+
+# -- small helpers -----------------------------------------------------------------------------------------------
+
+class _Seekable:
+    """The upload as a seekable stream: itself when it can seek, else a temporary spooled copy (capped)."""
+
+    def __init__(self, fileobj: IO[bytes], limits: ImportLimits) -> None:
+        self.fileobj = fileobj
+        self.limits = limits
+        self.copy: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        try:
+            if self.fileobj.seekable():
+                return self.fileobj
+        except (AttributeError, ValueError, OSError):
+            pass
+        self.copy = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+        budget = _Budget(self.limits.max_upload_bytes)
+        try:
+            shutil.copyfileobj(_CountingReader(self.fileobj, budget, None), self.copy, 1024 * 1024)
+        except BadImportFile as exc:
+            raise BadImportFile(f"That file is too big: the limit is {_mb(self.limits.max_upload_bytes)}.") from exc
+        return self.copy
+
+    def __exit__(self, *exc: object) -> None:
+        if self.copy is not None:
+            self.copy.close()
+
+
+def _looks_like_json(stream: IO[bytes]) -> bool:
+    head = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1] in (b"[", b"{")
+
+
+def _basename(path: str) -> str:
+    return PurePosixPath((path or "").replace("\\", "/")).name
+
+
+def _mb(size: int) -> str:
+    return f"{size // (1024 * 1024):,} MB"
+
+
+def _too_big_inside(limit: int) -> str:
+    return (f"That zip unpacks to more than {_mb(limit)}, which is far more than a Spotify export. "
+            "Please upload the zip exactly as Spotify sent it.")

@@ -146,8 +146,10 @@ def parse_export(fileobj: IO[bytes], filename: str, limits: ImportLimits | None 
 
 def _nothing_usable_message(history: ParsedHistory) -> str:
     if history.entries_broken and not history.non_music:
-        return (f"None of the {history.entries_broken:,} entries in that file could be read, so nothing was "
-                "imported. Was the file changed after you downloaded it? Please try the original file from Spotify.")
+        which = ("The only entry in that file couldn't be read" if history.entries_broken == 1
+                 else f"None of the {history.entries_broken:,} entries in that file could be read")
+        return (f"{which}, so nothing was imported. Was the file changed after you downloaded it? "
+                "Please try the original file from Spotify.")
     if history.non_music and not history.entries_broken:
         return "That file only has podcasts or other non-music entries in it, so there was nothing to import."
     return "We couldn't find any songs in that file, so nothing was imported."
@@ -408,6 +410,8 @@ def _iter_json_array(text: IO[str], max_entry_chars: int, name: str) -> Iterator
                 if len(buf) - pos > pending_limit:
                     raise broken()
                 more()
+            if end - pos > pending_limit:
+                raise broken()
             pos = end
             yield item
             skip_space()

@@ -138,7 +138,8 @@ class HistoryImporter:
             db.upsert_tracks([{"track_id": t.track_id, "name": t.name, "artist_id": t.artist_id,
                                "artist_name": t.artist_name, "album_name": t.album_name} for t in new_tracks])
             added = db.insert_plays(discord_id, rows)
-            db.record_import(discord_id, _source_name(filename), added, parsed.entries_broken)
+            if added:  # a file imported again leaves no trace at all
+                db.record_import(discord_id, _source_name(filename), added, parsed.entries_broken)
         skips = sum(1 for row in rows if row[4])
         times = [play[0] for play in parsed.plays]
         summary = _summary(parsed, added=added, already=len(parsed.plays) - added, skips=skips,

@@ -52,7 +52,7 @@ def make_intents() -> discord.Intents:
 
 class MusicBot(commands.Bot):
     def __init__(self, settings: Settings, db: Database, services: Services, *, web_server: Any = None,
-                 version: str = "", load_cogs: tuple[str, ...] = COGS) -> None:
+                 version: str = "", load_cogs: tuple[str, ...] = COGS, **options: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned_or(settings.command_prefix),
             intents=make_intents(),
@@ -60,6 +60,7 @@ class MusicBot(commands.Bot):
             help_command=commands.DefaultHelpCommand(no_category="Other"),
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
             activity=discord.Activity(type=discord.ActivityType.listening, name="/recommend"),
+            **options,
         )
         self.settings = settings
         self.db = db
@@ -83,7 +84,7 @@ class MusicBot(commands.Bot):
         if self.settings.discord_api_url != DEFAULT_DISCORD_API_URL:
             from discord_endpoints import configure_discord_endpoints
 
-            await asyncio.to_thread(configure_discord_endpoints, self.settings.discord_api_url)
+            await asyncio.to_thread(configure_discord_endpoints, self.settings.discord_api_url, token)
         await super().login(token)
 
     async def setup_hook(self) -> None:

@@ -177,3 +177,28 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, **overrides: 
         discord.stop()
         spotify.stop()
         configure_discord_endpoints(DEFAULT_API_URL)
+
+
+def components(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button and select of a message, flattened."""
+    found = []
+    for row in message.get("components", []):
+        found.extend(row.get("components", []))
+    return found
+
+
+def custom_id(message: dict[str, Any], label: str | None = None, *, kind: int = 2) -> str:
+    """The custom_id of the button with `label` (or the first select with kind=3)."""
+    for component in components(message):
+        if component["type"] == kind and (label is None or component.get("label") == label):
+            return component["custom_id"]
+    raise LookupError(f"no component {label!r} in {[c.get('label') for c in components(message)]}")
+
+
+def embed_text(message: dict[str, Any]) -> str:
+    """All the words of a message's content and embeds, for assertions."""
+    parts = [message.get("content") or ""]
+    for embed in message.get("embeds", []):
+        parts += [embed.get("title") or "", embed.get("description") or "", (embed.get("footer") or {}).get("text", "")]
+        parts += [f"{f['name']} {f['value']}" for f in embed.get("fields", [])]
+    return "\n".join(parts)

@@ -11,14 +11,15 @@ from cogs.errors import send_interaction_error
 from utils.logger import get_logger
 
 log = get_logger("views")
+VIEW_TIMEOUT = 180.0  # seconds a view stays usable (tests shorten it)
 NOT_YOURS = "These buttons belong to the person who ran the command. Run it yourself to get your own."
 
 
 class OwnedView(discord.ui.View):
     """A view only its owner can use; it greys itself out when it times out."""
 
-    def __init__(self, owner_id: int, *, timeout: float | None = 180) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(self, owner_id: int, *, timeout: float | None = None) -> None:
+        super().__init__(timeout=timeout if timeout is not None else VIEW_TIMEOUT)
         self.owner_id = owner_id
         self.message: discord.Message | None = None
 
@@ -46,7 +47,7 @@ class OwnedView(discord.ui.View):
 class Paginator(OwnedView):
     """First / Previous / Next / Last over a list of embeds."""
 
-    def __init__(self, owner_id: int, pages: list[discord.Embed], *, timeout: float | None = 180) -> None:
+    def __init__(self, owner_id: int, pages: list[discord.Embed], *, timeout: float | None = None) -> None:
         super().__init__(owner_id, timeout=timeout)
         self.pages = pages
         self.index = 0

@@ -1,0 +1,78 @@
+"""Server features: taste, the Compare taste menu, who knows, server charts and picks, blends."""
+
+from __future__ import annotations
+
+from tests.cogs.support import BotWorld, custom_id, embed_text
+
+
+async def test_taste_is_public_and_scored(linked: BotWorld) -> None:
+    record = await linked.slash("alice", "taste", {"member": linked.user("bob")})
+    message = await linked.answer(record)
+    assert not record.ephemeral
+    assert message["embeds"][0]["title"] == "Alice × Bob"
+    assert "% match" in message["embeds"][0]["description"]
+
+
+async def test_compare_taste_menu_does_what_taste_does(linked: BotWorld) -> None:
+    record = await linked.discord.user_command(linked.user("bob"), linked.guild, linked.general, "Compare taste",
+                                               linked.user("alice"))
+    message = await linked.answer(record)
+    assert message["embeds"][0]["title"] == "Bob × Alice"
+
+
+async def test_taste_with_yourself_or_someone_without_data(linked: BotWorld) -> None:
+    text = embed_text(await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("alice")})))
+    assert "That's you!" in text
+    text = embed_text(await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("carol")})))
+    assert "no listening data on this server yet" in text
+
+
+async def test_whoknows_with_autocomplete(linked: BotWorld) -> None:
+    record = await linked.discord.autocomplete(linked.user("alice"), linked.guild, linked.general, "whoknows",
+                                               {"artist": ""}, focused="artist")
+    choices = (await record.wait_response())["data"]["choices"]
+    assert choices
+    alice_top = linked.spotify.top_artists("alice", "medium_term")[0]
+    name = linked.db.query("SELECT name FROM artists WHERE artist_id = ?", (alice_top,))[0]["name"]
+    message = await linked.answer(await linked.slash("bob", "whoknows", {"artist": name}))
+    embed = message["embeds"][0]
+    assert embed["title"] == f"Who knows {name} in Test Server?"
+    assert "Alice" in embed["description"]
+
+
+async def test_server_top_and_server_recommend(linked: BotWorld) -> None:
+    message = await linked.answer(await linked.slash("carol", "server top", {"kind": "artists", "range": "all_time"}))
+    assert message["embeds"][0]["title"] == "Top artists in Test Server · All time"
+    assert "listener" in message["embeds"][0]["description"]
+    picks = await linked.answer(await linked.slash("carol", "server recommend"))
+    assert picks["embeds"][0]["title"] == "Picks for Test Server"
+    assert "↳" in picks["embeds"][0]["description"]
+
+
+async def test_server_top_by_prefix(linked: BotWorld) -> None:
+    reply = await linked.prefix("bob", "server top tracks short")
+    assert reply["embeds"][0]["title"] == "Top tracks in Test Server · Last 4 weeks"
+
+
+async def test_blend_with_save_button_only_for_the_asker(linked: BotWorld) -> None:
+    record = await linked.slash("alice", "blend", {"member1": linked.user("bob")})
+    message = await linked.answer(record)
+    assert message["embeds"][0]["title"] == "Blend" and "Alice, Bob" in message["embeds"][0]["description"]
+    refused = await linked.discord.click(message, custom_id(message, "Save to my Spotify"), linked.user("bob"))
+    assert "belong to the person" in (await refused.wait_original())["content"]
+    save = await linked.discord.click(message, custom_id(message, "Save to my Spotify"), linked.user("alice"))
+    assert "Playlist saved" in embed_text((await save.wait_followups(1, timeout=10))[0])
+
+
+async def test_server_features_switched_off_by_an_admin(linked: BotWorld) -> None:
+    await linked.answer(await linked.slash("alice", "settings community", {"state": False}))
+    text = embed_text(await linked.answer(await linked.slash("bob", "server top")))
+    assert "Server features are turned off here" in text
+    # personal commands keep working
+    assert "Bob's music" in embed_text(await linked.answer(await linked.slash("bob", "profile")))
+
+
+async def test_community_commands_refuse_direct_messages(linked: BotWorld) -> None:
+    reply = await linked.discord.send_dm(linked.user("bob"), "!taste alice")
+    answer = await linked.discord.wait_dm(linked.user("bob"), lambda m: int(m["id"]) > int(reply["id"]))
+    assert "only works inside a server" in embed_text(answer)

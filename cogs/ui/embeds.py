@@ -160,7 +160,8 @@ def import_embed(summary: ImportSummary) -> discord.Embed:
     if summary.first_played_at and summary.last_played_at:
         first = dt.datetime.fromtimestamp(summary.first_played_at, dt.UTC)
         last = dt.datetime.fromtimestamp(summary.last_played_at, dt.UTC)
-        embed.add_field(name="Covers", value=f"{first:%B %Y} to {last:%B %Y}", inline=False)
+        span = f"{first:%B %Y}" if (first.year, first.month) == (last.year, last.month) else f"{first:%B %Y} to {last:%B %Y}"
+        embed.add_field(name="Covers", value=span, inline=False)
     embed.set_footer(text="Changed your mind? /import undo removes imported plays.")
     return embed
 

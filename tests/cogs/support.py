@@ -146,8 +146,9 @@ def build_services(db: Database, settings: Settings) -> Services:
 
 
 @contextlib.asynccontextmanager
-async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, **overrides: Any) -> AsyncIterator[BotWorld]:
-    """Start every piece, yield a ready BotWorld, and stop every piece afterwards."""
+async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bool = True,
+                    **overrides: Any) -> AsyncIterator[BotWorld]:
+    """Start every piece, yield a ready BotWorld (the bot not yet started with start_bot=False), stop all after."""
     spotify_client.reset_stats()
     holder = LateApp()
     web = WebServer(holder, "127.0.0.1", 0, threads=8).start()
@@ -164,10 +165,13 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, **overrides: 
     holder.target = create_app(ctx)
     world = BotWorld(discord, spotify, db, settings, services, web, bot)
     try:
-        async with discord.running(bot):
-            await discord.wait_commands(discord.guild)
+        if start_bot:
+            async with discord.running(bot):
+                await discord.wait_commands(discord.guild)
+                yield world
+                await bot.shutdown()
+        else:
             yield world
-            await bot.shutdown()
     finally:
         if not bot.is_closed():
             await bot.shutdown()

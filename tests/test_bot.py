@@ -1,0 +1,113 @@
+"""The bot as a whole: start-up, intents, membership events, reconnects, errors, the web bridge, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot import MusicBot, make_intents, run_bot
+from tests.cogs.support import BotWorld, bot_world, embed_text
+
+pytest_plugins = ["tests.cogs.conftest"]
+
+EVERY_COMMAND = {"connect", "disconnect", "sync", "profile", "top", "recent", "recommend", "playlist", "taste",
+                 "whoknows", "server", "blend", "privacy", "import", "stats", "status", "settings", "reload",
+                 "sync-commands", "shutdown", "Compare taste"}
+
+
+def test_intents_are_only_what_is_used() -> None:
+    intents = make_intents()
+    assert intents.guilds and intents.members and intents.message_content
+    assert intents.guild_messages and intents.dm_messages
+    assert not intents.presences and not intents.voice_states and not intents.guild_reactions
+    assert not intents.guild_typing and not intents.dm_typing
+
+
+async def test_commands_are_published_to_the_dev_guild_at_start(world: BotWorld) -> None:
+    names = {c["name"] for c in await world.discord.wait_commands(world.guild)}
+    assert names == EVERY_COMMAND
+    assert world.discord.commands.get(None) in (None, [])
+
+
+async def test_membership_follows_join_and_leave_events(linked: BotWorld) -> None:
+    bob = linked.user("bob").id
+    assert bob in linked.db.visible_members(linked.guild.id)
+    await asyncio.to_thread(linked.discord.remove_member, linked.guild, bob)
+    await linked.wait_for(lambda: bob not in linked.db.visible_members(linked.guild.id), "bob to leave")
+    await asyncio.to_thread(linked.discord.add_member, linked.guild, bob)
+    await linked.wait_for(lambda: bob in linked.db.visible_members(linked.guild.id), "bob to come back")
+
+
+async def test_dropped_gateway_connection_resumes_and_answers(world: BotWorld) -> None:
+    assert await asyncio.to_thread(world.discord.drop_connection) == 1
+    await world.discord.wait_resumed()
+    message = await world.answer(await world.slash("bob", "stats"))
+    assert "Bot stats" in embed_text(message)
+    reply = await world.prefix("bob", "privacy")
+    assert "Your data" in embed_text(reply)
+
+
+async def test_unexpected_error_shows_an_id_and_the_bot_goes_on(world: BotWorld, monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(world.services.music, "recent", broken)
+    caplog.set_level(logging.ERROR, logger="bot.errors")
+    text = embed_text(await world.answer(await world.slash("bob", "recent")))
+    match = re.search(r"error id ([0-9a-f]{6})", text)
+    assert match and "database on fire" not in text
+    assert match.group(1) in caplog.text and "database on fire" in caplog.text
+    reply = await world.prefix("bob", "recent")
+    assert "error id" in embed_text(reply)
+    assert "Bot stats" in embed_text(await world.answer(await world.slash("bob", "stats")))
+
+
+async def test_web_status_pages_see_the_bot(linked: BotWorld) -> None:
+    status = linked.bot.status()
+    assert status["connected"] and status["guilds"] == 1
+    ready = await asyncio.to_thread(requests.get, linked.web.url + "/ready", timeout=5)
+    assert ready.status_code == 200
+    api = (await asyncio.to_thread(requests.get, linked.web.url + "/api/status", timeout=5)).json()
+    assert api["bot_connected"] and api["guilds"] == 1 and api["linked_users"] == 2
+
+
+async def test_owner_shutdown_stops_everything(world: BotWorld) -> None:
+    reply = await world.prefix("alice", "shutdown")
+    assert "Shutting down" in embed_text(reply)
+    await world.wait_for(lambda: world.bot.is_closed() and not world.db.is_open, "the bot to stop")
+    assert world.web._thread is None
+    assert not world.bot.scheduled_sync.is_running() and not world.bot.weekly_digest.is_running()
+    await asyncio.sleep(0.05)
+    assert not world.bot._background
+
+
+async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, start_bot=False, feature_scheduled_sync=True) as world:
+        runner = asyncio.create_task(run_bot(world.bot))
+        await world.discord.wait_connected()
+        await asyncio.wait_for(world.bot.wait_until_ready(), 10)
+        assert world.bot.scheduled_sync.is_running()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(runner, 15)
+        assert world.bot.is_closed() and not world.db.is_open and world.web._thread is None
+        assert not world.bot.scheduled_sync.is_running()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+        assert not [t for t in others if "discord" in repr(t.get_coro()) or "bot" in repr(t.get_coro())]
+        loop = asyncio.get_running_loop()
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def test_bridge_drops_events_when_the_bot_is_not_running(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, start_bot=False) as world:
+        bot: MusicBot = world.bot
+        bot.on_linked(1, None)  # no loop yet: logged and dropped, never raised
+        assert bot.status() == {"connected": False, "guilds": 0, "latency_ms": None}

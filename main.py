@@ -37,7 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(run_app(settings))
     except KeyboardInterrupt:
-        pass
+        return 0
+    except OSError as error:
+        print(f"The bot couldn't reach Discord or open its files ({type(error).__name__}). "
+              "Check your internet connection, DISCORD_API_URL and DATABASE_PATH, then start it again.", file=sys.stderr)
+        return 1
+    except Exception as error:
+        if type(error).__name__ == "LoginFailure":
+            print("Discord didn't accept DISCORD_TOKEN. Copy the token again from the developer portal (Bot tab) "
+                  "into .env, then start the bot again.", file=sys.stderr)
+            return 1
+        raise
     return 0
 
 

@@ -1,0 +1,41 @@
+"""Composition: build the database, services, web server and bot from the settings, then run them."""
+
+from __future__ import annotations
+
+from bot import MusicBot, Services, run_bot
+from config import Settings
+from database import Database
+from keep_alive import WebContext, WebServer, create_app
+from spotify_auth import SpotifyAuth
+from utils import spotify_client
+from utils.import_service import HistoryImporter
+from utils.logger import setup_logging
+from utils.music_service import MusicService
+from utils.privacy import PrivacyService
+from utils.sync import SyncService
+
+
+def build_services(db: Database, settings: Settings) -> Services:
+    """Every service, with the music model caches dropped whenever a member's data changes."""
+    auth = SpotifyAuth(settings, db)
+    sync = SyncService(db, auth, settings)
+    music = MusicService(db, auth, settings)
+    privacy = PrivacyService(db, auth)
+    importer = HistoryImporter(db, settings)
+    for source in (sync.on_synced, privacy.on_change, importer.on_change):
+        source.append(music.invalidate)
+    return Services(auth=auth, sync=sync, music=music, privacy=privacy, importer=importer,
+                    spotify_stats=spotify_client.stats)
+
+
+async def run_app(settings: Settings) -> None:
+    """Start the web server in its thread first (health checks answer at once), then run the bot until stopped."""
+    log = setup_logging(settings.log_level, settings.log_dir, settings.secrets())
+    db = Database(settings.database_path).open()
+    services = build_services(db, settings)
+    ctx = WebContext(settings=settings, db=db, auth=services.auth, importer=services.importer)
+    web = WebServer(create_app(ctx), settings.web_host, settings.web_port).start()
+    log.info("Web server listening on %s:%s", settings.web_host, web.port)
+    bot = MusicBot(settings, db, services, web_server=web)
+    ctx.bridge = bot
+    await run_bot(bot)

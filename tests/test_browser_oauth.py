@@ -7,8 +7,6 @@ Chromium (Debian's, via Selenium) and clicks the fake Spotify's approve button.
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -18,9 +16,6 @@ import requests
 from oauth_support import DISCORD_ID, GUILD_ID, World, build_world
 
 from utils.errors import LinkBroken
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @pytest.fixture
@@ -108,29 +103,6 @@ def test_link_revoked_at_spotify_asks_the_member_to_connect_again(world: World) 
 
 
 # -- a real browser ---------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip(f"no browser here: needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", f"--user-data-dir={profile}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
 
 def test_browser_clicks_approve_and_lands_on_the_success_page(world: World, browser) -> None:
     from selenium.webdriver.common.by import By

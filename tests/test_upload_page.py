@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 
 from config import Settings
 from database import Database
+from fakes.world import LateApp
 from keep_alive import WebContext, WebServer, create_app
 from spotify_auth import SpotifyAuth
 from tests.helpers.export_files import BASE_TIME, extended_entry, make_zip, podcast_entry, to_json, track_uri
@@ -22,17 +23,6 @@ from utils.history_import import ImportLimits
 from utils.import_service import HistoryImporter
 
 MEMBER, GUILD = 4242, 77
-
-
-class LateApp:
-    """A WSGI app set after the server has bound its port (the link's address needs the port)."""
-
-    def __init__(self) -> None:
-        self.target: Callable[..., Any] | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        assert self.target is not None
-        return self.target(environ, start_response)
 
 
 @dataclass

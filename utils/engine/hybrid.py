@@ -129,33 +129,32 @@ class Hybrid(Recommender):
     def _select(self, fused: dict[Item, float], best_source: dict[Item, str], ctx: Context, k: int) -> list[Item]:
         items = sorted(fused, key=lambda i: -fused[i])[: max(4 * k, 50)]
         scores = np.array([fused[i] for i in items])
-        artists = [ctx.item_artist.get(i) for i in items]
-        sources = [best_source[i] for i in items]
+        artist_ids = _codes([ctx.item_artist.get(i) for i in items], missing=None)
+        source_ids = _codes([best_source[i] for i in items])
+        has_artist = artist_ids >= 0
         penalty_unit = self.variety * max(float(scores.max()), 1e-12)
-        artist_count: dict[object, int] = {}
-        source_count: dict[str, int] = {}
-        taken = np.zeros(len(items), dtype=bool)
+        artist_count = np.zeros(int(artist_ids.max(initial=-1)) + 2)
+        source_count = np.zeros(int(source_ids.max(initial=-1)) + 1)
+        open_ = np.ones(len(items), dtype=bool)
         picks: list[Item] = []
         cap = max(1, ctx.max_per_artist)
         for _ in range(min(k, len(items))):
-            adjusted = scores.copy()
-            for pos in range(len(items)):
-                if taken[pos]:
-                    adjusted[pos] = -np.inf
-                    continue
-                artist = artists[pos]
-                same_artist = artist_count.get(artist, 0) if artist is not None else 0
-                if same_artist >= cap:
-                    adjusted[pos] = -np.inf
-                    continue
-                share = source_count.get(sources[pos], 0) / max(1, len(picks))
-                adjusted[pos] -= penalty_unit * (same_artist + share)
+            same_artist = np.where(has_artist, artist_count[np.maximum(artist_ids, 0)], 0.0)
+            share = source_count[source_ids] / max(1, len(picks))
+            adjusted = scores - penalty_unit * (same_artist + share)
+            adjusted[~open_ | (same_artist >= cap)] = -np.inf
             pos = int(np.argmax(adjusted))
             if not np.isfinite(adjusted[pos]):
                 break
-            taken[pos] = True
+            open_[pos] = False
             picks.append(items[pos])
-            if artists[pos] is not None:
-                artist_count[artists[pos]] = artist_count.get(artists[pos], 0) + 1
-            source_count[sources[pos]] = source_count.get(sources[pos], 0) + 1
+            if has_artist[pos]:
+                artist_count[artist_ids[pos]] += 1
+            source_count[source_ids[pos]] += 1
         return picks
+
+
+def _codes(values: Sequence[object], missing: object = object()) -> np.ndarray:
+    """Small integer codes for values (first seen, first code); `missing` gets -1."""
+    codes: dict[object, int] = {}
+    return np.array([-1 if v is missing else codes.setdefault(v, len(codes)) for v in values], dtype=np.int64)

@@ -282,6 +282,9 @@ class MusicBot(commands.Bot):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.web_server.stop)
         await self.close()
+        close_music = getattr(self.services.music, "close", None)
+        if close_music is not None:
+            close_music()
         if self.db.is_open:
             await asyncio.to_thread(self.db.close)
         log.info("stopped")

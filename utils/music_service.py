@@ -1,6 +1,6 @@
 """MusicService: everything the Discord layer asks about listening, recommendations and server features.
 
-Database reads go through `db.run`, engine work through `asyncio.to_thread`, Spotify through the
+Database reads go through `db.run`, engine work through two engine threads, Spotify through the
 member's client's async facade: the event loop never waits. The helpers live in music_data (engine
 inputs, display), music_views (profile, tops), music_models (fitted community models), music_recommend
 (personal picks), catalogue (Spotify look-ups for a server of one) and community (server features).
@@ -9,12 +9,15 @@ inputs, display), music_views (profile, tops), music_models (fitted community mo
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from database import Database, artist_key
 from utils import community, music_recommend, music_views
+from utils.cache import TTLCache
 from utils.catalogue import CatalogueExpander
 from utils.errors import BotError, NotEnoughData, NotLinked
 from utils.logger import get_logger
@@ -34,6 +37,7 @@ from utils.music_models import ModelCache, artist_of
 from utils.music_recommend import FEW_MEMBERS, PersonalData
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 MODES = ("balanced", "discover", "familiar")
 COMMUNITY_OFF = ("Server features are turned off here. A server admin can turn them back on with the settings "
@@ -49,14 +53,29 @@ MAX_PLAYLIST_TRACKS = 500
 class MusicService:
     """The Discord layer's single door to listening data: see SERVICES.md for each method's contract."""
 
-    def __init__(self, db: Database, auth: Any, settings: Any, *, model_ttl: float = 300.0,
+    def __init__(self, db: Database, auth: Any, settings: Any, *, model_ttl: float = 300.0, personal_ttl: float = 120.0,
                  catalogue_calls: int = 8, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.auth = auth
         self.settings = settings
         self.models = ModelCache(ttl=model_ttl)
+        # A member's engine inputs take a dozen queries to read and change only when they sync, import, give
+        # feedback or change privacy (each drops the entry); the time limit covers catalogue that other
+        # members' syncs add for shared artists.
+        self.personal: TTLCache[PersonalData] = TTLCache(ttl=personal_ttl, max_entries=5000)
+        # Engine work holds the GIL; two threads (one may be fitting a model) keep it from crowding out the
+        # event loop, which must still acknowledge new interactions within Discord's 3 seconds.
+        self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")
         self.expander = CatalogueExpander(db, max_calls=catalogue_calls)
         self._clock = clock
+
+    async def _compute(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run CPU-bound engine code on the engine threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._engine, functools.partial(fn, *args))
+
+    def close(self) -> None:
+        """Stop the engine threads (work already queued is dropped)."""
+        self._engine.shutdown(wait=False, cancel_futures=True)
 
     # -- cache control (the sync service and importer call these after writing) -------------------------
 
@@ -64,8 +83,10 @@ class MusicService:
         """Drop cached community models (all of them, or those a member's data went into)."""
         if discord_id is None:
             self.models.invalidate()
+            self.personal.clear()
         else:
             self.models.forget_member(discord_id)
+            self.personal.discard(discord_id)
 
     def watch(self, *sources: Any) -> None:
         """Drop cached models whenever a source (SyncService.on_synced, PrivacyService.on_change) reports a change."""
@@ -99,6 +120,7 @@ class MusicService:
         kind = "artist" if kind.startswith("artist") else "track"
         key = artist_key(item_key) if kind == "artist" and " - " not in item_key else item_key
         await self.db.run(self.db.set_feedback, discord_id, kind, key, value)
+        self.personal.discard(discord_id)
 
     # -- recommendations ----------------------------------------------------------------------------------
 
@@ -114,12 +136,13 @@ class MusicService:
         if guild_id is not None and await self._community_on(guild_id):
             visible = await self.db.run(self.db.visible_members, guild_id)
             if len(visible) >= 2:
-                model = await asyncio.to_thread(self.models.get, self.db, guild_id, visible, now)
+                model = await self._compute(self.models.get, self.db, guild_id, visible, now)
         few = model is None or len([m for m in model.members if m != discord_id]) < FEW_MEMBERS - 1
         thin = few and data.fresh_candidates() < 3 * count and data.linked
         if thin and await self._expand(discord_id, data):
+            self.personal.discard(discord_id)
             data = await self._personal(discord_id, now)
-        picks = await asyncio.to_thread(music_recommend.rank, data, model, count, mode)
+        picks = await self._compute(music_recommend.rank, data, model, count, mode)
         if not picks:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
@@ -135,10 +158,15 @@ class MusicService:
         return result
 
     async def _personal(self, discord_id: int, now: float) -> PersonalData:
-        data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, {})
-        genre_tracks = self.expander.genre_tracks(data.top_genres)
-        if genre_tracks:
-            data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, genre_tracks)
+        """The member's engine inputs, from the cache or read afresh."""
+        data = self.personal.get(discord_id)
+        if data is None:
+            ticket = self.personal.ticket()
+            data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, {})
+            genre_tracks = self.expander.genre_tracks(data.top_genres)
+            if genre_tracks:
+                data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, genre_tracks)
+            self.personal.put(discord_id, data, ticket)
         music_recommend.ensure_data(data)
         return data
 
@@ -245,7 +273,7 @@ class MusicService:
         if len(ids) < 2:
             raise BotError("Pick at least two members for a blend.")
         await self._require_visible(guild_id, ids)
-        return await asyncio.to_thread(community.blend, self.db, ids, max(1, min(size, 100)), self._clock())
+        return await self._compute(community.blend, self.db, ids, max(1, min(size, 100)), self._clock())
 
     async def server_recommend(self, guild_id: int, count: int = 10) -> RecommendationList:
         """What the server could hear together: every visible member's picks, blended fairly."""
@@ -253,8 +281,8 @@ class MusicService:
         if len(members) < 2:
             raise NotEnoughData("Server picks need at least two members who share their listening here.")
         now = self._clock()
-        model = await asyncio.to_thread(self.models.get, self.db, guild_id, members, now)
-        picks = await asyncio.to_thread(_group_picks, model, members, count)
+        model = await self._compute(self.models.get, self.db, guild_id, members, now)
+        picks = await self._compute(_group_picks, model, members, count)
         shown = await self.db.run(items_for_keys, self.db, [str(p.item) for p in picks], "tracks")
         recs = [Recommendation(item, round(p.score, 4), p.reason, "server") for item, p in zip(shown, picks, strict=True)]
         return RecommendationList(recs, time.time(), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 
 import pytest
 from services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
@@ -75,6 +76,27 @@ async def test_recommend_skips_what_you_know_and_what_you_turned_down(services: 
     assert all(k.split(" - ")[0] != disliked_artist for k in again)
     saved = services.db.last_recommendations(alice)
     assert [entry["key"] for entry in saved["items"]] == again
+
+
+async def test_what_you_play_after_a_sync_leaves_your_next_recommendations(services: Services) -> None:
+    alice, *_ = await sync_members(services)
+    # hidden, she is out of the server's model: her own stored listening is what keeps known songs out
+    await services.privacy.set_visibility(alice, True)
+    first = await services.music.recommend(alice, GUILD, count=10)
+    heard = first.items[0].item
+    services.fake.add_play("alice", heard.spotify_id, int(time.time() * 1000))
+    assert (await services.sync.sync_member(alice, force=True)).status == "synced"
+    second = await services.music.recommend(alice, GUILD, count=10)
+    assert heard.key not in [r.item.key for r in second.items]
+
+
+async def test_a_member_asking_again_is_answered_from_stored_data_read_once(services: Services) -> None:
+    alice, *_ = await sync_members(services)
+    first = await services.music.recommend(alice, GUILD, count=10)
+    reads = services.music.personal.misses
+    again = await services.music.recommend(alice, GUILD, count=10)
+    assert [r.item.key for r in again.items] == [r.item.key for r in first.items]
+    assert services.music.personal.misses == reads and services.music.personal.hits >= 1
 
 
 async def test_hidden_member_is_never_shown_counted_or_named(services: Services) -> None:

@@ -1,0 +1,52 @@
+"""TTLCache: entries expire, the least recently used goes first, and a read that raced an invalidation is dropped."""
+
+from __future__ import annotations
+
+from utils.cache import TTLCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_entries_expire_after_their_time() -> None:
+    clock = Clock()
+    cache: TTLCache[str] = TTLCache(ttl=10, clock=clock)
+    cache.put("a", "one")
+    clock.now += 9.9
+    assert cache.get("a") == "one"
+    clock.now += 0.2
+    assert cache.get("a") is None
+
+
+def test_the_least_recently_used_entry_goes_first() -> None:
+    cache: TTLCache[int] = TTLCache(ttl=60, max_entries=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # "b" is now the oldest
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
+
+
+def test_a_value_read_before_an_invalidation_is_not_stored() -> None:
+    cache: TTLCache[str] = TTLCache(ttl=60)
+    ticket = cache.ticket()  # a slow read starts ...
+    cache.discard("member")  # ... the member syncs meanwhile ...
+    cache.put("member", "stale", ticket)  # ... and the old read finishes
+    assert cache.get("member") is None
+    cache.put("member", "fresh", cache.ticket())
+    assert cache.get("member") == "fresh"
+
+
+def test_an_entry_is_dated_from_when_its_read_began() -> None:
+    clock = Clock()
+    cache: TTLCache[str] = TTLCache(ttl=10, clock=clock)
+    ticket = cache.ticket()
+    clock.now += 8  # the read took 8 s
+    cache.put("a", "value", ticket)
+    clock.now += 3
+    assert cache.get("a") is None

@@ -65,6 +65,7 @@ class InteractionRecord:
         self.followup_ids: list[int] = []
         self.edit_count = 0
         self.late = False
+        self.replied_at: float | None = None  # monotonic time the first follow-up or edit reached Discord
 
     def __repr__(self) -> str:
         return f"<InteractionRecord {self.label} response={self.response and self.response['type']}>"
@@ -74,6 +75,10 @@ class InteractionRecord:
         """The invoking user, as in the dispatched payload."""
         member = self.payload.get("member")
         return member["user"] if member else self.payload["user"]
+
+    def mark_replied(self) -> None:
+        if self.replied_at is None:
+            self.replied_at = time.monotonic()
 
     # ---- state, read at any time ----------------------------------------------------------------
 

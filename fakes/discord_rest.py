@@ -294,6 +294,7 @@ class Rest:
         if record is None:
             return error(10015)
         body = await read_body(request)
+        record.mark_replied()
         original = self.store.by_id.get(record.original_id or 0)
         if original is not None and original["flags"] & LOADING and record.response and record.response["type"] == 5:
             # Discord turns the first follow-up after a "thinking" defer into that deferred message.
@@ -328,6 +329,7 @@ class Rest:
         message = self.store.edit(message_id, await read_body(request))
         if message_id == record.original_id:
             record.edit_count += 1
+            record.mark_replied()
         await self._dispatch_message("MESSAGE_UPDATE", message)
         self.fake.signal.notify()
         return reply(self.store.get(message_id))

@@ -61,8 +61,8 @@ class MusicService:
         self.models = ModelCache(ttl=model_ttl)
         # A member's engine inputs take a dozen queries to read and change only when they sync, import, give
         # feedback or change privacy (each drops the entry); the time limit covers catalogue that other
-        # members' syncs add for shared artists.
-        self.personal: TTLCache[PersonalData] = TTLCache(ttl=personal_ttl, max_entries=5000)
+        # members' syncs add for shared artists. An entry is ~60-300 KB, so at most 300 are kept (< 100 MB).
+        self.personal: TTLCache[PersonalData] = TTLCache(ttl=personal_ttl, max_entries=300)
         # Engine work holds the GIL; two threads (one may be fitting a model) keep it from crowding out the
         # event loop, which must still acknowledge new interactions within Discord's 3 seconds.
         self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from database import Database
@@ -75,14 +75,32 @@ def solo_model(history: Mapping[str, float], owner: int) -> Hybrid:
     return Hybrid().fit(Interactions.from_triples([(owner, k, w) for k, w in history.items() if w > 0]))
 
 
+class TrackArtists(Mapping[str, str]):
+    """The artist of any track key, read from the key itself, so every candidate (whoever's listening it came
+    from) counts towards the per-artist cap. Open-ended: it lists nothing, but answers for every track key."""
+
+    def __getitem__(self, key: str) -> str:
+        if isinstance(key, str) and " - " in key:
+            return artist_of(key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+TRACK_ARTISTS = TrackArtists()
+
+
 def make_context(*, labels: Mapping[str, str], names: Mapping[int, str], catalogue: Mapping[str, list[str]],
                  genres: Mapping[str, list[str]], liked: Iterable[str], disliked: Iterable[str], mode: str,
-                 community_label: str = "this server", items: Iterable[str] = ()) -> Context:
-    keys = set(items) | set(labels) | {t for ts in catalogue.values() for t in ts} | set(genres)
+                 community_label: str = "this server") -> Context:
+    """The engine's view of one request; the mappings are shared, not copied (the engine only reads them)."""
     return Context(
-        item_labels=dict(labels), user_names=dict(names),
-        item_artist={k: artist_of(k) for k in keys if " - " in k},
-        liked=set(liked), disliked=set(disliked), catalogue=dict(catalogue), item_genres=dict(genres),
+        item_labels=labels, user_names=names, item_artist=TRACK_ARTISTS,
+        liked=set(liked), disliked=set(disliked), catalogue=catalogue, item_genres=genres,
         max_per_artist=MODE_MAX_PER_ARTIST.get(mode, 2), community_label=community_label)
 
 

@@ -104,7 +104,7 @@ def rank(data: PersonalData, community: CommunityModel | None, count: int, mode:
     exclude = {t for ts in data.catalogue.values() for t in ts if artist_of(t) in data.disliked_artists}
     names = {m: n for m, n in (community.names if community else {}).items() if m != data.discord_id}
     ctx = make_context(labels=data.labels, names=names, catalogue=data.catalogue, genres=data.genres,
-                       liked=data.liked, disliked=data.disliked, mode=mode, items=history)
+                       liked=data.liked, disliked=data.disliked, mode=mode)
     if community is not None and community.model is not None and len(community.members) >= 2:
         model = with_mode(community.model, mode)
         community_row = community.has(data.discord_id)

@@ -305,8 +305,7 @@ def _group_picks(model: Any, members: list[int], count: int) -> list[Any]:
 
     if model.model is None:
         return []
-    ctx = make_context(labels={}, names=model.names, catalogue={}, genres={}, liked=(), disliked=(), mode="balanced",
-                       items=[k for w in model.track_weights.values() for k in w])
+    ctx = make_context(labels={}, names=model.names, catalogue={}, genres={}, liked=(), disliked=(), mode="balanced")
     return group_recommend(model.model, members, count, context=ctx)
 
 

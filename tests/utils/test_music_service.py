@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import collections
 import time
 
 import pytest
@@ -97,6 +98,16 @@ async def test_a_member_asking_again_is_answered_from_stored_data_read_once(serv
     again = await services.music.recommend(alice, GUILD, count=10)
     assert [r.item.key for r in again.items] == [r.item.key for r in first.items]
     assert services.music.personal.misses == reads and services.music.personal.hits >= 1
+
+
+async def test_no_artist_fills_the_list(services: Services) -> None:
+    ids = await sync_members(services)
+    caps = {"balanced": 2, "discover": 1, "familiar": 3}
+    for member in ids:
+        for mode, cap in caps.items():
+            recs = await services.music.recommend(member, GUILD, count=15, mode=mode)
+            per_artist = collections.Counter(artist_key(r.item.artist_name or "") for r in recs.items)
+            assert max(per_artist.values()) <= cap, (mode, per_artist.most_common(2))
 
 
 async def test_hidden_member_is_never_shown_counted_or_named(services: Services) -> None:

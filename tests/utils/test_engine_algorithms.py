@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
+from threadpoolctl import threadpool_info
 
 from utils.engine.algorithms import ListenerRidge, spd_inverse
 from utils.engine.data import Context, Interactions
@@ -18,7 +19,7 @@ def _gram(listeners: int, items: int, lam: float, seed: int) -> np.ndarray:
     return gram
 
 
-# 5: a single mirror block; 600: several blocks.
+# 5: a single mirror block; 600: several blocks, and above the size where one BLAS thread is enforced.
 @pytest.mark.parametrize("n", [1, 5, 600])
 def test_cholesky_inverse_matches_the_lu_inverse(n):
     gram = _gram(n, 80, 10.0, seed=n)
@@ -41,6 +42,12 @@ def test_cholesky_inverse_of_a_fortran_ordered_or_empty_matrix():
 def test_a_matrix_that_is_not_positive_definite_is_refused():
     with pytest.raises(np.linalg.LinAlgError):
         spd_inverse(np.array([[1.0, 2.0], [2.0, 1.0]]))
+
+
+def test_blas_thread_count_is_restored_after_the_inverse():
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    spd_inverse(_gram(300, 50, 10.0, seed=3))
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
 
 
 def test_ridge_scores_match_the_lu_inverse_model():

@@ -7,13 +7,14 @@
 - `UserKNN`: taste neighbours, cosine on log plays, what the k closest members play that you don't.
 - `ListenerRidge`: a ridge regression of every item on all others, solved in listener space (a linear
   auto-encoder: W = X^T (X X^T + lam I)^-1 X, so fitting costs one listeners x listeners inverse, by
-  Cholesky since the matrix is symmetric positive definite; see `spd_inverse`).
+  Cholesky since the matrix is symmetric positive definite, on one BLAS thread; see `spd_inverse`).
 - `CatalogueExpansion`: needs nobody else: more from the artists (catalogue keys) you play, and genre
   matches, from mappings the caller passes in `Context`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from collections.abc import Collection, Mapping
 from typing import Self
@@ -126,22 +127,33 @@ def _keep_top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     return matrix
 
 
+# Below this size the inverse takes about a millisecond, as long as setting the BLAS thread limit does.
+_LIMIT_THREADS_FROM = 256
+
+
 def spd_inverse(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix, computed in place where it can (`matrix` is overwritten).
 
-    Cholesky (LAPACK potrf, then potri from the factor) does half the work of an LU inverse.
+    Cholesky (LAPACK potrf, then potri from the factor) does half the work of an LU inverse. It runs on one
+    BLAS thread: when other processes keep the cores busy, OpenBLAS's threads wait for each other's CPU time at
+    every step. On this 2-core host with both cores busy, the HetRec fit took 0.5-10 s with two threads and
+    0.3-1.0 s with one; on an idle host one thread costs ~0.04 s more (`scripts/bench_engine.py --under-load`).
+    The limit is process-wide while it lasts, so BLAS calls in other threads run on one thread meanwhile.
     """
     # Imported here, not at module level: scipy.linalg costs ~50-250 ms to import and only a fit needs it.
     from scipy.linalg import lapack
+    from threadpoolctl import threadpool_limits
 
     n = matrix.shape[0]
     if n == 0:
         return matrix
     # A symmetric C-ordered matrix is its own transpose, which is Fortran-ordered: LAPACK works on it in place.
     a = matrix.T
-    factor, info = lapack.dpotrf(a, lower=False, clean=False, overwrite_a=True)
-    if info == 0:
-        a, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    limit = threadpool_limits(1, user_api="blas") if n >= _LIMIT_THREADS_FROM else contextlib.nullcontext()
+    with limit:
+        factor, info = lapack.dpotrf(a, lower=False, clean=False, overwrite_a=True)
+        if info == 0:
+            a, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"matrix is not positive definite (LAPACK info {info})")
     _mirror_upper(a)

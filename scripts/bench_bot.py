@@ -170,8 +170,10 @@ class Bench:
 
 
 async def fire(bench: Bench, count: int, members: list[str], name: str,
-               options: dict[str, Any] | None) -> tuple[list[float], list[float], int]:
-    """Dispatch `count` interactions at once; return ack times, final-reply times (s) and failures."""
+               options: dict[str, Any] | None) -> tuple[list[float], list[float], int, float]:
+    """Dispatch `count` interactions at once; return ack times, final-reply times (s), failures, bot CPU s."""
+    bot = psutil.Process(bench.bot.pid) if bench.bot else None
+    cpu_before = sum(bot.cpu_times()[:2]) if bot else 0.0
     records = await asyncio.gather(*(bench.slash(members[i % len(members)], name, options) for i in range(count)))
     acks: list[float] = []
     finals: list[float] = []
@@ -191,12 +193,13 @@ async def fire(bench: Bench, count: int, members: list[str], name: str,
             failures += 1
 
     await asyncio.gather(*(follow(r) for r in records))
-    return acks, finals, failures
+    cpu = sum(bot.cpu_times()[:2]) - cpu_before if bot else 0.0
+    return acks, finals, failures, cpu
 
 
-def report(label: str, acks: list[float], finals: list[float], failures: int) -> None:
+def report(label: str, acks: list[float], finals: list[float], failures: int, cpu: float) -> None:
     ms = [a * 1000 for a in acks]
-    print(f"{label}: {len(acks)} interactions, {failures} failed")
+    print(f"{label}: {len(acks)} interactions, {failures} failed, bot CPU {cpu / len(acks) * 1000:.1f} ms each")
     print(f"  first acknowledgement  p50 {pct(ms, 50):7.1f} ms  p99 {pct(ms, 99):7.1f} ms  max {max(ms):7.1f} ms")
     print(f"  final reply            p50 {pct(finals, 50):7.3f} s   p99 {pct(finals, 99):7.3f} s   "
           f"max {max(finals):7.3f} s  (mean {statistics.mean(finals):.3f} s)")
@@ -239,7 +242,7 @@ async def measure(bench: Bench, args: argparse.Namespace, listeners: list[str]) 
     print(f"  {args.interactions} /recommend from the linked members done in {wall:.2f} s")
     print(f"Bot peak memory: RSS {peak[0] / 2**20:.0f} MiB (idle after linking: {rss_idle / 2**20:.0f} MiB)")
     timed = [r for label, r in results.items() if label.startswith("/recommend")]
-    ok = all(pct(a, 99) < 0.25 and pct(f, 99) < 2.0 and n == 0 for a, f, n in timed)
+    ok = all(pct(a, 99) < 0.25 and pct(f, 99) < 2.0 and n == 0 for a, f, n, _ in timed)
     print("Targets (ack p99 < 250 ms, reply p99 < 2 s, no failures):", "met" if ok else "NOT met")
     return 0 if ok else 1
 

@@ -6,13 +6,15 @@ connection, so the event loop never waits on the disk.
 
 Identifiers: a track or artist is keyed by its Spotify id when known, or by `local:<hash>` for imported
 history that has no id yet. `name_key` (normalised "artist - title", or artist name) joins the two, so
-community features count a song once whatever way it reached us.
+community features count a song once whatever way it reached us. Names in every script keep their letters in keys;
+each connection has `normalise`, `track_key` and `local_id` as SQL functions, so SQL computes the same keys.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -33,12 +35,60 @@ TIME_RANGES = ("short_term", "medium_term", "long_term")
 LINK_NONE, LINK_OK, LINK_BROKEN = "none", "linked", "broken"
 
 
+_FEATURING = re.compile(r"\s*[\(\[](?:feat|ft|with)\.?\s[^\)\]]*[\)\]]")
+_ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
+_SPACED_HYPHEN = re.compile(r"\s*-\s*")
+
+
+def _is_accent(mark: str, base: str) -> bool:
+    """Whether a combining mark on `base` is an accent to fold away ("é" is an "e" to someone searching).
+
+    Only on Latin, Greek and Cyrillic letters, and not the breve that makes Cyrillic "й" (a letter of its own, unlike
+    "ё", which folds to "е"). In other scripts a combining mark is part of the letter (Japanese dakuten: "か" ka,
+    "が" ga; Thai vowels and tones; Devanagari vowel signs), so it is kept and different words stay different.
+    """
+    if unicodedata.category(mark) != "Mn":
+        return False
+    point = ord(base)
+    if 0x0400 <= point < 0x0530 or 0x1C80 <= point < 0x1C90 or 0x2DE0 <= point < 0x2E00 or 0xA640 <= point < 0xA6A0:
+        return mark != "\u0306"  # Cyrillic
+    return (point < 0x0400 or 0x1D00 <= point < 0x2000 or 0x2C60 <= point < 0x2C80 or 0xA720 <= point < 0xA800
+            or 0xAB30 <= point < 0xAB70)
+
+
+@functools.lru_cache(maxsize=65_536)
 def normalise(text: str) -> str:
-    """Fold case, accents, punctuation and "feat." tails so the same song matches across sources."""
-    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"\s*[\(\[](feat|ft|with)\.?\s[^\)\]]*[\)\]]", "", text)
-    text = re.sub(r"[^a-z0-9]+", " ", text)
-    return text.strip()
+    """The matching form of a name, in any script: the same song matches across sources, different songs don't.
+
+    Folds case (casefold), compatibility forms (NFKD: full-width letters, ligatures), accents on Latin, Greek and
+    Cyrillic letters ("Beyoncé" = "Beyonce"), "(feat. ...)" tails, and every run of other characters (punctuation,
+    symbols, spaces, "_") to one space. A name of only emoji or punctuation keeps its own (casefolded) text, so
+    distinct ones stay distinct. The result never contains " - ", which separates the parts of a track key.
+    """
+    text = text or ""
+    if text.isascii():
+        folded = _FEATURING.sub("", text.lower())
+        key = _ASCII_SEPARATORS.sub(" ", folded).strip()
+    else:
+        folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+        folded = _FEATURING.sub("", folded)
+        chars: list[str] = []
+        base = ""  # the letter or digit the next combining marks belong to ("" after a separator)
+        for char in folded:
+            kind = unicodedata.category(char)[0]
+            if kind == "M":
+                if base and not _is_accent(char, base):
+                    chars.append(char)
+            elif kind in "LN":
+                chars.append(char)
+                base = char
+            else:
+                chars.append(" ")
+                base = ""
+        key = " ".join(unicodedata.normalize("NFC", "".join(chars)).split())
+    if key:
+        return key
+    return _SPACED_HYPHEN.sub("-", " ".join(text.casefold().split()))
 
 
 def artist_key(name: str) -> str:
@@ -52,6 +102,21 @@ def track_key(artist_name: str, title: str) -> str:
 def local_id(key: str) -> str:
     """A stable id for an item known only by name (imported history)."""
     return "local:" + hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+# The artist key of a play's track `t` (artist row `a`, LEFT JOINed): every query counting artists uses this one.
+TRACK_ARTIST_KEY = "COALESCE(a.name_key, normalise(t.artist_name))"
+_SQL_FUNCTIONS: tuple[tuple[str, int, Callable[..., str]], ...] = (
+    ("normalise", 1, normalise), ("track_key", 2, track_key), ("local_id", 1, local_id))
+
+
+def register_sql_functions(conn: sqlite3.Connection) -> None:
+    """Give a connection the key functions the migrations and queries use, so SQL makes the same keys as Python.
+
+    Every connection Database opens has them; one opened another way needs this before applying MIGRATIONS.
+    """
+    for name, arity, function in _SQL_FUNCTIONS:
+        conn.create_function(name, arity, function, deterministic=True)
 
 
 class Database:
@@ -89,6 +154,7 @@ class Database:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
+        register_sql_functions(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         for attempt in range(200):  # two openers switching a new file to WAL clash at once, without the busy wait
             try:
@@ -469,7 +535,7 @@ class Database:
         if not discord_ids:
             return []
         marks = ",".join("?" * len(discord_ids))
-        key = "t.name_key" if kind == "tracks" else "COALESCE(a.name_key, t.artist_name)"
+        key = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
         join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
         until = until_ms if until_ms is not None else 2**62
         return self.query(
@@ -481,11 +547,12 @@ class Database:
     def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
         """All-time (year None) or one year's most played tracks or artists of one member."""
         start, end = (0, 2**62) if year is None else _year_bounds_ms(year)
-        group = "t.name_key" if kind == "tracks" else "t.artist_name"
+        group = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
+        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
         return self.query(
             f"SELECT {group} AS key, MAX(t.name) AS name, MAX(t.artist_name) AS artist_name, COUNT(*) AS plays, "
             f"MAX(t.image_url) AS image_url, MAX(CASE WHEN t.track_id NOT LIKE 'local:%' THEN t.track_id END) AS track_id "
-            f"FROM plays p JOIN tracks t ON t.track_id = p.track_id WHERE p.discord_id = ? AND p.skipped = 0 "
+            f"FROM plays p JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id = ? AND p.skipped = 0 "
             f"AND p.played_at >= ? AND p.played_at < ? GROUP BY {group} ORDER BY plays DESC, key LIMIT ?",
             (discord_id, start, end, limit))
 
@@ -503,7 +570,7 @@ class Database:
             "  WHERE gm.guild_id = :g AND u.hidden = 0), "
             "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p JOIN tracks t ON t.track_id = p.track_id "
             "  LEFT JOIN artists a ON a.artist_id = t.artist_id WHERE p.skipped = 0 "
-            "  AND COALESCE(a.name_key, '') = :k AND p.discord_id IN (SELECT discord_id FROM members) "
+            f"  AND {TRACK_ARTIST_KEY} = :k AND p.discord_id IN (SELECT discord_id FROM members) "
             "  GROUP BY p.discord_id), "
             "ranks AS (SELECT ta.discord_id, MIN(ta.rank) AS best_rank FROM top_artists ta "
             "  JOIN artists a ON a.artist_id = ta.artist_id WHERE a.name_key = :k "
@@ -517,8 +584,8 @@ class Database:
     def known_artist_names(self, prefix: str, limit: int = 25) -> list[str]:
         """Artist names for autocomplete."""
         return [row["name"] for row in self.query(
-            "SELECT name FROM artists WHERE name_key LIKE ? GROUP BY name_key ORDER BY name LIMIT ?",
-            (artist_key(prefix) + "%", limit))]
+            "SELECT name FROM artists WHERE substr(name_key, 1, length(:p)) = :p GROUP BY name_key ORDER BY name "
+            "LIMIT :n", {"p": artist_key(prefix), "n": limit})]
 
     # -- feedback and saved recommendations -----------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from database import Database, local_id, track_key
+from database import Database, artist_key, local_id, normalise, track_key
 
 GUILD = 900_000_000_000_000_001
 OTHER_GUILD = 900_000_000_000_000_002
@@ -38,6 +38,113 @@ def listen(db: Database, discord_id: int, track_id: str, times: int, *, start_ms
     plays = [(start_ms + i * 60_000, track_id, 180_000, source, skipped) for i in range(times)]
     return db.insert_plays(discord_id, plays)
 
+
+
+# -- names in any script ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("夜に駆ける", "群青"),  # Japanese
+    ("ハート", "バート"),  # differ only by a dakuten
+    ("Кино", "Ария"),  # Cyrillic
+    ("Мой", "Мои"),  # "й" is a letter of its own
+    ("방탄소년단", "블랙핑크"),  # Korean
+    ("عمرو دياب", "فيروز"),  # Arabic
+    ("Μάνος", "Νίκος"),  # Greek
+    ("🔥", "💧"),  # only emoji
+    ("!!!", "???"),  # only punctuation
+    ("Røyksopp", "Ryksopp"),  # letters ASCII has not are kept
+    ("Straße", "Strae"),
+])
+def test_different_names_in_any_script_keep_different_keys(first: str, second: str) -> None:
+    assert normalise(first) and normalise(second)
+    assert normalise(first) != normalise(second)
+    assert track_key("YOASOBI", first) != track_key("YOASOBI", second)
+
+
+@pytest.mark.parametrize(("one", "other"), [
+    ("Beyoncé", "Beyonce"), ("BEYONCÉ", "beyonce"), ("Sigur Rós", "sigur ros"), ("Straße", "STRASSE"),
+    ("Ｙｏａｓｏｂｉ", "YOASOBI"), ("Ёлка", "Елка"), ("Μάνος", "ΜΑΝΟΣ"), ("Song (feat. Drake)", "song"),
+    ("hello_world", "Hello World!"), ("夜に駆ける", " 夜に駆ける "),
+])
+def test_spellings_of_one_name_share_a_key(one: str, other: str) -> None:
+    assert normalise(one) == normalise(other)
+
+
+@pytest.mark.parametrize("name", ["夜に駆ける", "AC/DC", "a - b", " - ", "- - -", "? - !", "🔥 - 🔥", "(feat. X)",
+                                  "Beyoncé", "", "Мой - Мои"])
+def test_a_key_part_never_holds_the_track_key_separator_and_is_stable(name: str) -> None:
+    key = normalise(name)
+    assert " - " not in key
+    assert normalise(key) == key  # keys are normalised again in places (artist_key of a stored key)
+    assert track_key(name, name).split(" - ", 1)[0] == key  # what artist_of() does
+
+
+def test_two_japanese_titled_songs_by_one_artist_stay_two_songs(db: Database) -> None:
+    add_artist(db, "ar_yoa", "YOASOBI")
+    add_track(db, "tr_yoru", "夜に駆ける", "ar_yoa", "YOASOBI")
+    add_track(db, "tr_gun", "群青", "ar_yoa", "YOASOBI")
+    listen(db, 1, "tr_yoru", 3)
+    listen(db, 1, "tr_gun", 2, start_ms=1_800_000_000_000)
+
+    counts = {r["key"]: r["plays"] for r in db.play_counts([1], "tracks")}
+    assert counts == {track_key("YOASOBI", "夜に駆ける"): 3, track_key("YOASOBI", "群青"): 2}
+    assert [(r["name"], r["plays"]) for r in db.yearly_counts(1, "tracks", None)] == [("夜に駆ける", 3), ("群青", 2)]
+    found = db.tracks_by_key(counts)
+    assert {k: row["track_id"] for k, row in found.items()} == {
+        track_key("YOASOBI", "夜に駆ける"): "tr_yoru", track_key("YOASOBI", "群青"): "tr_gun"}
+    assert sorted(db.catalogue_for_artists(["yoasobi"])["yoasobi"]) == sorted(counts)
+
+
+def test_two_cyrillic_artists_stay_two_artists_in_top_artists_and_whoknows(db: Database) -> None:
+    add_artist(db, "ar_kino", "Кино")
+    add_artist(db, "ar_aria", "Ария")
+    add_track(db, "tr_kino", "Группа крови", "ar_kino", "Кино")
+    add_track(db, "tr_aria", "Беспечный ангел", "ar_aria", "Ария")
+    kino_fan, aria_fan = 1, 2
+    listen(db, kino_fan, "tr_kino", 5)
+    listen(db, aria_fan, "tr_aria", 3)
+    db.set_guild_members(GUILD, [kino_fan, aria_fan])
+
+    assert {(r["discord_id"], r["key"], r["plays"]) for r in db.play_counts([kino_fan, aria_fan], "artists")} == {
+        (kino_fan, "кино", 5), (aria_fan, "ария", 3)}
+    assert [(r["key"], r["plays"]) for r in db.yearly_counts(kino_fan, "artists", None)] == [("кино", 5)]
+    assert [(r["discord_id"], r["plays"]) for r in db.whoknows(GUILD, "Кино")] == [(kino_fan, 5)]
+    assert [(r["discord_id"], r["plays"]) for r in db.whoknows(GUILD, "АРИЯ")] == [(aria_fan, 3)]
+    assert db.whoknows(GUILD, "") == []  # the key every non-Latin name used to share
+    assert db.known_artist_names("ки") == ["Кино"]
+    assert sorted(db.artists_by_key(["кино", "ария"])) == ["ария", "кино"]
+
+
+def test_an_accented_name_still_matches_its_plain_spelling(db: Database) -> None:
+    add_artist(db, "ar_bey", "Beyoncé")
+    add_track(db, "tr_halo", "Halo", "ar_bey", "Beyoncé")
+    local = {"track_id": local_id(track_key("Beyonce", "Halo")), "name": "Halo", "artist_name": "Beyonce"}
+    db.upsert_tracks([local])  # the same song, imported under a plainer spelling
+    listen(db, 1, "tr_halo", 2)
+    listen(db, 1, local["track_id"], 1, start_ms=1_800_000_000_000, source="import")
+    db.set_guild_members(GUILD, [1])
+
+    assert track_key("Beyoncé", "Halo") == track_key("Beyonce", "Halo") == "beyonce - halo"
+    assert [(r["key"], r["plays"]) for r in db.play_counts([1], "tracks")] == [("beyonce - halo", 3)]
+    assert [(r["key"], r["plays"]) for r in db.play_counts([1], "artists")] == [("beyonce", 3)]
+    assert [r["plays"] for r in db.whoknows(GUILD, "beyonce")] == [3]
+    assert db.tracks_by_key(["beyonce - halo"])["beyonce - halo"]["track_id"] == "tr_halo"
+
+
+def test_whoknows_play_counts_and_yearly_counts_agree_on_an_artist_without_an_artist_row(db: Database) -> None:
+    add_artist(db, "ar_kino", "Кино")
+    add_track(db, "tr_blood", "Группа крови", "ar_kino", "Кино")
+    add_track(db, "tr_star", "Звезда по имени Солнце", None, "КИНО")  # no artist row: known by its name only
+    listen(db, 1, "tr_blood", 2)
+    listen(db, 1, "tr_star", 3, start_ms=1_800_000_000_000)
+    db.set_guild_members(GUILD, [1])
+
+    key = artist_key("Кино")
+    assert [(r["key"], r["plays"]) for r in db.play_counts([1], "artists")] == [(key, 5)]
+    assert [(r["discord_id"], r["plays"]) for r in db.whoknows(GUILD, "кино")] == [(1, 5)]
+    assert [(r["key"], r["plays"]) for r in db.yearly_counts(1, "artists", None)] == [(key, 5)]
+    assert [(r["key"], r["plays"]) for r in db.yearly_counts(1, "artists", 2027)] == [(key, 3)]
 
 
 # -- whoknows and visible members ------------------------------------------------------------------

@@ -128,7 +128,62 @@ _V2 = [
     "CREATE INDEX idx_imports_user ON imports (discord_id)",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+# Version 3: names in every script. The old keys folded names to ASCII, so every Japanese, Korean, Cyrillic, Greek,
+# Arabic or Chinese name became "" (and "ø", "ß", "ł" vanished). Recompute every stored key with the Python
+# functions Database registers on each connection (database.register_sql_functions): normalise(text),
+# track_key(artist, title), local_id(key).
+_V3 = [
+    # Feedback and saved recommendations first: their old keys are found through the rows as they still are.
+    # A key with no row stays as it is; two old keys that are now one item keep the newer feedback.
+    """CREATE TEMP TABLE rekeyed_feedback AS
+    SELECT f.discord_id, f.item_kind, f.item_key AS old_key, f.value, f.created_at,
+        CASE f.item_kind
+            WHEN 'track' THEN (SELECT track_key(t.artist_name, t.name) FROM tracks t WHERE t.name_key = f.item_key
+                               ORDER BY t.track_id LIKE 'local:%' LIMIT 1)
+            WHEN 'artist' THEN COALESCE(
+                (SELECT normalise(a.name) FROM artists a WHERE a.name_key = f.item_key
+                 ORDER BY a.artist_id LIKE 'local:%' LIMIT 1),
+                (SELECT normalise(t.artist_name) FROM tracks t
+                 WHERE substr(t.name_key, 1, length(f.item_key) + 3) = f.item_key || ' - '
+                 ORDER BY t.track_id LIKE 'local:%' LIMIT 1))
+        END AS new_key
+    FROM feedback f""",
+    "DELETE FROM rekeyed_feedback WHERE new_key IS NULL OR new_key = old_key",
+    """DELETE FROM feedback WHERE (discord_id, item_kind, item_key) IN (
+        SELECT discord_id, item_kind, old_key FROM rekeyed_feedback)""",
+    """INSERT INTO feedback (discord_id, item_kind, item_key, value, created_at)
+    SELECT discord_id, item_kind, new_key, value, created_at FROM rekeyed_feedback WHERE true ORDER BY created_at
+    ON CONFLICT (discord_id, item_kind, item_key) DO UPDATE SET value = excluded.value,
+        created_at = excluded.created_at WHERE excluded.created_at >= feedback.created_at""",
+    "DROP TABLE rekeyed_feedback",
+    # The last recommendations ("save as playlist", feedback buttons) name their tracks by key, next to the name
+    # and artist shown, which say exactly which song it was: its new key is built from those.
+    """UPDATE saved_recommendations SET payload = json_set(payload, '$.items', json((
+        SELECT json_group_array(CASE
+            WHEN json_type(i.value, '$.name') = 'text' AND json_type(i.value, '$.artist_name') = 'text'
+                AND EXISTS (SELECT 1 FROM tracks t WHERE t.name_key = json_extract(i.value, '$.key'))
+            THEN json_set(i.value, '$.key',
+                          track_key(json_extract(i.value, '$.artist_name'), json_extract(i.value, '$.name')))
+            ELSE json(i.value) END)
+        FROM json_each(payload, '$.items') i)))
+    WHERE json_valid(payload) AND json_type(payload, '$.items') = 'array'
+        AND NOT EXISTS (SELECT 1 FROM json_each(payload, '$.items') WHERE type != 'object')""",
+    "UPDATE tracks SET name_key = track_key(artist_name, name) WHERE name_key != track_key(artist_name, name)",
+    "UPDATE artists SET name_key = normalise(name) WHERE name_key != normalise(name)",
+    # Imports gave every artist a local id from its old key, so all the artists whose names were "" shared one id
+    # (and one row, named after whichever came first). Give each its own, the id an import now gives it.
+    """INSERT INTO artists (artist_id, name, name_key)
+    SELECT local_id(normalise(t.artist_name)), MIN(t.artist_name), normalise(t.artist_name) FROM tracks t
+    JOIN artists a ON a.artist_id = t.artist_id
+    WHERE t.artist_id LIKE 'local:%' AND a.name_key != normalise(t.artist_name)
+    GROUP BY normalise(t.artist_name)
+    ON CONFLICT (artist_id) DO NOTHING""",
+    """UPDATE tracks SET artist_id = local_id(normalise(artist_name))
+    WHERE artist_id LIKE 'local:%'
+        AND (SELECT a.name_key FROM artists a WHERE a.artist_id = tracks.artist_id) != normalise(artist_name)""",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 # Every table holding rows about one member, with the column naming them: erasure and export walk this list.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from database import Database
+from database import Database, register_sql_functions
 from storage_schema import MIGRATIONS, SCHEMA_VERSION
 
 MEMBERS = 10
@@ -150,6 +150,7 @@ def test_opening_while_another_connection_is_migrating_waits_for_it(tmp_path: Pa
     """Deterministic form of the race above: the other opener holds the write lock mid-migration."""
     path = tmp_path / "bot.db"
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    register_sql_functions(other)  # migrations recompute keys with the bot's own normaliser
     other.execute("PRAGMA journal_mode = WAL")
     other.execute("BEGIN IMMEDIATE")
     for version in range(1, SCHEMA_VERSION + 1):

@@ -16,18 +16,16 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Flask, Response, jsonify
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from fakes import spotify_catalogue as cat_mod
 from fakes.spotify_catalogue import (
     BOT_SCOPES,
-    KNOWN_SCOPES,
     NOT_ALLOWLISTED_MESSAGE,
     TIME_RANGES,
     Accounts,
@@ -37,9 +35,7 @@ from fakes.spotify_catalogue import (
     RequestRecord,
     build_catalogue,
 )
-
-_DEFAULT_MESSAGES = {400: "Bad request", 401: "Invalid access token", 403: "Forbidden", 404: "Resource not found",
-                     429: "API rate limit exceeded", 500: "Server error", 502: "Bad gateway", 503: "Service unavailable"}
+from fakes.spotify_routes import ApiError, api_error, build_app, token_error
 
 
 @dataclass
@@ -57,38 +53,6 @@ class _State:
         self.log: list[RequestRecord] = []
         self.playlists: dict[str, PlaylistInfo] = {}
         self.plays: dict[str, list[tuple[int, str]]] = {}
-
-
-class _ApiError(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _playlist_json(fake: FakeSpotify, pid: str, api: str) -> dict:
-    info = fake.playlists[pid]
-    items = cat_mod.paging(info.uris, 100, 0, _item_renderer(fake, info, api), f"{api}playlists/{pid}/items", {})
-    return cat_mod.render_playlist(fake.catalogue, info, items, api)
-
-
-def _item_renderer(fake: FakeSpotify, info: PlaylistInfo, api: str) -> Callable[[str], dict]:
-    return lambda uri: cat_mod.render_playlist_item(fake.catalogue, info.owner, uri, fake.anchor_ms, api)
-
-
-def api_error(status: int, message: str | None = None, reason: str | None = None) -> Response:
-    """A Web API error in the real shape {"error": {"status", "message"}}."""
-    err: dict[str, Any] = {"status": status, "message": message or _DEFAULT_MESSAGES.get(status, "Error")}
-    if reason:
-        err["reason"] = reason
-    resp = jsonify({"error": err})
-    resp.status_code = status
-    return resp
-
-
-def _token_error(status: int, error: str, description: str) -> Response:
-    resp = jsonify({"error": error, "error_description": description})
-    resp.status_code = status
-    return resp
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -135,7 +99,7 @@ class FakeSpotify:
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self.app: Flask = _build_app(self)
+        self.app: Flask = build_app(self)
 
     # ---- lifecycle ----
 
@@ -307,7 +271,7 @@ class FakeSpotify:
     def _exchange_code(self, code: str, redirect_uri: str) -> dict[str, Any] | Response:
         grant, problem = self._accounts.spend_code(code, redirect_uri)
         if grant is None:
-            return _token_error(400, "invalid_grant", problem)
+            return token_error(400, "invalid_grant", problem)
         with self._lock:
             self.code_exchange_count[grant.user] += 1
         return self._grant(grant.user, grant.scopes, with_refresh=True)
@@ -315,22 +279,22 @@ class FakeSpotify:
     def _refresh(self, refresh_token: str) -> dict[str, Any] | Response:
         out = self._accounts.use_refresh(refresh_token, self.rotate_refresh_tokens, self.access_token_ttl)
         if out is None:
-            return _token_error(400, "invalid_grant", "Refresh token revoked")
+            return token_error(400, "invalid_grant", "Refresh token revoked")
         with self._lock:
             self.token_refresh_count[out.pop("user")] += 1
         return out
 
     def _check_bearer(self, header: str | None) -> Grant:
         if not header or not header.startswith("Bearer "):
-            raise _ApiError(api_error(401, "No token provided"))
+            raise ApiError(api_error(401, "No token provided"))
         token = self._accounts.access_grant(header[len("Bearer "):].strip())
         if token is None:
-            raise _ApiError(api_error(401, "Invalid access token"))
+            raise ApiError(api_error(401, "Invalid access token"))
         if token.expires_at < time.time():
-            raise _ApiError(api_error(401, "The access token expired"))
+            raise ApiError(api_error(401, "The access token expired"))
         allow = self.allowlist
         if allow is not None and token.user not in allow:
-            raise _ApiError(api_error(403, NOT_ALLOWLISTED_MESSAGE))
+            raise ApiError(api_error(403, NOT_ALLOWLISTED_MESSAGE))
         return token
 
     def _check_client(self, auth_header: str | None, form: dict[str, str]) -> bool:
@@ -360,324 +324,6 @@ class FakeSpotify:
     def _recent(self, user: str) -> list[tuple[int, str]]:
         # Like the real service, only the latest 50 plays can be read.
         return self.plays(user)[-50:]
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _ApiError(api_error(400, f"Invalid {name}")) from None
-    if not low <= value <= high:
-        raise _ApiError(api_error(400, f"Invalid {name}"))
-    return value
-
-
-def _need_scope(token: Grant, scope: str) -> None:
-    if scope not in token.scopes:
-        raise _ApiError(api_error(403, "Insufficient client scope"))
-
-
-def _lookup(table: dict[str, Any], item_id: str) -> Any:
-    if not cat_mod.is_base62_id(item_id):
-        raise _ApiError(api_error(400, "Invalid base62 id"))
-    if item_id not in table:
-        raise _ApiError(api_error(404, "Resource not found"))
-    return table[item_id]
-
-
-def _build_app(fake: FakeSpotify) -> Flask:
-    app = Flask("fake_spotify")
-    cat = fake.catalogue
-    closed = api_error  # closed endpoints answer like they do for a new app
-
-    def api() -> str:
-        return request.host_url + "v1/"
-
-    def auth() -> Grant:
-        return fake._check_bearer(request.headers.get("Authorization"))
-
-    def track_json(track_id: str) -> dict:
-        return cat_mod.render_track(cat, cat.tracks[track_id], api())
-
-    def page_of(items: Sequence[Any], render: Callable[[Any], dict], default: int, high: int) -> dict:
-        limit = _int_arg("limit", default, 1, high)
-        offset = _int_arg("offset", 0, 0, 100_000)
-        return cat_mod.paging(items, limit, offset, render, request.base_url, dict(request.args))
-
-    @app.before_request
-    def before() -> Response | None:
-        path = request.environ.get("fake.original_path", request.path)
-        return fake._record_and_fail(request.method, path, request.args.to_dict())
-
-    @app.errorhandler(_ApiError)
-    def on_api_error(err: _ApiError) -> Response:
-        return err.response
-
-    @app.errorhandler(404)
-    def on_404(_err: Exception) -> Response:
-        return api_error(404, "Service not found")
-
-    @app.errorhandler(405)
-    def on_405(_err: Exception) -> Response:
-        return api_error(405, "Method not allowed")
-
-    # ---- accounts service ----
-
-    @app.get("/authorize")
-    def authorize() -> Any:
-        args = request.args.to_dict()
-        if args.get("client_id") != fake.client_id:
-            return Response("INVALID_CLIENT: Invalid client", status=400)
-        redirect_uri = args.get("redirect_uri", "")
-        if redirect_uri not in fake.redirect_uris:
-            return Response("INVALID_CLIENT: Invalid redirect URI", status=400)
-        state = {"state": args["state"]} if "state" in args else {}
-        sep = "&" if "?" in redirect_uri else "?"
-        if args.get("response_type") != "code":
-            return redirect(redirect_uri + sep + urlencode({"error": "unsupported_response_type", **state}))
-        scopes = frozenset(args.get("scope", "").replace(",", " ").split())
-        if not scopes <= KNOWN_SCOPES:
-            return redirect(redirect_uri + sep + urlencode({"error": "invalid_scope", **state}))
-        if args.get("deny"):
-            return redirect(redirect_uri + sep + urlencode({"error": "access_denied", **state}))
-        user = args.get("login_as")
-        if user is None:
-            keep = {k: v for k, v in args.items() if k not in ("login_as", "deny")}
-            return Response(cat_mod.authorize_page(cat.users.values(), keep), mimetype="text/html")
-        if user not in cat.users:
-            return Response("Unknown fake user", status=400)
-        code = fake._authorize_code(user, redirect_uri, scopes)
-        return redirect(redirect_uri + sep + urlencode({"code": code, **state}))
-
-    @app.post("/api/token")
-    def token() -> Any:
-        form = request.form.to_dict()
-        if not fake._check_client(request.headers.get("Authorization"), form):
-            return _token_error(401, "invalid_client", "Invalid client")
-        grant = form.get("grant_type")
-        if grant == "authorization_code":
-            result = fake._exchange_code(form.get("code", ""), form.get("redirect_uri", ""))
-        elif grant == "refresh_token":
-            result = fake._refresh(form.get("refresh_token", ""))
-        else:
-            return _token_error(400, "unsupported_grant_type", f"grant_type must be authorization_code or "
-                                                               f"refresh_token, not {grant!r}")
-        return result if isinstance(result, Response) else jsonify(result)
-
-    # ---- Web API: the user ----
-
-    @app.get("/v1/me")
-    def me() -> Any:
-        user = cat.users[auth().user]
-        return jsonify(cat_mod.render_user(user, api()))
-
-    @app.get("/v1/me/top/<kind>")
-    def top(kind: str) -> Any:
-        token = auth()
-        _need_scope(token, "user-top-read")
-        time_range = request.args.get("time_range", "medium_term")
-        if time_range not in TIME_RANGES:
-            raise _ApiError(api_error(400, "Invalid time range"))
-        if kind == "tracks":
-            return jsonify(page_of(cat.top_tracks[(token.user, time_range)], track_json, 20, 50))
-        if kind == "artists":
-            ids = cat.top_artists[(token.user, time_range)]
-            return jsonify(page_of(ids, lambda a: cat_mod.render_artist(cat.artists[a], api()), 20, 50))
-        raise _ApiError(api_error(400, "Unsupported type"))
-
-    @app.get("/v1/me/player/recently-played")
-    def recently_played() -> Any:
-        token = auth()
-        _need_scope(token, "user-read-recently-played")
-        return jsonify(_recent_page(fake, token.user, api()))
-
-    # ---- Web API: the catalogue ----
-
-    @app.get("/v1/artists/<artist_id>")
-    def artist(artist_id: str) -> Any:
-        auth()
-        return jsonify(cat_mod.render_artist(_lookup(cat.artists, artist_id), api()))
-
-    @app.get("/v1/artists/<artist_id>/albums")
-    def artist_albums(artist_id: str) -> Any:
-        auth()
-        _lookup(cat.artists, artist_id)
-        groups = set(request.args.get("include_groups", "album,single,compilation,appears_on").split(","))
-        albums = [a for a in cat.artist_albums(artist_id) if a.album_type in groups]
-        albums.sort(key=lambda a: (a.release_date, a.id), reverse=True)
-
-        def render(album: cat_mod.Album) -> dict:
-            return {**cat_mod.render_simple_album(cat, album, api()), "album_group": album.album_type}
-
-        return jsonify(page_of(albums, render, 5, 10))
-
-    @app.get("/v1/albums/<album_id>")
-    def album(album_id: str) -> Any:
-        auth()
-        found = _lookup(cat.albums, album_id)
-        tracks = cat_mod.paging(found.track_ids, 50, 0, lambda t: cat_mod.render_simple_track(cat, cat.tracks[t], api()),
-                                f"{api()}albums/{found.id}/tracks", {})
-        return jsonify(cat_mod.render_album(cat, found, api(), tracks))
-
-    @app.get("/v1/albums/<album_id>/tracks")
-    def album_tracks(album_id: str) -> Any:
-        auth()
-        found = _lookup(cat.albums, album_id)
-        return jsonify(page_of(found.track_ids, lambda t: cat_mod.render_simple_track(cat, cat.tracks[t], api()), 20, 50))
-
-    @app.get("/v1/tracks/<track_id>")
-    def track(track_id: str) -> Any:
-        auth()
-        return jsonify(track_json(_lookup(cat.tracks, track_id).id))
-
-    @app.get("/v1/search")
-    def search() -> Any:
-        auth()
-        query = request.args.get("q", "").strip()
-        if not query:
-            raise _ApiError(api_error(400, "No search query"))
-        types = [t for t in request.args.get("type", "").split(",") if t]
-        if not types or not set(types) <= {"track", "artist", "album"}:
-            raise _ApiError(api_error(400, "Bad search type field"))
-        limit = _int_arg("limit", 5, 0, 10)
-        offset = _int_arg("offset", 0, 0, 1000)
-        out = {}
-        for kind in types:
-            found, render = cat_mod.search(cat, kind, query, api())
-            out[kind + "s"] = cat_mod.paging(found, limit, offset, render, request.base_url, dict(request.args))
-        return jsonify(out)
-
-    @app.route("/v1/recommendations", methods=["GET"])
-    @app.route("/v1/recommendations/<path:_rest>", methods=["GET"])
-    @app.route("/v1/audio-features", methods=["GET"])
-    @app.route("/v1/audio-features/<path:_rest>", methods=["GET"])
-    @app.route("/v1/audio-analysis/<path:_rest>", methods=["GET"])
-    @app.route("/v1/artists/<_id>/related-artists", methods=["GET"])
-    @app.route("/v1/artists/<_id>/top-tracks", methods=["GET"])
-    @app.route("/v1/users/<_id>", methods=["GET"])
-    @app.route("/v1/users/<_id>/playlists", methods=["GET", "POST"])
-    @app.route("/v1/browse/<path:_rest>", methods=["GET"])
-    @app.route("/v1/markets", methods=["GET"])
-    def closed_endpoint(**_kw: str) -> Any:
-        auth()
-        return closed(403, "This endpoint is not available to this app")
-
-    @app.get("/v1/artists")
-    @app.get("/v1/tracks")
-    @app.get("/v1/albums")
-    def batch_get() -> Any:
-        auth()
-        return closed(403, "Batch requests are not available to this app; fetch items one by one")
-
-    # ---- Web API: playlists ----
-
-    @app.post("/v1/me/playlists")
-    def create_playlist() -> Any:
-        token = auth()
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
-            raise _ApiError(api_error(400, "Missing required field: name"))
-        public = bool(body.get("public", True))
-        _need_scope(token, "playlist-modify-public" if public else "playlist-modify-private")
-        pid = fake._create_playlist(token.user, body["name"], public, bool(body.get("collaborative", False)),
-                                    body.get("description"))
-        resp = jsonify(_playlist_json(fake, pid, api()))
-        resp.status_code = 201
-        return resp
-
-    @app.get("/v1/playlists/<playlist_id>")
-    def get_playlist(playlist_id: str) -> Any:
-        auth()
-        _lookup(fake.playlists, playlist_id)
-        return jsonify(_playlist_json(fake, playlist_id, api()))
-
-    @app.get("/v1/playlists/<playlist_id>/items")
-    def playlist_items(playlist_id: str) -> Any:
-        auth()
-        info = _lookup(fake.playlists, playlist_id)
-        return jsonify(page_of(info.uris, _item_renderer(fake, info, api()), 20, 50))
-
-    @app.post("/v1/playlists/<playlist_id>/items")
-    def add_items(playlist_id: str) -> Any:
-        token = auth()
-        info = _lookup(fake.playlists, playlist_id)
-        if token.user != info.owner and not info.collaborative:
-            raise _ApiError(api_error(403, "You cannot add items to a playlist you don't own."))
-        _need_scope(token, "playlist-modify-public" if info.public else "playlist-modify-private")
-        uris, position = _parse_uris()
-        if not uris:
-            raise _ApiError(api_error(400, "No uris provided"))
-        if len(uris) > 100:
-            raise _ApiError(api_error(400, "You can add a maximum of 100 tracks per request."))
-        for uri in uris:
-            parts = uri.split(":")
-            if len(parts) != 3 or parts[:2] != ["spotify", "track"] or parts[2] not in cat.tracks:
-                raise _ApiError(api_error(400, "Payload contains a non-existing ID"))
-        snapshot = fake._add_items(playlist_id, uris, position)
-        resp = jsonify({"snapshot_id": cat_mod.snapshot_id(playlist_id, snapshot)})
-        resp.status_code = 201
-        return resp
-
-    @app.route("/v1/playlists/<playlist_id>/tracks", methods=["GET", "POST", "PUT", "DELETE"])
-    def renamed_tracks(playlist_id: str) -> Any:
-        auth()
-        return api_error(404, "Service not found")
-
-    app.wsgi_app = _strip_trailing_slash(app.wsgi_app)  # type: ignore[method-assign]
-    return app
-
-
-def _parse_uris() -> tuple[list[str], int | None]:
-    """Accept ?uris=a,b, a bare JSON array (spotipy 2.26) or {"uris": [...]} (Spotify's docs)."""
-    position = _int_arg("position", -1, 0, 1_000_000) if "position" in request.args else None
-    if request.args.get("uris"):
-        return [u.strip() for u in request.args["uris"].split(",") if u.strip()], position
-    body = request.get_json(silent=True)
-    if isinstance(body, dict):
-        if isinstance(body.get("position"), int):
-            position = body["position"]
-        body = body.get("uris")
-    if not isinstance(body, list) or not all(isinstance(u, str) for u in body):
-        raise _ApiError(api_error(400, "Invalid JSON body: expected a list of URIs"))
-    return body, position
-
-
-def _recent_page(fake: FakeSpotify, user: str, api: str) -> dict:
-    """Recently played, newest first, with `after`/`before` cursors in Unix ms (like the real service)."""
-    limit = _int_arg("limit", 20, 1, 50)
-    after = _int_arg("after", 0, 0, 10**14) if "after" in request.args else None
-    before = _int_arg("before", 0, 0, 10**14) if "before" in request.args else None
-    if after is not None and before is not None:
-        raise _ApiError(api_error(400, "Only one of after and before may be given"))
-    visible = fake._recent(user)
-    chunk, more = cat_mod.recent_window(visible, limit, after, before)
-    cursors = {"after": str(chunk[-1][0]), "before": str(chunk[0][0])} if chunk else None
-    key = "after" if after is not None else "before"
-    query = request.args.to_dict()
-    return {
-        "href": request.base_url + ("?" + urlencode(query) if query else ""),
-        "items": [cat_mod.render_play(fake.catalogue, ms, tid, api) for ms, tid in reversed(chunk)],
-        "limit": limit,
-        "next": request.base_url + "?" + urlencode({key: cursors[key], "limit": limit}) if more and cursors else None,
-        "cursors": cursors,
-        "total": len(visible),
-    }
-
-
-def _strip_trailing_slash(wsgi_app: Callable) -> Callable:
-    """spotipy asks for `me/` and `albums/{id}/tracks/`: treat a trailing slash as absent."""
-
-    def middleware(environ: dict, start_response: Callable) -> Any:
-        path = environ.get("PATH_INFO", "")
-        environ["fake.original_path"] = path
-        if len(path) > 1 and path.endswith("/"):
-            environ["PATH_INFO"] = path.rstrip("/") or "/"
-        return wsgi_app(environ, start_response)
-
-    return middleware
 
 
 __all__ = [

@@ -472,3 +472,21 @@ def test_a_database_file_is_valid_sqlite_after_use(two_members: Database, tmp_pa
     with sqlite3.connect(tmp_path / "bot.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_play_counts_by_age_bands_plays_like_counting_each_window(db: Database) -> None:
+    day = 86_400_000
+    now = 1_800_000_000_000
+    add_artist(db, "ar_1", "Band")
+    add_track(db, "tr_1", "Song", "ar_1", "Band")
+    for age_days, times in ((1, 3), (29, 1), (31, 2), (400, 4), (900, 5)):
+        listen(db, 7, "tr_1", times, start_ms=now - age_days * day)
+    listen(db, 7, "tr_1", 2, start_ms=now - 2 * day, skipped=1)  # skips never count
+    cutoffs = [now - 30 * day, now - 90 * day, now - 730 * day]
+    rows = db.play_counts_by_age([7], "tracks", cutoffs)
+    assert {r["band"]: r["plays"] for r in rows} == {0: 4, 1: 2, 2: 4, 3: 5}
+    assert {r["key"] for r in rows} == {track_key("Band", "Song")}
+    windows = [(cutoffs[0], None), (cutoffs[1], cutoffs[0]), (cutoffs[2], cutoffs[1]), (0, cutoffs[2])]
+    by_window = [sum(r["plays"] for r in db.play_counts([7], "artists", since, until)) for since, until in windows]
+    artist_rows = db.play_counts_by_age([7], "artists", cutoffs)
+    assert [sum(r["plays"] for r in artist_rows if r["band"] == b) for b in range(4)] == by_window

@@ -77,13 +77,11 @@ def interaction_weights(db: Database, member_ids: Sequence[int], kind: str, now:
         weights[row["discord_id"]][row["key"]] += (
             TOP_SCALE * RANGE_WEIGHT.get(row["time_range"], 0.5) * rank_weight(row["rank"]))
     now_ms = int(now * 1000)
-    for start, end in PLAY_BANDS_DAYS:
-        since = 0 if end is None else now_ms - end * DAY_MS
-        until = now_ms - start * DAY_MS if start else None
-        factor = band_weight(start, end)
-        for row in db.play_counts(list(member_ids), kind, since_ms=since, until_ms=until):
-            key = row["key"] if kind == "tracks" else artist_key(row["key"])
-            weights[row["discord_id"]][key] += factor * row["plays"]
+    cutoffs = [now_ms - end * DAY_MS for _, end in PLAY_BANDS_DAYS if end is not None]
+    factors = [band_weight(start, end) for start, end in PLAY_BANDS_DAYS]
+    for row in db.play_counts_by_age(list(member_ids), kind, cutoffs):
+        key = row["key"] if kind == "tracks" else artist_key(row["key"])
+        weights[row["discord_id"]][key] += factors[row["band"]] * row["plays"]
     return {m: dict(w) for m, w in weights.items() if w}
 
 

@@ -63,6 +63,9 @@ class MusicService:
         # feedback or change privacy (each drops the entry); the time limit covers catalogue that other
         # members' syncs add for shared artists. An entry is ~60-300 KB, so at most 300 are kept (< 100 MB).
         self.personal: TTLCache[PersonalData] = TTLCache(ttl=personal_ttl, max_entries=300)
+        # Who counts in a server's features. Any change (privacy, sync, import, joining or leaving) drops it at once
+        # through `invalidate`; the time limit is a safety net.
+        self.visible: TTLCache[list[int]] = TTLCache(ttl=30.0, max_entries=1000)
         # Engine work holds the GIL; two threads (one may be fitting a model) keep it from crowding out the
         # event loop, which must still acknowledge new interactions within Discord's 3 seconds.
         self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")
@@ -81,6 +84,7 @@ class MusicService:
 
     def invalidate(self, discord_id: int | None = None) -> None:
         """Drop cached community models (all of them, or those a member's data went into)."""
+        self.visible.clear()
         if discord_id is None:
             self.models.invalidate()
             self.personal.clear()
@@ -134,7 +138,7 @@ class MusicService:
         data = await self._personal(discord_id, now)
         model = None
         if guild_id is not None and await self._community_on(guild_id):
-            visible = await self.db.run(self.db.visible_members, guild_id)
+            visible = await self._visible_members(guild_id)
             if len(visible) >= 2:
                 model = await self._compute(self.models.get, self.db, guild_id, visible, now)
         few = model is None or len([m for m in model.members if m != discord_id]) < FEW_MEMBERS - 1
@@ -240,7 +244,15 @@ class MusicService:
             raise BotError(COMMUNITY_OFF_EVERYWHERE)
         if not await self._community_on(guild_id):
             raise BotError(COMMUNITY_OFF)
-        return await self.db.run(self.db.visible_members, guild_id)
+        return await self._visible_members(guild_id)
+
+    async def _visible_members(self, guild_id: int) -> list[int]:
+        members = self.visible.get(guild_id)
+        if members is None:
+            ticket = self.visible.ticket()
+            members = await self.db.run(self.db.visible_members, guild_id)
+            self.visible.put(guild_id, members, ticket)
+        return list(members)
 
     async def _require_visible(self, guild_id: int, ids: Sequence[int], asker: int | None = None) -> list[int]:
         visible = set(await self._require_community(guild_id))

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -122,7 +123,9 @@ def register_sql_functions(conn: sqlite3.Connection) -> None:
 class Database:
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
 
-    def __init__(self, path: str | Path, *, pool_size: int = 4, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: str | Path, *, pool_size: int | None = None, busy_timeout_ms: int = 10_000) -> None:
+        # Turning rows into Python objects holds the GIL: threads beyond the CPU count only queue for it.
+        pool_size = pool_size or max(2, min(4, os.cpu_count() or 2))
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()

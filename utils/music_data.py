@@ -10,7 +10,7 @@ import calendar
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,8 +148,8 @@ def items_for_keys(db: Database, keys: Sequence[str], kind: str,
             for k in keys]
 
 
-def artist_genres(db: Database, keys: Iterable[str]) -> dict[str, list[str]]:
-    rows = db.artists_by_key(keys)
+def artist_genres(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Genres of each artist row (artist key -> row, as `Database.artists_by_key` gives)."""
     out: dict[str, list[str]] = {}
     for key, row in rows.items():
         genres = row.get("genres")

@@ -72,12 +72,12 @@ def load_personal(db: Database, discord_id: int, now: float,
     ranked = sorted(artist_weight.items(), key=lambda kv: (-kv[1], kv[0]))
     data.favourites = [k for k, _ in ranked if k not in data.disliked_artists][:FAVOURITE_ARTISTS]
     data.catalogue = {k: v for k, v in db.catalogue_for_artists(data.favourites, CATALOGUE_PER_ARTIST).items() if v}
-    artists = db.artists_by_key(data.favourites)
+    artists = db.artists_by_key(list(dict.fromkeys([*data.favourites, *listening.artist_weights])))
     # the favourites we hold the least catalogue of are the ones worth a Spotify look-up
     thinnest = sorted(data.favourites, key=lambda k: len(data.catalogue.get(k, [])))
     data.favourite_ids = {k: artists[k]["artist_id"] for k in thinnest
                           if k in artists and not artists[k]["artist_id"].startswith("local:")}
-    genre_map = artist_genres(db, data.favourites)
+    genre_map = artist_genres({k: artists[k] for k in data.favourites if k in artists})
     weights: dict[str, float] = {}
     for key in data.favourites:
         for genre in genre_map.get(key, []):
@@ -92,8 +92,7 @@ def load_personal(db: Database, discord_id: int, now: float,
     # labels for the items reasons may name: the member's own tracks and artists
     track_rows = db.tracks_by_key(list(listening.track_weights))
     data.labels = {k: f"{r['artist_name']} - {r['name']}" for k, r in track_rows.items()}
-    data.labels.update({k: r["name"] for k, r in db.artists_by_key(
-        list(listening.artist_weights) + data.favourites).items()})
+    data.labels.update({k: r["name"] for k, r in artists.items()})
     return data
 
 

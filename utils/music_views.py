@@ -73,7 +73,7 @@ def build_profile(db: Database, discord_id: int, time_range: str, now: float, li
     top_tracks = stored_top(db, discord_id, "tracks", time_range, limit, now)
     genre_rows = data["top_artists"].get(time_range) or data["top_artists"]["medium_term"]
     genres = _top_genres(genre_rows) or _top_genres(
-        [{"genres": g} for g in artist_genres(db, [a.key for a in top_artists]).values()])
+        [{"genres": g} for g in artist_genres(db.artists_by_key([a.key for a in top_artists])).values()])
     first = totals["first_played_at"]
     return Profile(
         discord_id=discord_id, display_name=user.get("display_name") or f"member {discord_id}",

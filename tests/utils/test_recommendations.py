@@ -174,3 +174,16 @@ def test_batched_server_lists_match_one_by_one_lists(data):
     picks = group_recommend(model, data.users, 8)
     assert all(not set(p.contributors) - set(data.users) for p in picks)
     assert {m for p in picks for m in p.contributors} >= {"ada", "eve"}
+
+
+@pytest.mark.parametrize("algo", [ItemCF, ListenerRidge])
+def test_reasons_of_one_list_name_different_songs_the_member_plays(algo):
+    # everyone who plays "me"'s four favourites plays all four, so each of them explains every pick equally well
+    rows = [("me", f"fav{i}", 10) for i in range(4)]
+    for u in range(6):
+        rows += [(f"u{u}", f"fav{i}", 5) for i in range(4)] + [(f"u{u}", f"new{u}{j}", 3 - j) for j in range(2)]
+    labels = {f"fav{i}": f"Favourite {i}" for i in range(4)}
+    recs = algo().fit(Interactions.from_triples(rows)).recommend("me", 8, context=Context(item_labels=labels))
+    named = [label for r in recs for label in labels.values() if label in r.reason]
+    assert len(recs) == 8 and all(any(label in r.reason for label in labels.values()) for r in recs)
+    assert len(set(named)) == 4  # the list cites all four, not the same one or two eight times

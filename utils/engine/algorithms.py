@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Self
 
@@ -100,17 +101,22 @@ class Recommender:
 def _seed_reasons(
     query: Query, data: Interactions, items: list[Item], ctx: Context, contrib: np.ndarray, seeds: np.ndarray, template: str
 ) -> list[str]:
-    """Name the one or two of the member's items that pushed each pick up the most."""
+    """Name one or two of the member's items that pushed each pick up.
+
+    Only items that pushed it at least half as much as the strongest one are named, and among those the ones
+    named least so far in this list come first, so ten picks do not all cite the same favourite.
+    """
     out = []
+    named: Counter[int] = Counter()
     for col in range(len(items)):
         c = contrib[:, col] if contrib.size else np.empty(0)
         if c.size == 0 or c.max() <= 0:
             out.append("Close to what you already play")
             continue
-        order = np.argsort(-c)[:2]
-        names = [ctx.label(data.items[seeds[order[0]]])]
-        if len(order) > 1 and c[order[1]] >= 0.5 * c[order[0]]:
-            names.append(ctx.label(data.items[seeds[order[1]]]))
+        strong = np.flatnonzero(c >= 0.5 * c.max())
+        chosen = sorted(strong.tolist(), key=lambda s: (named[s], -c[s], s))[:2]
+        named.update(chosen)
+        names = [ctx.label(data.items[seeds[s]]) for s in chosen]
         out.append(template.format(join_names(names, len(names))))
     return out
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -163,6 +164,7 @@ class Query:
     history: dict[Item, float]  # what the member played (and liked), also items unknown to the model
     blocked: np.ndarray  # bool mask over model items that must never be returned
     liked_added: bool = False  # True when likes or dislikes changed the stored row
+    memo: dict[str, Any] = field(default_factory=dict)  # a component's work for this query, shared by candidates and explain
 
     @property
     def seeds(self) -> np.ndarray:

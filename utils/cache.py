@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -21,6 +22,7 @@ class TTLCache(Generic[V]):
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every discard/clear, so a read that raced one is not stored
+        self._loading: dict[Hashable, asyncio.Future[V]] = {}  # event-loop side: loads under way, by key
         self.hits = 0
         self.misses = 0
 
@@ -34,6 +36,25 @@ class TTLCache(Generic[V]):
             self._entries.move_to_end(key)
             self.hits += 1
             return entry[1]
+
+    async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
+        """The cached value, or `load()`'s; callers who miss the same key at once share one load."""
+        value = self.get(key)
+        if value is not None:
+            return value
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        ticket = self.ticket()
+        task = asyncio.ensure_future(load())
+        self._loading[key] = task
+        try:
+            value = await asyncio.shield(task)
+        finally:
+            if self._loading.get(key) is task:
+                del self._loading[key]
+        self.put(key, value, ticket)
+        return value
 
     def ticket(self) -> tuple[int, float]:
         """Take before reading the value to store: `put` with it stores nothing if the cache was invalidated since."""

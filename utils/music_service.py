@@ -163,14 +163,14 @@ class MusicService:
 
     async def _personal(self, discord_id: int, now: float) -> PersonalData:
         """The member's engine inputs, from the cache or read afresh."""
-        data = self.personal.get(discord_id)
-        if data is None:
-            ticket = self.personal.ticket()
+        async def load() -> PersonalData:
             data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, {})
             genre_tracks = self.expander.genre_tracks(data.top_genres)
             if genre_tracks:
                 data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, genre_tracks)
-            self.personal.put(discord_id, data, ticket)
+            return data
+
+        data = await self.personal.get_or_load(discord_id, load)
         music_recommend.ensure_data(data)
         return data
 
@@ -247,11 +247,7 @@ class MusicService:
         return await self._visible_members(guild_id)
 
     async def _visible_members(self, guild_id: int) -> list[int]:
-        members = self.visible.get(guild_id)
-        if members is None:
-            ticket = self.visible.ticket()
-            members = await self.db.run(self.db.visible_members, guild_id)
-            self.visible.put(guild_id, members, ticket)
+        members = await self.visible.get_or_load(guild_id, lambda: self.db.run(self.db.visible_members, guild_id))
         return list(members)
 
     async def _require_visible(self, guild_id: int, ids: Sequence[int], asker: int | None = None) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from utils.cache import TTLCache
 
 
@@ -50,3 +52,35 @@ def test_an_entry_is_dated_from_when_its_read_began() -> None:
     cache.put("a", "value", ticket)
     clock.now += 3
     assert cache.get("a") is None
+
+
+async def test_callers_missing_one_key_at_once_share_one_load() -> None:
+    cache: TTLCache[str] = TTLCache(ttl=60)
+    loads = 0
+
+    async def load() -> str:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.01)
+        return "value"
+
+    values = await asyncio.gather(*(cache.get_or_load("k", load) for _ in range(20)))
+    assert values == ["value"] * 20 and loads == 1
+    assert await cache.get_or_load("k", load) == "value" and loads == 1
+
+
+async def test_a_failed_load_reaches_every_waiter_and_the_next_call_tries_again() -> None:
+    cache: TTLCache[str] = TTLCache(ttl=60)
+    calls = 0
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        if calls == 1:
+            raise OSError("disk hiccup")
+        return "ok"
+
+    results = await asyncio.gather(*(cache.get_or_load("k", flaky) for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(r, OSError) for r in results)
+    assert await cache.get_or_load("k", flaky) == "ok" and calls == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -134,9 +133,8 @@ class Music(BaseCog):
         """Songs picked for you, each with the reason, plus Like / Not for me / Save buttons."""
         await self.begin(ctx, private=True)
         guild_id = ctx.guild.id if ctx.guild else None
-        result, synced_at = await asyncio.gather(self.services.music.recommend(ctx.author.id, guild_id, count, mode),
-                                                 self.last_synced(ctx.author.id))
-        footer = f"{mode.capitalize()} mode \u00b7 {freshness(synced_at)}"
+        result = await self.services.music.recommend(ctx.author.id, guild_id, count, mode)
+        footer = f"{mode.capitalize()} mode \u00b7 {freshness(result.synced_at)}"
         embed = recommendations_embed(result, title="Picked for you", footer=footer)
         view = RecommendView(ctx.author.id, result, self.services.music, playlists=self.bot.settings.feature_playlists)
         await self.send(ctx, embed=embed, view=view, private=True)

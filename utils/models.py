@@ -55,6 +55,7 @@ class RecommendationList:
     items: list[Recommendation]
     generated_at: float
     note: str | None = None
+    synced_at: float | None = None  # when the member's listening was last synced (None: never)
 
 
 @dataclass(frozen=True)

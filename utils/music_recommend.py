@@ -16,6 +16,7 @@ from utils.engine.algorithms import CatalogueExpansion
 from utils.engine.data import Recommendation as EngineRec
 from utils.engine.hybrid import Hybrid
 from utils.errors import NotEnoughData
+from utils.models import Recommendation
 from utils.music_data import Listening, artist_genres, items_for_keys, member_listening
 from utils.music_models import CommunityModel, artist_of, make_context, with_mode
 
@@ -141,9 +142,13 @@ def to_payload(recs: list[Any], mode: str, guild_id: int | None) -> dict[str, An
                       for r in recs]}
 
 
-def display(db: Database, picks: list[EngineRec]) -> list[tuple[Any, EngineRec]]:
-    keys = [str(p.item) for p in picks]
-    return list(zip(items_for_keys(db, keys, "tracks"), picks, strict=True))
+def show_and_save(db: Database, discord_id: int, picks: list[EngineRec], mode: str,
+                  guild_id: int | None) -> list[Recommendation]:
+    """Turn ranked picks into displayable recommendations and save them as the member's last ones. Blocking."""
+    items = items_for_keys(db, [str(p.item) for p in picks], "tracks")
+    recs = [Recommendation(item, round(float(p.score), 4), p.reason, p.source) for item, p in zip(items, picks, strict=True)]
+    db.save_last_recommendations(discord_id, to_payload(recs, mode, guild_id))
+    return recs
 
 
 def ensure_data(data: PersonalData) -> None:

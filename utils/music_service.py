@@ -136,30 +136,32 @@ class MusicService:
         count = max(1, min(count, 50))
         now = self._clock()
         data = await self._personal(discord_id, now)
-        model = None
+        visible: list[int] = []
         if guild_id is not None and await self._community_on(guild_id):
             visible = await self._visible_members(guild_id)
-            if len(visible) >= 2:
-                model = await self._compute(self.models.get, self.db, guild_id, visible, now)
-        few = model is None or len([m for m in model.members if m != discord_id]) < FEW_MEMBERS - 1
+        community = visible if len(visible) >= 2 else []
+        few = len([m for m in community if m != discord_id]) < FEW_MEMBERS - 1
         thin = few and data.fresh_candidates() < 3 * count and data.linked
         if thin and await self._expand(discord_id, data):
             self.personal.discard(discord_id)
             data = await self._personal(discord_id, now)
-        picks = await self._compute(music_recommend.rank, data, model, count, mode)
+        picks = await self._compute(self._pick, data, guild_id, community, now, count, mode)
         if not picks:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
-        shown = await self.db.run(music_recommend.display, self.db, picks)
-        recs = [Recommendation(item, round(float(p.score), 4), p.reason, p.source) for item, p in shown]
+        recs = await self.db.run(music_recommend.show_and_save, self.db, discord_id, picks, mode, guild_id)
         note = None
         if few:
             note = ("Only a few members share their listening here, so these lean on your favourite "
                     "artists' catalogues.") if guild_id is not None else "Based on your own listening and your favourite artists."
-        result = RecommendationList(recs, time.time(), note)
-        await self.db.run(self.db.save_last_recommendations, discord_id,
-                          music_recommend.to_payload(recs, mode, guild_id))
-        return result
+        synced_at = (data.user or {}).get("last_synced_at")
+        return RecommendationList(recs, time.time(), note, synced_at=synced_at)
+
+    def _pick(self, data: PersonalData, guild_id: int | None, community: list[int], now: float, count: int,
+              mode: str) -> list[Any]:
+        """The server's model (fitted once, then cached) and the member's ranked picks: one trip to an engine thread."""
+        model = self.models.get(self.db, guild_id, community, now) if community and guild_id is not None else None
+        return music_recommend.rank(data, model, count, mode)
 
     async def _personal(self, discord_id: int, now: float) -> PersonalData:
         """The member's engine inputs, from the cache or read afresh."""

@@ -103,7 +103,7 @@ class Admin(BaseCog):
         """Turn server features on or off (needs Manage Server)."""
         assert ctx.guild is not None
         await self.begin(ctx, private=True)
-        await self.bot.db.run(self.bot.db.update_guild_settings, ctx.guild.id, community_enabled=int(state))
+        await self.services.music.set_community(ctx.guild.id, state)
         text = ("Server features are on: charts, taste matches, who knows and blends work here." if state else
                 "Server features are off: nobody's listening is compared or shown here. "
                 "Personal commands keep working.")

@@ -66,6 +66,7 @@ class MusicService:
         # Who counts in a server's features. Any change (privacy, sync, import, joining or leaving) drops it at once
         # through `invalidate`; the time limit is a safety net.
         self.visible: TTLCache[list[int]] = TTLCache(ttl=30.0, max_entries=1000)
+        self.community_flags: TTLCache[bool] = TTLCache(ttl=300.0, max_entries=1000)  # changed only by set_community
         # Engine work holds the GIL; two threads (one may be fitting a model) keep it from crowding out the
         # event loop, which must still acknowledge new interactions within Discord's 3 seconds.
         self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")
@@ -237,8 +238,17 @@ class MusicService:
     async def _community_on(self, guild_id: int) -> bool:
         if not getattr(self.settings, "feature_community", True):
             return False
-        settings = await self.db.run(self.db.get_guild_settings, guild_id)
-        return bool(settings.get("community_enabled", 1))
+
+        async def load() -> bool:
+            settings = await self.db.run(self.db.get_guild_settings, guild_id)
+            return bool(settings.get("community_enabled", 1))
+
+        return await self.community_flags.get_or_load(guild_id, load)
+
+    async def set_community(self, guild_id: int, enabled: bool) -> None:
+        """A server admin turns server features on or off; it applies to the very next command."""
+        await self.db.run(self.db.update_guild_settings, guild_id, community_enabled=int(enabled))
+        self.community_flags.discard(guild_id)
 
     async def _require_community(self, guild_id: int) -> list[int]:
         """The guild's visible members, or a friendly error when server features are off."""

@@ -65,11 +65,14 @@ async def test_blend_with_save_button_only_for_the_asker(linked: BotWorld) -> No
 
 
 async def test_server_features_switched_off_by_an_admin(linked: BotWorld) -> None:
+    assert "turned off" not in embed_text(await linked.answer(await linked.slash("bob", "server top")))
     await linked.answer(await linked.slash("alice", "settings community", {"state": False}))
     text = embed_text(await linked.answer(await linked.slash("bob", "server top")))
     assert "Server features are turned off here" in text
     # personal commands keep working
     assert "Bob's music" in embed_text(await linked.answer(await linked.slash("bob", "profile")))
+    await linked.answer(await linked.slash("alice", "settings community", {"state": True}))
+    assert "turned off" not in embed_text(await linked.answer(await linked.slash("bob", "server top")))
 
 
 async def test_community_commands_refuse_direct_messages(linked: BotWorld) -> None:

@@ -171,7 +171,8 @@ async def test_server_of_one_gets_catalogue_recommendations(services: Services) 
 
 async def test_server_features_can_be_turned_off(services: Services) -> None:
     await sync_members(services, ("alice", "bob"))
-    services.db.update_guild_settings(GUILD, community_enabled=0)
+    assert await services.music.server_top(GUILD, "artists", "short_term")
+    await services.music.set_community(GUILD, False)
     with pytest.raises(BotError, match="turned off"):
         await services.music.server_top(GUILD, "artists", "short_term")
     with pytest.raises(BotError, match="turned off"):

@@ -429,14 +429,18 @@ class Database:
             f"SELECT artist_id FROM artists WHERE artist_id IN ({marks}) AND fetched_at >= ?", [*ids, stale_before])}
         return [a for a in ids if a not in fresh]
 
-    def tracks_by_key(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """One display row per track key, preferring a real Spotify track over a local one."""
+    def tracks_by_key(self, keys: Iterable[str], columns: str = "*") -> dict[str, dict[str, Any]]:
+        """One display row per track key, preferring a real Spotify track over a local one.
+
+        `columns` (a fixed SQL column list, never user input) narrows the rows when only a few are needed.
+        """
         keys = list(dict.fromkeys(keys))
         found: dict[str, dict[str, Any]] = {}
+        select = columns if columns == "*" else f"name_key, {columns}"
         for chunk in _chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
             for row in self.query(
-                    f"SELECT * FROM tracks WHERE name_key IN ({marks}) ORDER BY track_id LIKE 'local:%'", chunk):
+                    f"SELECT {select} FROM tracks WHERE name_key IN ({marks}) ORDER BY track_id LIKE 'local:%'", chunk):
                 found.setdefault(row["name_key"], row)
         return found
 

@@ -91,7 +91,7 @@ def load_personal(db: Database, discord_id: int, now: float,
         for track in tracks:
             data.genres.setdefault(track, []).append(genre)
     # labels for the items reasons may name: the member's own tracks and artists
-    track_rows = db.tracks_by_key(list(listening.track_weights))
+    track_rows = db.tracks_by_key(list(listening.track_weights), "name, artist_name")
     data.labels = {k: f"{r['artist_name']} - {r['name']}" for k, r in track_rows.items()}
     data.labels.update({k: r["name"] for k, r in artists.items()})
     return data

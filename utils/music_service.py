@@ -67,8 +67,9 @@ class MusicService:
         # through `invalidate`; the time limit is a safety net.
         self.visible: TTLCache[list[int]] = TTLCache(ttl=30.0, max_entries=1000)
         self.community_flags: TTLCache[bool] = TTLCache(ttl=300.0, max_entries=1000)  # changed only by set_community
-        # Engine work holds the GIL; two threads (one may be fitting a model) keep it from crowding out the
-        # event loop, which must still acknowledge new interactions within Discord's 3 seconds.
+        # All of a recommendation's work (reading the member's data, the model, ranking, saving) holds the GIL,
+        # so it runs on two threads of its own (one may be fitting a model): more threads only queue for the GIL,
+        # and each switch costs, while the event loop must keep acknowledging within Discord's 3 seconds.
         self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")
         self.expander = CatalogueExpander(db, max_calls=catalogue_calls)
         self._clock = clock
@@ -146,11 +147,10 @@ class MusicService:
         if thin and await self._expand(discord_id, data):
             self.personal.discard(discord_id)
             data = await self._personal(discord_id, now)
-        picks = await self._compute(self._pick, data, guild_id, community, now, count, mode)
-        if not picks:
+        recs = await self._compute(self._pick, data, guild_id, community, now, count, mode)
+        if not recs:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
-        recs = await self.db.run(music_recommend.show_and_save, self.db, discord_id, picks, mode, guild_id)
         note = None
         if few:
             note = ("Only a few members share their listening here, so these lean on your favourite "
@@ -159,18 +159,20 @@ class MusicService:
         return RecommendationList(recs, time.time(), note, synced_at=synced_at)
 
     def _pick(self, data: PersonalData, guild_id: int | None, community: list[int], now: float, count: int,
-              mode: str) -> list[Any]:
-        """The server's model (fitted once, then cached) and the member's ranked picks: one trip to an engine thread."""
+              mode: str) -> list[Recommendation]:
+        """The server's model (fitted once, then cached), the member's ranked picks, shown and saved. Blocking."""
         model = self.models.get(self.db, guild_id, community, now) if community and guild_id is not None else None
-        return music_recommend.rank(data, model, count, mode)
+        picks = music_recommend.rank(data, model, count, mode)
+        return music_recommend.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
 
     async def _personal(self, discord_id: int, now: float) -> PersonalData:
         """The member's engine inputs, from the cache or read afresh."""
         async def load() -> PersonalData:
-            data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, {})
+            # on the engine threads, like the rest of a recommendation: fewer threads taking turns at the GIL
+            data = await self._compute(music_recommend.load_personal, self.db, discord_id, now, {})
             genre_tracks = self.expander.genre_tracks(data.top_genres)
             if genre_tracks:
-                data = await self.db.run(music_recommend.load_personal, self.db, discord_id, now, genre_tracks)
+                data = await self._compute(music_recommend.load_personal, self.db, discord_id, now, genre_tracks)
             return data
 
         data = await self.personal.get_or_load(discord_id, load)

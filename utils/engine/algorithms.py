@@ -262,10 +262,14 @@ class ItemCF(Recommender):
             walk = _keep_top_per_row(walk, neighbours)
         scores = walk @ self.p_ui_pen
         out: dict[User, list[Item]] = {}
+        is_played = np.zeros(scores.shape[1], dtype=bool)  # one member's played items at a time (cheaper than isin)
         for pos, row in enumerate(rows):
             start, end = scores.indptr[pos], scores.indptr[pos + 1]
             cols, vals = scores.indices[start:end], scores.data[start:end].copy()
-            vals[np.isin(cols, played.indices[played.indptr[pos] : played.indptr[pos + 1]])] = 0.0
+            mine = played.indices[played.indptr[pos] : played.indptr[pos + 1]]
+            is_played[mine] = True
+            vals[is_played[cols]] = 0.0
+            is_played[mine] = False
             top = min(n, int((vals > 0).sum()))
             best = np.argpartition(-vals, top - 1)[:top] if top else np.empty(0, dtype=np.int64)
             best = best[np.argsort(-vals[best], kind="stable")]

@@ -284,7 +284,7 @@ class MusicBot(commands.Bot):
         await self.close()
         close_music = getattr(self.services.music, "close", None)
         if close_music is not None:
-            close_music()
+            await asyncio.to_thread(close_music)  # engine work still running uses the database: wait for it
         if self.db.is_open:
             await asyncio.to_thread(self.db.close)
         log.info("stopped")

@@ -10,10 +10,15 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
+Ticket = tuple[int, int, float]  # (cache-wide epoch, the key's generation, when the read began)
 
 
 class TTLCache(Generic[V]):
-    """Entries live `ttl` seconds; past `max_entries` the least recently used one goes first."""
+    """Entries live `ttl` seconds; past `max_entries` the least recently used one goes first.
+
+    A read that began before its key was discarded (or the cache cleared) is never stored nor shared, so a
+    change that invalidates an entry is seen by every caller who arrives after it.
+    """
 
     def __init__(self, ttl: float, max_entries: int = 1000, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
@@ -21,8 +26,9 @@ class TTLCache(Generic[V]):
         self._clock = clock
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
-        self._generation = 0  # bumped by every discard/clear, so a read that raced one is not stored
-        self._loading: dict[Hashable, asyncio.Future[V]] = {}  # event-loop side: loads under way, by key
+        self._epoch = 0  # bumped by clear()
+        self._generations: dict[Hashable, int] = {}  # bumped by discard(key); only keys ever discarded are here
+        self._loading: dict[Hashable, asyncio.Future[V]] = {}  # loads under way (on the event loop), by key
         self.hits = 0
         self.misses = 0
 
@@ -42,29 +48,32 @@ class TTLCache(Generic[V]):
         value = self.get(key)
         if value is not None:
             return value
-        pending = self._loading.get(key)
+        with self._lock:
+            pending = self._loading.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        ticket = self.ticket()
+        ticket = self.ticket(key)
         task = asyncio.ensure_future(load())
-        self._loading[key] = task
+        with self._lock:
+            self._loading[key] = task
         try:
             value = await asyncio.shield(task)
         finally:
-            if self._loading.get(key) is task:
-                del self._loading[key]
+            with self._lock:
+                if self._loading.get(key) is task:
+                    del self._loading[key]
         self.put(key, value, ticket)
         return value
 
-    def ticket(self) -> tuple[int, float]:
-        """Take before reading the value to store: `put` with it stores nothing if the cache was invalidated since."""
+    def ticket(self, key: Hashable) -> Ticket:
+        """Take before reading the value to store: `put` with it stores nothing if the key was invalidated since."""
         with self._lock:
-            return self._generation, self._clock()
+            return self._epoch, self._generations.get(key, 0), self._clock()
 
-    def put(self, key: Hashable, value: V, ticket: tuple[int, float] | None = None) -> None:
-        generation, stored_at = ticket if ticket is not None else self.ticket()
+    def put(self, key: Hashable, value: V, ticket: Ticket | None = None) -> None:
+        epoch, generation, stored_at = ticket if ticket is not None else self.ticket(key)
         with self._lock:
-            if generation != self._generation:
+            if epoch != self._epoch or generation != self._generations.get(key, 0):
                 return
             self._entries[key] = (stored_at, value)
             self._entries.move_to_end(key)
@@ -73,13 +82,17 @@ class TTLCache(Generic[V]):
 
     def discard(self, key: Hashable) -> None:
         with self._lock:
-            self._generation += 1
+            self._generations[key] = self._generations.get(key, 0) + 1
             self._entries.pop(key, None)
+            self._loading.pop(key, None)  # later callers start a fresh load instead of joining a stale one
 
     def clear(self) -> None:
         with self._lock:
-            self._generation += 1
+            self._epoch += 1
+            self._generations.clear()
             self._entries.clear()
+            self._loading.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._entries)

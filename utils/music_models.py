@@ -113,6 +113,15 @@ class ModelCache:
         self._lock = threading.Lock()
         self._fit_locks: dict[int | None, threading.Lock] = {}
 
+    def peek(self, guild_id: int, members: Iterable[int]) -> CommunityModel | None:
+        """The cached model for exactly these members if it is still fresh, else None (never fits)."""
+        members = tuple(sorted(set(members)))
+        with self._lock:
+            cached = self._models.get(guild_id)
+        if cached and cached.members == members and time.time() - cached.fitted_at < self.ttl:
+            return cached
+        return None
+
     def get(self, db: Database, guild_id: int, members: Iterable[int], now: float) -> CommunityModel:
         """The guild's model for exactly these members, fitting it (once, under a lock) when missing or old."""
         members = tuple(sorted(set(members)))

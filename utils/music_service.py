@@ -33,7 +33,7 @@ from utils.models import (
     WhoKnowsEntry,
 )
 from utils.music_data import items_for_keys
-from utils.music_models import ModelCache, artist_of
+from utils.music_models import CommunityModel, ModelCache, artist_of
 from utils.music_recommend import FEW_MEMBERS, PersonalData
 
 log = get_logger(__name__)
@@ -71,6 +71,9 @@ class MusicService:
         # so it runs on two threads of its own (one may be fitting a model): more threads only queue for the GIL,
         # and each switch costs, while the event loop must keep acknowledging within Discord's 3 seconds.
         self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")
+        # Fitting a server's model can take seconds on a big server: it has a thread of its own, so the engine
+        # threads go on serving other servers and DMs meanwhile.
+        self._fitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fit")
         self.expander = CatalogueExpander(db, max_calls=catalogue_calls)
         self._clock = clock
 
@@ -79,8 +82,18 @@ class MusicService:
         return await asyncio.get_running_loop().run_in_executor(self._engine, functools.partial(fn, *args))
 
     def close(self) -> None:
-        """Stop the engine threads (work already queued is dropped)."""
-        self._engine.shutdown(wait=False, cancel_futures=True)
+        """Stop the engine threads: queued work is dropped, running work finishes (it may be using the database,
+        which must stay open until then). Blocking."""
+        for pool in (self._engine, self._fitter):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    async def _model(self, guild_id: int, members: list[int], now: float) -> CommunityModel:
+        """The server's fitted model: the cached one, or fitted on the fitting thread."""
+        model = self.models.peek(guild_id, members)
+        if model is None:
+            loop = asyncio.get_running_loop()
+            model = await loop.run_in_executor(self._fitter, self.models.get, self.db, guild_id, members, now)
+        return model
 
     # -- cache control (the sync service and importer call these after writing) -------------------------
 
@@ -90,6 +103,7 @@ class MusicService:
         if discord_id is None:
             self.models.invalidate()
             self.personal.clear()
+            self.community_flags.clear()  # e.g. the bot left a server and its settings went with it
         else:
             self.models.forget_member(discord_id)
             self.personal.discard(discord_id)
@@ -147,7 +161,8 @@ class MusicService:
         if thin and await self._expand(discord_id, data):
             self.personal.discard(discord_id)
             data = await self._personal(discord_id, now)
-        recs = await self._compute(self._pick, data, guild_id, community, now, count, mode)
+        model = await self._model(guild_id, community, now) if community and guild_id is not None else None
+        recs = await self._compute(self._pick, data, model, guild_id, count, mode)
         if not recs:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
@@ -158,10 +173,9 @@ class MusicService:
         synced_at = (data.user or {}).get("last_synced_at")
         return RecommendationList(recs, time.time(), note, synced_at=synced_at)
 
-    def _pick(self, data: PersonalData, guild_id: int | None, community: list[int], now: float, count: int,
+    def _pick(self, data: PersonalData, model: CommunityModel | None, guild_id: int | None, count: int,
               mode: str) -> list[Recommendation]:
-        """The server's model (fitted once, then cached), the member's ranked picks, shown and saved. Blocking."""
-        model = self.models.get(self.db, guild_id, community, now) if community and guild_id is not None else None
+        """The member's ranked picks, shown and saved: one trip to an engine thread. Blocking."""
         picks = music_recommend.rank(data, model, count, mode)
         return music_recommend.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
 
@@ -303,7 +317,7 @@ class MusicService:
         if len(members) < 2:
             raise NotEnoughData("Server picks need at least two members who share their listening here.")
         now = self._clock()
-        model = await self._compute(self.models.get, self.db, guild_id, members, now)
+        model = await self._model(guild_id, members, now)
         picks = await self._compute(_group_picks, model, members, count)
         shown = await self.db.run(items_for_keys, self.db, [str(p.item) for p in picks], "tracks")
         recs = [Recommendation(item, round(p.score, 4), p.reason, "server") for item, p in zip(shown, picks, strict=True)]

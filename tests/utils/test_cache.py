@@ -36,18 +36,18 @@ def test_the_least_recently_used_entry_goes_first() -> None:
 
 def test_a_value_read_before_an_invalidation_is_not_stored() -> None:
     cache: TTLCache[str] = TTLCache(ttl=60)
-    ticket = cache.ticket()  # a slow read starts ...
+    ticket = cache.ticket("member")  # a slow read starts ...
     cache.discard("member")  # ... the member syncs meanwhile ...
     cache.put("member", "stale", ticket)  # ... and the old read finishes
     assert cache.get("member") is None
-    cache.put("member", "fresh", cache.ticket())
+    cache.put("member", "fresh", cache.ticket("member"))
     assert cache.get("member") == "fresh"
 
 
 def test_an_entry_is_dated_from_when_its_read_began() -> None:
     clock = Clock()
     cache: TTLCache[str] = TTLCache(ttl=10, clock=clock)
-    ticket = cache.ticket()
+    ticket = cache.ticket("a")
     clock.now += 8  # the read took 8 s
     cache.put("a", "value", ticket)
     clock.now += 3
@@ -84,3 +84,31 @@ async def test_a_failed_load_reaches_every_waiter_and_the_next_call_tries_again(
     results = await asyncio.gather(*(cache.get_or_load("k", flaky) for _ in range(5)), return_exceptions=True)
     assert all(isinstance(r, OSError) for r in results)
     assert await cache.get_or_load("k", flaky) == "ok" and calls == 2
+
+
+def test_discarding_one_key_leaves_reads_of_other_keys_alone() -> None:
+    cache: TTLCache[str] = TTLCache(ttl=60)
+    ticket = cache.ticket("bob")
+    cache.discard("alice")
+    cache.put("bob", "bob's data", ticket)
+    assert cache.get("bob") == "bob's data"
+
+
+async def test_a_caller_after_an_invalidation_does_not_get_the_load_that_began_before_it() -> None:
+    cache: TTLCache[str] = TTLCache(ttl=60)
+    state = {"hidden": False}
+    started = asyncio.Event()
+
+    async def load() -> str:
+        seen = "hidden" if state["hidden"] else "visible"
+        started.set()
+        await asyncio.sleep(0.05)
+        return seen
+
+    early = asyncio.ensure_future(cache.get_or_load("member", load))
+    await started.wait()
+    state["hidden"] = True  # the member hides while the first read is under way ...
+    cache.discard("member")
+    late = await cache.get_or_load("member", load)  # ... so a command after that must see it
+    assert late == "hidden" and await early == "visible"
+    assert cache.get("member") == "hidden"

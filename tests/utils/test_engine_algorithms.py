@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -63,3 +65,21 @@ def test_ridge_scores_match_the_lu_inverse_model():
         query = model.query(user, None, (), Context())
         expected = binary[data.user_index[user]] @ weights
         np.testing.assert_allclose(model.scores(query, Context()), expected, rtol=1e-8, atol=1e-12)
+
+
+def test_blas_thread_count_is_restored_when_two_servers_fit_at_once():
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    grams = [_gram(400, 50, 10.0, seed=seed) for seed in range(4)]
+
+    def fit_many() -> None:
+        for _ in range(8):
+            for gram in grams:
+                spd_inverse(gram.copy())
+
+    threads = [threading.Thread(target=fit_many) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import collections
+import sqlite3
+import threading
 import time
 
 import pytest
@@ -210,3 +213,16 @@ async def test_weekly_digest_and_server_recommendations(services: Services) -> N
     server = await services.music.server_recommend(GUILD, count=8)
     assert 0 < len(server.items) <= 8
     assert await services.music.artist_names(digest.top_artists[0].name[:3])
+
+
+async def test_closing_waits_for_engine_work_before_the_database_closes(services: Services) -> None:
+    ids = await sync_members(services)
+    services.music.invalidate()  # nothing cached: every request reads the database on an engine thread
+    requests = [asyncio.ensure_future(services.music.recommend(m, GUILD, count=10)) for m in ids * 6]
+    await asyncio.sleep(0.02)
+    await asyncio.to_thread(services.music.close)
+    busy = [t.name for t in threading.enumerate() if t.name.startswith(("engine", "fit"))]
+    assert busy == []  # nothing is left reading or writing the database it is about to lose
+    services.db.close()
+    for outcome in await asyncio.gather(*requests, return_exceptions=True):
+        assert not isinstance(outcome, sqlite3.Error), outcome

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import threading
 from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Self
@@ -137,6 +138,9 @@ def _keep_top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
 _LIMIT_THREADS_FROM = 256
 
 
+_BLAS_LIMIT_LOCK = threading.Lock()
+
+
 def spd_inverse(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix, computed in place where it can (`matrix` is overwritten).
 
@@ -155,8 +159,11 @@ def spd_inverse(matrix: np.ndarray) -> np.ndarray:
         return matrix
     # A symmetric C-ordered matrix is its own transpose, which is Fortran-ordered: LAPACK works on it in place.
     a = matrix.T
-    limit = threadpool_limits(1, user_api="blas") if n >= _LIMIT_THREADS_FROM else contextlib.nullcontext()
-    with limit:
+    # One limited inverse at a time: the limit is process-wide, so two overlapping ones would restore each
+    # other's saved setting and could leave the whole process on one BLAS thread.
+    limited = n >= _LIMIT_THREADS_FROM
+    with _BLAS_LIMIT_LOCK if limited else contextlib.nullcontext(), \
+            threadpool_limits(1, user_api="blas") if limited else contextlib.nullcontext():
         factor, info = lapack.dpotrf(a, lower=False, clean=False, overwrite_a=True)
         if info == 0:
             a, info = lapack.dpotri(factor, lower=False, overwrite_c=True)

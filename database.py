@@ -120,12 +120,20 @@ def register_sql_functions(conn: sqlite3.Connection) -> None:
         conn.create_function(name, arity, function, deterministic=True)
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (affinity and container cpusets count; os.cpu_count ignores them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 2
+
+
 class Database:
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
 
     def __init__(self, path: str | Path, *, pool_size: int | None = None, busy_timeout_ms: int = 10_000) -> None:
         # Turning rows into Python objects holds the GIL: threads beyond the CPU count only queue for it.
-        pool_size = pool_size or max(2, min(4, os.cpu_count() or 2))
+        pool_size = pool_size or max(2, min(4, _usable_cpus()))
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()

@@ -54,6 +54,8 @@ class TTLCache(Generic[V]):
             return await asyncio.shield(pending)
         ticket = self.ticket(key)
         task = asyncio.ensure_future(load())
+        # if every caller stops waiting (a cancelled command), a failure is still retrieved, not logged as lost
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         with self._lock:
             self._loading[key] = task
         try:

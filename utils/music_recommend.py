@@ -86,7 +86,7 @@ def load_personal(db: Database, discord_id: int, now: float,
     data.top_genres = [g for g, _ in sorted(weights.items(), key=lambda kv: -kv[1])[:3]]
     for tracks in data.catalogue.values():
         for track in tracks:
-            data.genres[track] = genre_map.get(artist_of(track), [])
+            data.genres[track] = list(genre_map.get(artist_of(track), []))  # own list: genre tracks append to it
     for genre, tracks in (extra_genre_tracks or {}).items():
         for track in tracks:
             data.genres.setdefault(track, []).append(genre)

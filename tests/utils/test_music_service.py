@@ -226,3 +226,15 @@ async def test_closing_waits_for_engine_work_before_the_database_closes(services
     services.db.close()
     for outcome in await asyncio.gather(*requests, return_exceptions=True):
         assert not isinstance(outcome, sqlite3.Error), outcome
+
+
+async def test_a_genre_found_for_one_song_is_not_given_to_the_artists_other_songs(services: Services) -> None:
+    from utils.music_models import artist_of
+    from utils.music_recommend import load_personal
+
+    alice, *_ = await sync_members(services)
+    plain = load_personal(services.db, alice, time.time(), {})
+    artist, tracks = next((a, ts) for a, ts in plain.catalogue.items() if len(ts) >= 2)
+    found = load_personal(services.db, alice, time.time(), {"sea shanty": [tracks[0]]})
+    assert "sea shanty" in found.genres[tracks[0]]
+    assert all("sea shanty" not in found.genres[t] for t in tracks[1:] if artist_of(t) == artist)

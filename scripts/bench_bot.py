@@ -43,6 +43,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 
 from fakes.discord_server import FakeDiscord  # noqa: E402
 from fakes.spotify_server import FakeSpotify  # noqa: E402
+from scripts.bench_support import die_with_parent, exit_on_sigterm  # noqa: E402
 from tests.helpers.export_files import extended_entry, make_zip, to_json  # noqa: E402
 
 MEMBERS = ("alice", "bob", "carol")
@@ -68,20 +69,28 @@ class Bench:
         self.db_path = folder / "bot.db"
         self.port = free_port()
         self.redirect_uri = f"http://127.0.0.1:{self.port}/callback"
-        self.spotify = FakeSpotify(CLIENT_ID, CLIENT_SECRET, redirect_uris=[self.redirect_uri]).start()
-        self.discord = FakeDiscord().start()
-        self.spotify_delay = spotify_delay
         self.bot: subprocess.Popen[bytes] | None = None
+        self._cleanup = contextlib.ExitStack()
+        self.spotify = FakeSpotify(CLIENT_ID, CLIENT_SECRET, redirect_uris=[self.redirect_uri]).start()
+        self._cleanup.callback(self.spotify.stop)
+        try:
+            self.discord = FakeDiscord().start()
+        except BaseException:
+            self._cleanup.close()
+            raise
+        self._cleanup.callback(self.discord.stop)
+        self.spotify_delay = spotify_delay
 
     def stop(self) -> None:
+        """Stop the bot (politely, then not), then the fakes; safe to call at any point."""
         if self.bot is not None and self.bot.poll() is None:
             self.bot.send_signal(signal.SIGTERM)
             try:
                 self.bot.wait(20)
             except subprocess.TimeoutExpired:
                 self.bot.kill()
-        self.discord.stop()
-        self.spotify.stop()
+                self.bot.wait(10)
+        self._cleanup.close()
 
     # -- before the bot starts -----------------------------------------------------------------------
 
@@ -131,9 +140,9 @@ class Bench:
                "LOG_LEVEL": "WARNING", "FEATURE_SCHEDULED_SYNC": "false",
                "DISCORD_API_URL": self.discord.api_url, "SPOTIFY_API_URL": self.spotify.api_url,
                "SPOTIFY_ACCOUNTS_URL": self.spotify.accounts_url}
-        log = (self.folder / "bot-output.txt").open("wb")
+        log = self._cleanup.enter_context((self.folder / "bot-output.txt").open("wb"))
         self.bot = subprocess.Popen([sys.executable, str(ROOT / "main.py")], cwd=self.folder, env=env,
-                                    stdout=log, stderr=subprocess.STDOUT)
+                                    stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 
     # -- driving --------------------------------------------------------------------------------------
 
@@ -260,6 +269,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--interactions", type=int, default=200)
     parser.add_argument("--spotify-delay", type=float, default=0.1)

@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
+from scripts.bench_support import die_with_parent, exit_on_sigterm  # noqa: E402
 from utils.evaluation import read_triples  # noqa: E402
 from utils.recommendations import Hybrid, Interactions, ItemCF, group_recommend  # noqa: E402
 
@@ -66,7 +67,7 @@ def busy_cpus(count: int):
     procs: list[subprocess.Popen] = []
     try:
         for _ in range(count):
-            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=die_with_parent))
         time.sleep(0.5)  # let them reach full speed
         yield
     finally:
@@ -168,6 +169,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="skip the growth table")
     parser.add_argument("--under-load", action="store_true", help="also time the HetRec fit with every CPU kept busy")
     args = parser.parse_args()
+    exit_on_sigterm()
     print(f"host: {psutil.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in psutil.getloadavg())}")
     bench_hetrec(args.under_load)
     bench_server(args.quick)

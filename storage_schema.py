@@ -134,20 +134,27 @@ _V2 = [
 # track_key(artist, title), local_id(key).
 _V3 = [
     # Feedback and saved recommendations first: their old keys are found through the rows as they still are.
-    # A key with no row stays as it is; two old keys that are now one item keep the newer feedback.
+    # A key with no row stays as it is; two old keys that are now one item keep the newer feedback. An old key
+    # that now means several items (every non-Latin name used to be "") can't say which one the member meant:
+    # that feedback is dropped rather than pinned on an item they may never have heard.
     """CREATE TEMP TABLE rekeyed_feedback AS
     SELECT f.discord_id, f.item_kind, f.item_key AS old_key, f.value, f.created_at,
         CASE f.item_kind
-            WHEN 'track' THEN (SELECT track_key(t.artist_name, t.name) FROM tracks t WHERE t.name_key = f.item_key
-                               ORDER BY t.track_id LIKE 'local:%' LIMIT 1)
+            WHEN 'track' THEN (SELECT CASE COUNT(DISTINCT track_key(t.artist_name, t.name))
+                                   WHEN 0 THEN NULL WHEN 1 THEN MIN(track_key(t.artist_name, t.name)) ELSE char(0) END
+                               FROM tracks t WHERE t.name_key = f.item_key)
             WHEN 'artist' THEN COALESCE(
-                (SELECT normalise(a.name) FROM artists a WHERE a.name_key = f.item_key
-                 ORDER BY a.artist_id LIKE 'local:%' LIMIT 1),
-                (SELECT normalise(t.artist_name) FROM tracks t
-                 WHERE substr(t.name_key, 1, length(f.item_key) + 3) = f.item_key || ' - '
-                 ORDER BY t.track_id LIKE 'local:%' LIMIT 1))
+                (SELECT CASE COUNT(DISTINCT normalise(a.name))
+                            WHEN 0 THEN NULL WHEN 1 THEN MIN(normalise(a.name)) ELSE char(0) END
+                 FROM artists a WHERE a.name_key = f.item_key),
+                (SELECT CASE COUNT(DISTINCT normalise(t.artist_name))
+                            WHEN 0 THEN NULL WHEN 1 THEN MIN(normalise(t.artist_name)) ELSE char(0) END
+                 FROM tracks t WHERE substr(t.name_key, 1, length(f.item_key) + 3) = f.item_key || ' - '))
         END AS new_key
     FROM feedback f""",
+    """DELETE FROM feedback WHERE (discord_id, item_kind, item_key) IN (
+        SELECT discord_id, item_kind, old_key FROM rekeyed_feedback WHERE new_key = char(0))""",
+    "DELETE FROM rekeyed_feedback WHERE new_key = char(0)",
     "DELETE FROM rekeyed_feedback WHERE new_key IS NULL OR new_key = old_key",
     """DELETE FROM feedback WHERE (discord_id, item_kind, item_key) IN (
         SELECT discord_id, item_kind, old_key FROM rekeyed_feedback)""",

@@ -247,6 +247,22 @@ def test_feedback_on_two_old_keys_of_one_item_keeps_the_newer(tmp_path: Path, ne
     db.close()
 
 
+def test_feedback_whose_old_key_now_means_several_items_is_dropped_not_misplaced(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    make_version_2_file(path)
+    old = Database(path)
+    with old.transaction() as conn:  # under the old keys, "Кино" and "Ария" were both "" and their songs " - ..."
+        conn.executemany("INSERT INTO feedback VALUES (1, ?, ?, ?, ?)", [
+            ("artist", old_normalise("Кино"), -1, 5.0), ("track", old_track_key("YOASOBI", "群青"), -1, 6.0)])
+    old.close()
+    db = Database(path).open()
+    feedback = db.get_feedback(1)
+    assert "" not in feedback and "yoasobi - " not in feedback
+    assert not {"кино", "ария", "сплин", "ддт", "yoasobi - 群青", "yoasobi - 夜に駆ける"} & set(feedback)
+    assert feedback == {"røyksopp - eple": 1, "røyksopp": -1, "mø": 1, "gone - song": 1}  # the clear ones follow
+    db.close()
+
+
 def account_data(songs: list[tuple[str, str]]) -> bytes:
     """An "Account data" export (no Spotify ids: imports give its songs local ids made from their keys)."""
     return to_json([account_entry(BASE_TIME + timedelta(minutes=5 * i), title, artist)

@@ -84,6 +84,10 @@ class TrackArtists(Mapping[str, str]):
             return artist_of(key)
         raise KeyError(key)
 
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """As Mapping.get, without raising and catching KeyError for each of a list's hundred candidates."""
+        return artist_of(key) if isinstance(key, str) and " - " in key else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(())
 

@@ -87,14 +87,19 @@ def load_personal(db: Database, discord_id: int, now: float,
     for tracks in data.catalogue.values():
         for track in tracks:
             data.genres[track] = list(genre_map.get(artist_of(track), []))  # own list: genre tracks append to it
-    for genre, tracks in (extra_genre_tracks or {}).items():
-        for track in tracks:
-            data.genres.setdefault(track, []).append(genre)
+    add_genre_tracks(data, extra_genre_tracks or {})
     # labels for the items reasons may name: the member's own tracks and artists
     track_rows = db.tracks_by_key(list(listening.track_weights), "name, artist_name")
     data.labels = {k: f"{r['artist_name']} - {r['name']}" for k, r in track_rows.items()}
     data.labels.update({k: r["name"] for k, r in artists.items()})
     return data
+
+
+def add_genre_tracks(data: PersonalData, genre_tracks: Mapping[str, list[str]]) -> None:
+    """Tag tracks found by a genre search with that genre, so catalogue expansion can suggest them."""
+    for genre, tracks in genre_tracks.items():
+        for track in tracks:
+            data.genres.setdefault(track, []).append(genre)
 
 
 def rank(data: PersonalData, community: CommunityModel | None, count: int, mode: str) -> list[EngineRec]:

@@ -67,9 +67,9 @@ class MusicService:
         # through `invalidate`; the time limit is a safety net.
         self.visible: TTLCache[list[int]] = TTLCache(ttl=30.0, max_entries=1000)
         self.community_flags: TTLCache[bool] = TTLCache(ttl=300.0, max_entries=1000)  # changed only by set_community
-        # All of a recommendation's work (reading the member's data, the model, ranking, saving) holds the GIL,
-        # so it runs on two threads of its own (one may be fitting a model): more threads only queue for the GIL,
-        # and each switch costs, while the event loop must keep acknowledging within Discord's 3 seconds.
+        # A recommendation's work (reading the member's data, ranking, saving) holds the GIL, so it runs on two
+        # threads of its own: more threads only queue for the GIL, and each switch costs, while the event loop
+        # must keep acknowledging new interactions within Discord's 3 seconds.
         self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")
         # Fitting a server's model can take seconds on a big server: it has a thread of its own, so the engine
         # threads go on serving other servers and DMs meanwhile.
@@ -98,7 +98,8 @@ class MusicService:
     # -- cache control (the sync service and importer call these after writing) -------------------------
 
     def invalidate(self, discord_id: int | None = None) -> None:
-        """Drop cached community models (all of them, or those a member's data went into)."""
+        """Forget what a change made stale: for one member (their data, the models it went into, who counts
+        where), or everything (None)."""
         self.visible.clear()
         if discord_id is None:
             self.models.invalidate()
@@ -184,9 +185,7 @@ class MusicService:
         async def load() -> PersonalData:
             # on the engine threads, like the rest of a recommendation: fewer threads taking turns at the GIL
             data = await self._compute(music_recommend.load_personal, self.db, discord_id, now, {})
-            genre_tracks = self.expander.genre_tracks(data.top_genres)
-            if genre_tracks:
-                data = await self._compute(music_recommend.load_personal, self.db, discord_id, now, genre_tracks)
+            music_recommend.add_genre_tracks(data, self.expander.genre_tracks(data.top_genres))
             return data
 
         data = await self.personal.get_or_load(discord_id, load)

@@ -70,11 +70,6 @@ def with_mode(model: Hybrid, mode: str) -> Hybrid:
     return view
 
 
-def solo_model(history: Mapping[str, float], owner: int) -> Hybrid:
-    """A model for a member alone (no community): their row is the matrix; catalogue expansion does the work."""
-    return Hybrid().fit(Interactions.from_triples([(owner, k, w) for k, w in history.items() if w > 0]))
-
-
 class TrackArtists(Mapping[str, str]):
     """The artist of any track key, read from the key itself, so every candidate (whoever's listening it came
     from) counts towards the per-artist cap. Open-ended: it lists nothing, but answers for every track key."""

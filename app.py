@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot import MusicBot, Services, run_bot
 from config import Settings
 from database import Database
@@ -15,15 +17,17 @@ from utils.privacy import PrivacyService
 from utils.sync import SyncService
 
 
-def build_services(db: Database, settings: Settings) -> Services:
-    """Every service, with the music model caches dropped whenever a member's data changes."""
+def build_services(db: Database, settings: Settings, **sync_options: Any) -> Services:
+    """Every service, with the music caches dropped whenever a member's data changes.
+
+    `sync_options` go to SyncService (the test world shortens its waits).
+    """
     auth = SpotifyAuth(settings, db)
-    sync = SyncService(db, auth, settings)
+    sync = SyncService(db, auth, settings, **sync_options)
     music = MusicService(db, auth, settings)
     privacy = PrivacyService(db, auth)
     importer = HistoryImporter(db, settings)
-    for source in (sync.on_synced, privacy.on_change, importer.on_change):
-        source.append(music.invalidate)
+    music.watch(sync.on_synced, privacy.on_change, importer.on_change)
     return Services(auth=auth, sync=sync, music=music, privacy=privacy, importer=importer,
                     spotify_stats=spotify_client.stats)
 

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
+import app
 from bot import MusicBot, Services
 from config import Settings
 from database import Database
@@ -24,12 +25,7 @@ from fakes.discord_server import FakeDiscord
 from fakes.discord_world import FakeUser
 from fakes.spotify_server import FakeSpotify
 from keep_alive import WebContext, WebServer, create_app
-from spotify_auth import SpotifyAuth
 from utils import spotify_client
-from utils.import_service import HistoryImporter
-from utils.music_service import MusicService
-from utils.privacy import PrivacyService
-from utils.sync import SyncService
 
 CLIENT_ID = "bot-test-client-id"
 CLIENT_SECRET = "bot-test-client-secret-0123456789"
@@ -133,16 +129,8 @@ def make_settings(spotify: FakeSpotify, discord: FakeDiscord, redirect_uri: str,
 
 
 def build_services(db: Database, settings: Settings) -> Services:
-    auth = SpotifyAuth(settings, db)
-    sync = SyncService(db, auth, settings, stagger_seconds=0.0, inline_wait_seconds=1.0)
-    music = MusicService(db, auth, settings)
-    privacy = PrivacyService(db, auth)
-    importer = HistoryImporter(db, settings)
-    sync.on_synced.append(music.invalidate)
-    privacy.on_change.append(music.invalidate)
-    importer.on_change.append(music.invalidate)
-    return Services(auth=auth, sync=sync, music=music, privacy=privacy, importer=importer,
-                    spotify_stats=spotify_client.stats)
+    """The production wiring, with sync's waits shortened for tests."""
+    return app.build_services(db, settings, stagger_seconds=0.0, inline_wait_seconds=1.0)
 
 
 @contextlib.asynccontextmanager

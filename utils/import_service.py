@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import io
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -18,6 +18,7 @@ from typing import IO, Any
 from database import Database, track_key
 from utils.errors import LinkExpired
 from utils.history_import import SKIP_THRESHOLD_MS, ImportLimits, ParsedHistory, TrackInfo, parse_export
+from utils.listeners import ChangeListeners
 from utils.logger import get_logger
 from utils.models import ImportSummary
 
@@ -57,7 +58,7 @@ class HistoryImporter:
         self.limits = limits or ImportLimits()
         self.link_ttl_seconds = link_ttl_seconds
         # called with the member id after their stored plays changed (the music service drops cached models)
-        self.on_change: list[Callable[[int], Any]] = []
+        self.on_change = ChangeListeners("import")
 
     # -- importing --------------------------------------------------------------------------------------
 
@@ -66,7 +67,7 @@ class HistoryImporter:
         """Import a zip or JSON export; raises BadImportFile (nothing stored) when it can't be used."""
         parsed = await asyncio.to_thread(parse_export, fileobj, filename, self.limits)
         summary = await self.db.run(self._store, discord_id, display_name, guild_id, parsed, filename, None)
-        self._changed(discord_id)
+        self.on_change.notify(discord_id)
         return summary
 
     async def import_bytes(self, discord_id: int, display_name: str | None, data: bytes, filename: str, *,
@@ -78,14 +79,14 @@ class HistoryImporter:
         """The same as `import_file`, for threads that may block (the web server, scripts)."""
         parsed = parse_export(fileobj, filename, self.limits)
         summary = self._store(discord_id, display_name, guild_id, parsed, filename, None)
-        self._changed(discord_id)
+        self.on_change.notify(discord_id)
         return summary
 
     async def undo(self, discord_id: int) -> int:
         """Remove every imported play of a member (synced plays stay); return how many were removed."""
         removed = await self.db.run(self.db.undo_imports, discord_id)
         if removed:
-            self._changed(discord_id)
+            self.on_change.notify(discord_id)
         return removed
 
     # -- upload links ------------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ class HistoryImporter:
         link = self.check_upload_link(token)
         parsed = parse_export(fileobj, filename, self.limits)
         summary = self._store(link.discord_id, None, link.guild_id, parsed, filename, hash_token(token))
-        self._changed(link.discord_id)
+        self.on_change.notify(link.discord_id)
         return summary
 
     # -- storing -----------------------------------------------------------------------------------------
@@ -177,12 +178,6 @@ class HistoryImporter:
             index.setdefault(played_at // _MINUTE_MS, []).append((played_at, name_key, _ORIGIN_STORED))
         return index
 
-    def _changed(self, discord_id: int) -> None:
-        for listener in self.on_change:
-            try:
-                listener(discord_id)
-            except Exception:
-                log.exception("an import listener failed")
 
 
 def _near(index: dict[int, list[tuple[int, str, int]]], played_at: int, name_key: str, origin: int) -> bool:

@@ -109,13 +109,10 @@ class MusicService:
             self.models.forget_member(discord_id)
             self.personal.discard(discord_id)
 
-    def watch(self, *sources: Any) -> None:
-        """Drop cached models whenever a source (SyncService.on_synced, PrivacyService.on_change) reports a change."""
-        for source in sources:
-            for name in ("on_synced", "on_change"):
-                hooks = getattr(source, name, None)
-                if isinstance(hooks, list):
-                    hooks.append(self.invalidate)
+    def watch(self, *sources: list[Any]) -> None:
+        """Drop cached data whenever a source (SyncService.on_synced, PrivacyService.on_change, ...) reports."""
+        for listeners in sources:
+            listeners.append(self.invalidate)
 
     # -- personal views -----------------------------------------------------------------------------------
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from database import Database
+from utils.listeners import ChangeListeners
 from utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -27,7 +27,7 @@ class PrivacyService:
     def __init__(self, db: Database, auth: Any = None) -> None:
         self.db = db
         self.auth = auth
-        self.on_change: list[Callable[[int], Any]] = []
+        self.on_change = ChangeListeners("privacy")
 
     async def export(self, discord_id: int) -> bytes:
         """A pretty JSON file of everything held on the member (tokens left out)."""
@@ -39,20 +39,14 @@ class PrivacyService:
     async def forget(self, discord_id: int) -> None:
         """Erase every row held on the member, their Spotify link included, and drop cached models."""
         await self.db.run(self.db.erase_user, discord_id)
-        self._changed(discord_id)
+        self.on_change.notify(discord_id)
         log.info("a member's data was erased at their request")
 
     async def set_visibility(self, discord_id: int, hidden: bool) -> None:
         """Hide (or show again) a member's listening from server features and other members' recommendations."""
         await self.db.run(self.db.set_hidden, discord_id, hidden)
-        self._changed(discord_id)
+        self.on_change.notify(discord_id)
 
-    def _changed(self, discord_id: int) -> None:
-        for listener in self.on_change:
-            try:
-                listener(discord_id)
-            except Exception:
-                log.exception("a privacy listener failed")
 
 
 def _plain(value: Any) -> Any:

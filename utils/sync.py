@@ -17,6 +17,7 @@ from typing import Any
 
 from database import TIME_RANGES, Database
 from utils.errors import BotError, LinkBroken, NotLinked, RateLimited, describe_wait
+from utils.listeners import ChangeListeners
 from utils.logger import get_logger
 from utils.models import SyncResult
 
@@ -124,7 +125,7 @@ class SyncService:
         self._run_lock = asyncio.Lock()
         self.last_run = SyncRunInfo()
         # called with the member id after their stored data changed (the music service drops cached models)
-        self.on_synced: list[Callable[[int], Any]] = []
+        self.on_synced = ChangeListeners("sync")
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -159,20 +160,20 @@ class SyncService:
     async def set_guild_members(self, guild_id: int, ids: Iterable[int]) -> None:
         """Replace a guild's known members (the bot calls this on ready and on guild join)."""
         await self.db.run(self.db.set_guild_members, guild_id, list(ids))
-        self._changed(None)
+        self.on_synced.notify(None)
 
     async def add_member(self, guild_id: int, discord_id: int) -> None:
         await self.db.run(self.db.add_guild_member, guild_id, discord_id)
-        self._changed(discord_id)
+        self.on_synced.notify(discord_id)
 
     async def remove_member(self, guild_id: int, discord_id: int) -> None:
         await self.db.run(self.db.remove_guild_member, guild_id, discord_id)
-        self._changed(discord_id)
+        self.on_synced.notify(discord_id)
 
     async def remove_guild(self, guild_id: int) -> None:
         """The bot left a guild: forget who was in it and its settings."""
         await self.db.run(self.db.remove_guild, guild_id)
-        self._changed(None)
+        self.on_synced.notify(None)
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -267,7 +268,7 @@ class SyncService:
             self.db.store_sync, discord_id, artists=list(fetched.artists.values()), tracks=list(fetched.tracks.values()),
             top_tracks=fetched.top_tracks, top_artists=fetched.top_artists, plays=fetched.plays,
             recent_cursor_ms=fetched.cursor_ms, synced_at=now)
-        self._changed(discord_id)
+        self.on_synced.notify(discord_id)
         message = ("Your listening data is up to date." if not added else
                    f"Your listening data is up to date ({added} new {'play' if added == 1 else 'plays'}).")
         return SyncResult(discord_id, SYNCED, added, message)
@@ -310,12 +311,6 @@ class SyncService:
             if artist and artist.get("id"):
                 fetched.artists[artist_id] = artist_row(artist, full=True, fetched_at=now)
 
-    def _changed(self, discord_id: int | None) -> None:
-        for listener in self.on_synced:
-            try:
-                listener(discord_id)
-            except Exception:
-                log.exception("a sync listener failed")
 
 
 def _ago(seconds: float) -> str:

@@ -94,7 +94,7 @@ def services_fixture(tmp_path: Path) -> Iterator[Services]:
         sync = SyncService(db, auth, settings, stagger_seconds=0, sleep=fake_sleep)
         music = MusicService(db, auth, settings)
         privacy = PrivacyService(db, auth)
-        music.watch(sync, privacy)
+        music.watch(sync.on_synced, privacy.on_change)
         try:
             yield Services(fake, db, settings, auth, sync, music, privacy, sleeps)
         finally:

@@ -6,6 +6,7 @@ daemon thread (`start()` / `stop()`, `.port` is the bound port, so port 0 works 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import tomllib
@@ -284,16 +285,38 @@ class WebServer:
         # which must not be closed under it.
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
         if thread is not None and thread.is_alive():
-            # Close from inside the event loop: closing sockets under a running select() is not safe.
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map, ignore_all=True))
-            if not self._stopped.wait(timeout):
-                wasyncore.close_all(self._map, ignore_all=True)
-                thread.join(timeout)
+            self._end_loop(server, thread, timeout)
         else:
             wasyncore.close_all(self._map, ignore_all=True)
         self._server = None
         self._thread = None
         log.info("Web server stopped")
+
+    def _end_loop(self, server: Any, thread: threading.Thread, timeout: float) -> None:
+        # Close from inside the event loop: closing sockets under a running select() is not safe.
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map, ignore_all=True))
+        except OSError:
+            log.warning("The web server's wake-up pipe was already closed; stopping it the slow way")
+            self._end_loop_without_trigger(thread, timeout)
+            return
+        if not self._stopped.wait(timeout):
+            wasyncore.close_all(self._map, ignore_all=True)
+            thread.join(timeout)
+
+    def _end_loop_without_trigger(self, thread: threading.Thread, timeout: float) -> None:
+        """Empty the loop's map so it ends at its next turn (within a second), then close what it held."""
+        held: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while thread.is_alive() and time.monotonic() < deadline:
+            held.extend(self._map.values())  # a connection accepted meanwhile is taken on the next pass
+            self._map.clear()
+            thread.join(0.1)
+        held.extend(self._map.values())
+        self._map.clear()
+        for channel in held:
+            with contextlib.suppress(OSError):
+                channel.close()
 
     def __enter__(self) -> WebServer:
         return self.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -217,6 +218,18 @@ def test_server_binds_port_zero_and_stop_really_stops(world: World) -> None:
     assert not loop_thread.is_alive()
     assert not workers.threads  # every worker thread has ended
     server.stop()  # twice is harmless
+
+
+def test_stop_frees_the_port_even_when_the_loops_wake_up_pipe_was_closed_under_it(world: World) -> None:
+    """Something else in the process closing the pipe's file number must not turn shutdown into a crash."""
+    server = WebServer(create_app(world.ctx), "127.0.0.1", 0, threads=2).start()
+    port = server.port
+    assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+    loop_thread = server._thread
+    os.close(server._server.trigger.trigger)
+    server.stop()
+    assert _port_is_closed(port)
+    assert loop_thread is not None and not loop_thread.is_alive()
 
 
 def test_json_endpoints_are_json(world: World) -> None:

@@ -247,6 +247,7 @@ class WebServer:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._lifecycle = threading.Lock()  # the bot's shutdown and a test's teardown may both stop it
 
     @property
     def port(self) -> int:
@@ -259,6 +260,10 @@ class WebServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> WebServer:
+        with self._lifecycle:
+            return self._start()
+
+    def _start(self) -> WebServer:
         if self._server is not None:
             return self
         self._server = create_server(self.app, map=self._map, host=self.host, port=self._requested_port,
@@ -278,6 +283,10 @@ class WebServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close the listening socket and open connections, end the worker threads, join the loop thread."""
+        with self._lifecycle:
+            self._stop(timeout)
+
+    def _stop(self, timeout: float) -> None:
         server, thread = self._server, self._thread
         if server is None:
             return
@@ -301,11 +310,15 @@ class WebServer:
             self._end_loop_without_trigger(thread, timeout)
             return
         if not self._stopped.wait(timeout):
-            wasyncore.close_all(self._map, ignore_all=True)
-            thread.join(timeout)
+            log.warning("The web server's loop did not stop in time; stopping it the slow way")
+            self._end_loop_without_trigger(thread, timeout)
 
     def _end_loop_without_trigger(self, thread: threading.Thread, timeout: float) -> None:
-        """Empty the loop's map so it ends at its next turn (within a second), then close what it held."""
+        """Empty the loop's map so it ends at its next turn (within a second), then close what it held.
+
+        Taking the map first means the loop and this thread never both close one socket (a double close
+        would hit whatever file reused its number).
+        """
         held: list[Any] = []
         deadline = time.monotonic() + timeout
         while thread.is_alive() and time.monotonic() < deadline:

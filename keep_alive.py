@@ -199,7 +199,9 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def crash(error: Exception) -> tuple[str, int]:
-        log.error("Web page failed on %s: %s", request.path, type(error).__name__, exc_info=error)
+        # The route's pattern, never the path: callback and upload paths carry one-time secrets.
+        page = request.url_rule.rule if request.url_rule is not None else "an unknown page"
+        log.error("Web page failed on %s: %s", page, type(error).__name__, exc_info=error)
         return message_page("Something went wrong on our side",
                             "The page couldn't be shown. Please try again in a minute; if it keeps happening, "
                             "tell the bot owner.", tone="error"), 500

@@ -160,3 +160,22 @@ def test_in_a_browser_a_wrong_file_then_the_right_one(site: Site, browser: Any, 
     assert browser.find_element(By.ID, "bar").get_attribute("hidden") is not None
     assert imported_plays(site.db) == 3
     assert not [entry for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def test_a_crash_on_the_upload_page_keeps_the_link_out_of_the_log(site: Site, monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The link stays valid after a failure, so whoever reads the log must not be able to use it."""
+    link = site.link()
+    token = link.rstrip("/").rsplit("/", 1)[-1]
+
+    def locked(token: str) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(site.importer, "check_upload_link", locked)
+    response = requests.get(link, timeout=10)
+    assert response.status_code == 500
+    assert "Something went wrong" in response.text
+    failures = [r for r in caplog.records if "failed on" in r.getMessage()]
+    assert failures, "the crash is logged"
+    assert all(token not in r.getMessage() for r in failures)
+    assert "/import/<token>" in failures[0].getMessage()

@@ -19,6 +19,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)([\"']?(?:access_token|refresh_token|client_secret|code|token|state|upload_token)[\"']?"
                 r"\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}"), rf"\1{MASK}"),
     (re.compile(r"(?i)([?&](?:code|state|access_token|refresh_token|token)=)[^&\s\"']+"), rf"\1{MASK}"),
+    (re.compile(r"(/import/)[A-Za-z0-9_-]{16,}"), rf"\1{MASK}"),  # a history upload link
     (re.compile(r"\b[MN][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}\b"), MASK),  # Discord bot token
 ]
 

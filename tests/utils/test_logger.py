@@ -63,6 +63,7 @@ LEAKS = [
     ("oauth code in a full url", "redirected to https://bot.example.org/callback?state=s&code={}", OAUTH_CODE),
     ("token json", '{{"access_token": "{}", "token_type": "Bearer"}}', SPOTIFY_ACCESS),
     ("refresh token field", "refresh_token={}", SPOTIFY_REFRESH),
+    ("history upload link", "POST /import/{} failed", "kf_Mq31mMMQrWxajmCIZUvLZzZLBJVKjRFs4h_ZWb5s"),
     ("code in a request body", "body: {{'grant_type': 'authorization_code', 'code': '{}'}}", OAUTH_CODE),
 ]
 

@@ -309,6 +309,8 @@ class WebServer:
             server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map, ignore_all=True))
         except OSError:
             log.warning("The web server's wake-up pipe was already closed; stopping it the slow way")
+            # Its file numbers may belong to another file by now: mark it closed so nothing closes them again.
+            server.trigger._closed = True
             self._end_loop_without_trigger(thread, timeout)
             return
         if not self._stopped.wait(timeout):
@@ -330,6 +332,8 @@ class WebServer:
         held.extend(self._map.values())
         self._map.clear()
         for channel in held:
+            if getattr(channel, "_closed", False):
+                continue  # the wake-up pipe, given up above
             with contextlib.suppress(OSError):
                 channel.close()
 

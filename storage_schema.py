@@ -149,7 +149,8 @@ _V3 = [
                  FROM artists a WHERE a.name_key = f.item_key),
                 (SELECT CASE COUNT(DISTINCT normalise(t.artist_name))
                             WHEN 0 THEN NULL WHEN 1 THEN MIN(normalise(t.artist_name)) ELSE char(0) END
-                 FROM tracks t WHERE substr(t.name_key, 1, length(f.item_key) + 3) = f.item_key || ' - '))
+                 FROM tracks t  -- keys starting "<artist> - ", as a range idx_tracks_key can serve
+                 WHERE t.name_key >= f.item_key || ' - ' AND t.name_key < f.item_key || ' -!'))
         END AS new_key
     FROM feedback f""",
     """DELETE FROM feedback WHERE (discord_id, item_kind, item_key) IN (

@@ -111,6 +111,8 @@ class ModelCache:
         self._models: dict[int | None, CommunityModel] = {}
         self._lock = threading.Lock()
         self._fit_locks: dict[int | None, threading.Lock] = {}
+        # Fits under way, by guild: their members, and whether data changed under them (then not kept).
+        self._fitting: dict[int | None, tuple[tuple[int, ...], list[bool]]] = {}
 
     def peek(self, guild_id: int, members: Iterable[int]) -> CommunityModel | None:
         """The cached model for exactly these members if it is still fresh, else None (never fits)."""
@@ -131,9 +133,19 @@ class ModelCache:
                 cached = self._models.get(guild_id)
             if cached and cached.members == members and time.time() - cached.fitted_at < self.ttl:
                 return cached
-            fitted = fit_community(db, guild_id, members, now)
+            changed = [False]
             with self._lock:
-                self._models[guild_id] = fitted
+                self._fitting[guild_id] = (members, changed)
+            try:
+                fitted = fit_community(db, guild_id, members, now)
+            except BaseException:
+                with self._lock:
+                    del self._fitting[guild_id]
+                raise
+            with self._lock:
+                del self._fitting[guild_id]
+                if not changed[0]:  # else it was read before a change: good for this caller, not for the next
+                    self._models[guild_id] = fitted
             return fitted
 
     def invalidate(self, guild_id: int | None = None) -> None:
@@ -142,9 +154,15 @@ class ModelCache:
                 self._models.clear()
             else:
                 self._models.pop(guild_id, None)
+            for fitting_guild, (_, changed) in self._fitting.items():
+                if guild_id is None or fitting_guild == guild_id:
+                    changed[0] = True
 
     def forget_member(self, discord_id: int) -> None:
         """Drop every model this member's data went into (after erasure or a sync)."""
         with self._lock:
             for guild_id in [g for g, m in self._models.items() if discord_id in m.members]:
                 del self._models[guild_id]
+            for members, changed in self._fitting.values():
+                if discord_id in members:
+                    changed[0] = True

@@ -71,9 +71,10 @@ class MusicService:
         # threads of its own: more threads only queue for the GIL, and each switch costs, while the event loop
         # must keep acknowledging new interactions within Discord's 3 seconds.
         self._engine = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")
-        # Fitting a server's model can take seconds on a big server: it has a thread of its own, so the engine
-        # threads go on serving other servers and DMs meanwhile.
-        self._fitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fit")
+        # Fitting a server's model can take seconds on a big server: fits have threads of their own, so the engine
+        # threads go on serving other servers and DMs meanwhile. Two, so a small server's fit does not queue behind
+        # a big one's (a sync drops every model at once); one server is never fitted twice at a time (ModelCache).
+        self._fitter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fit")
         self.expander = CatalogueExpander(db, max_calls=catalogue_calls)
         self._clock = clock
 

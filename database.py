@@ -140,6 +140,9 @@ class Database:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
+        # Long writes (a sync's results, an import) queue on one thread of their own: SQLite takes one writer at a
+        # time anyway, and the pool's threads stay free for the reads every command makes.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-write")
         self.is_open = False
 
     # -- connections and transactions -------------------------------------------------------
@@ -154,6 +157,7 @@ class Database:
 
     def close(self) -> None:
         self.is_open = False
+        self._writer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
@@ -210,6 +214,11 @@ class Database:
         """Run a blocking database method on the pool and await its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    async def run_write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a long write (many rows in one transaction) on the writer thread and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, lambda: fn(*args, **kwargs))
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cursor = self.conn.cursor()

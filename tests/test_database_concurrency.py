@@ -167,3 +167,25 @@ def test_opening_while_another_connection_is_migrating_waits_for_it(tmp_path: Pa
     finally:
         timer.join()
         other.close()
+
+
+async def test_reads_are_answered_while_long_writes_queue(db: Database) -> None:
+    """Two imports at once must not tie up the threads that every command's reads need."""
+    writing, release = threading.Event(), threading.Event()
+
+    def long_import(writer: int) -> int:
+        with db.transaction():
+            writing.set()
+            release.wait(10)
+        return write_batch(db, writer)
+
+    imports = [asyncio.ensure_future(db.run_write(long_import, w)) for w in range(2)]
+    try:
+        assert await asyncio.to_thread(writing.wait, 10)
+        reads = [db.run(db.get_user, uid) for uid in range(4)]
+        users = await asyncio.wait_for(asyncio.gather(*reads), timeout=5)  # the first import is still open
+        assert [u["display_name"] for u in users] == [f"member {uid}" for uid in range(4)]
+        assert not any(task.done() for task in imports)
+    finally:
+        release.set()
+    assert await asyncio.gather(*imports) == [PLAYS_PER_WRITE, PLAYS_PER_WRITE]

@@ -66,7 +66,7 @@ class HistoryImporter:
                           guild_id: int | None = None) -> ImportSummary:
         """Import a zip or JSON export; raises BadImportFile (nothing stored) when it can't be used."""
         parsed = await asyncio.to_thread(parse_export, fileobj, filename, self.limits)
-        summary = await self.db.run(self._store, discord_id, display_name, guild_id, parsed, filename, None)
+        summary = await self.db.run_write(self._store, discord_id, display_name, guild_id, parsed, filename, None)
         self.on_change.notify(discord_id)
         return summary
 
@@ -84,7 +84,7 @@ class HistoryImporter:
 
     async def undo(self, discord_id: int) -> int:
         """Remove every imported play of a member (synced plays stay); return how many were removed."""
-        removed = await self.db.run(self.db.undo_imports, discord_id)
+        removed = await self.db.run_write(self.db.undo_imports, discord_id)
         if removed:
             self.on_change.notify(discord_id)
         return removed

@@ -38,7 +38,7 @@ class PrivacyService:
 
     async def forget(self, discord_id: int) -> None:
         """Erase every row held on the member, their Spotify link included, and drop cached models."""
-        await self.db.run(self.db.erase_user, discord_id)
+        await self.db.run_write(self.db.erase_user, discord_id)
         self.on_change.notify(discord_id)
         log.info("a member's data was erased at their request")
 

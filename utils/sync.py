@@ -264,7 +264,7 @@ class SyncService:
         client = await self.db.run(self.auth.client_for, discord_id)
         fetched = await self._fetch(client, user.get("recent_cursor_ms"))
         await self._fetch_artist_details(client, fetched, now)
-        added = await self.db.run(
+        added = await self.db.run_write(
             self.db.store_sync, discord_id, artists=list(fetched.artists.values()), tracks=list(fetched.tracks.values()),
             top_tracks=fetched.top_tracks, top_artists=fetched.top_artists, plays=fetched.plays,
             recent_cursor_ms=fetched.cursor_ms, synced_at=now)

@@ -326,3 +326,20 @@ def test_songs_an_old_import_merged_are_separated_by_undo_and_importing_again(
     assert tracks == {track_key(artist, title): 1 for title, artist in songs}
     assert {row["key"]: row["plays"] for row in db.play_counts([1], "artists")} == {"yoasobi": 2, "кино": 2}
     db.close()
+
+
+def test_importing_again_after_the_upgrade_separates_merged_songs_and_counts_each_play_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bot.db"
+    songs = [("夜に駆ける", "YOASOBI"), ("群青", "YOASOBI"), ("Группа крови", "Кино"), ("Кукушка", "Кино")]
+    assert import_before_the_upgrade(path, account_data(songs), monkeypatch) == len(songs)
+
+    db = Database(path).open()
+    later = songs + [("Ещё одна", "Кино")]  # a newer export covers the same months and one more play
+    again = import_history(db, account_data(later))
+    assert (again.plays_added, again.plays_already_there) == (1, len(songs))
+    assert db.scalar("SELECT COUNT(*) FROM plays") == len(later)
+    tracks = {row["key"]: row["plays"] for row in db.play_counts([1], "tracks")}
+    assert tracks == {track_key(artist, title): 1 for title, artist in later}
+    assert {row["key"]: row["plays"] for row in db.play_counts([1], "artists")} == {"yoasobi": 2, "кино": 3}
+    db.close()

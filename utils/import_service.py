@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from database import Database, track_key
+from database import Database, local_id, track_key
 from utils.errors import LinkExpired
 from utils.history_import import SKIP_THRESHOLD_MS, ImportLimits, ParsedHistory, TrackInfo, parse_export
 from utils.listeners import ChangeListeners
@@ -31,6 +31,9 @@ UPLOAD_LINK_TTL_SECONDS = 30 * 60
 SAME_PLAY_WINDOW_MS = 60_000
 _MINUTE_MS = 60_000
 _ORIGIN_STORED = -1
+
+PlayRow = tuple[int, str, int, str, int]
+Move = tuple[int, str, str]  # (played_at, stored track id, track id it should be)
 
 
 def hash_token(token: str) -> str:
@@ -128,7 +131,7 @@ class HistoryImporter:
             db.ensure_user(discord_id, display_name)
             if guild_id is not None:
                 db.add_guild_member(guild_id, discord_id)
-            rows = self._new_plays(discord_id, parsed)
+            rows, moves = self._new_plays(discord_id, parsed)
             tracks = _unique_tracks(parsed.tracks)
             known_tracks = _existing(conn, "tracks", "track_id", [t.track_id for t in tracks])
             new_tracks = [t for t in tracks if t.track_id not in known_tracks]
@@ -139,6 +142,9 @@ class HistoryImporter:
             db.upsert_tracks([{"track_id": t.track_id, "name": t.name, "artist_id": t.artist_id,
                                "artist_name": t.artist_name, "album_name": t.album_name} for t in new_tracks])
             added = db.insert_plays(discord_id, rows)
+            if moves:
+                conn.executemany("UPDATE OR IGNORE plays SET track_id = ? WHERE discord_id = ? AND played_at = ? "
+                                 "AND track_id = ?", [(new, discord_id, at, old) for at, old, new in moves])
             if added:  # a file imported again leaves no trace at all
                 db.record_import(discord_id, _source_name(filename), added, parsed.entries_broken)
         skips = sum(1 for row in rows if row[4])
@@ -149,35 +155,50 @@ class HistoryImporter:
                  discord_id, added, summary.plays_already_there, parsed.entries_broken, len(parsed.files_read))
         return summary
 
-    def _new_plays(self, discord_id: int, parsed: ParsedHistory) -> list[tuple[int, str, int, str, int]]:
-        """Rows `(played_at, track_id, ms_played, 'import', skipped)` for plays not stored yet (nor twice here)."""
+    def _new_plays(self, discord_id: int, parsed: ParsedHistory) -> tuple[list[PlayRow], list[Move]]:
+        """Rows `(played_at, track_id, ms_played, 'import', skipped)` for plays not stored yet (nor twice here),
+        and the stored plays this file shows were put on the wrong song (see `_stored_index`), to move."""
         tracks = parsed.tracks
         first = min(p[0] for p in parsed.plays) - SAME_PLAY_WINDOW_MS
         last = max(p[0] for p in parsed.plays) + SAME_PLAY_WINDOW_MS
-        index = self._stored_index(discord_id, first, last)
+        index, merged = self._stored_index(discord_id, first, last)
         cross_format = len(parsed.formats) > 1
         seen: set[tuple[int, str]] = set()
-        rows: list[tuple[int, str, int, str, int]] = []
+        rows: list[PlayRow] = []
+        moves: list[Move] = []
         for played_at, ms_played, track_index, exact in parsed.plays:
             track = tracks[track_index]
             key = (played_at, track.track_id)
-            if key in seen or ((index or cross_format) and _near(index, played_at, track.name_key, exact)):
+            if key in seen:
+                continue
+            old_track = merged.get(played_at)
+            if old_track is not None and old_track != track.track_id:
+                del merged[played_at]  # that stored play is this one, on the song it really was
+                moves.append((played_at, old_track, track.track_id))
+                seen.add(key)
+                continue
+            if (index or cross_format) and _near(index, played_at, track.name_key, exact):
                 continue
             seen.add(key)
             if cross_format:
                 index.setdefault(played_at // _MINUTE_MS, []).append((played_at, track.name_key, exact))
             rows.append((played_at, track.track_id, ms_played, "import", int(ms_played < SKIP_THRESHOLD_MS)))
-        return rows
+        return rows, moves
 
-    def _stored_index(self, discord_id: int, first: int, last: int) -> dict[int, list[tuple[int, str, int]]]:
-        """The member's stored plays in a time span, by minute, to recognise the same play arriving another way."""
+    def _stored_index(self, discord_id: int, first: int, last: int) -> tuple[dict[int, list[tuple[int, str, int]]],
+                                                                             dict[int, str]]:
+        """The member's stored plays in a time span, by minute, to recognise the same play arriving another way;
+        and, by time, those on an old merged song: before migration 3, names outside ASCII were keyed as "", so
+        two songs such as 群青 and 夜に駆ける by one artist became one local song, whose id no longer fits its key."""
         index: dict[int, list[tuple[int, str, int]]] = {}
-        for played_at, name_key in self.db.conn.execute(
-                "SELECT p.played_at, t.name_key FROM plays p JOIN tracks t ON t.track_id = p.track_id "
+        merged: dict[int, str] = {}
+        for played_at, name_key, track_id in self.db.conn.execute(
+                "SELECT p.played_at, t.name_key, p.track_id FROM plays p JOIN tracks t ON t.track_id = p.track_id "
                 "WHERE p.discord_id = ? AND p.played_at BETWEEN ? AND ?", (discord_id, first, last)):
             index.setdefault(played_at // _MINUTE_MS, []).append((played_at, name_key, _ORIGIN_STORED))
-        return index
-
+            if track_id.startswith("local:") and track_id != local_id(name_key):
+                merged[played_at] = track_id
+        return index, merged
 
 
 def _near(index: dict[int, list[tuple[int, str, int]]], played_at: int, name_key: str, origin: int) -> bool:

@@ -5,11 +5,22 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from database import Database
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A new bot.db file with the whole schema, closed after the test."""
+    database = Database(tmp_path / "bot.db").open()
+    yield database
+    database.close()
 
 
 @pytest.fixture

@@ -335,7 +335,7 @@ def test_importing_again_after_the_upgrade_separates_merged_songs_and_counts_eac
     assert import_before_the_upgrade(path, account_data(songs), monkeypatch) == len(songs)
 
     db = Database(path).open()
-    later = songs + [("Ещё одна", "Кино")]  # a newer export covers the same months and one more play
+    later = [*songs, ("Ещё одна", "Кино")]  # a newer export covers the same months and one more play
     again = import_history(db, account_data(later))
     assert (again.plays_added, again.plays_already_there) == (1, len(songs))
     assert db.scalar("SELECT COUNT(*) FROM plays") == len(later)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,13 +53,6 @@ def export_zip() -> bytes:
     return make_zip({"Streaming_History_Audio_2021_0.json": to_json(first),
                      "Streaming_History_Audio_2021_1.json": to_json(second),
                      "Streaming_History_Video_2021.json": to_json([])})
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "bot.db").open()
-    yield database
-    database.close()
 
 
 def settings(tmp_path: Path) -> Settings:

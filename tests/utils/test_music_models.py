@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,13 +13,6 @@ from utils.music_models import ModelCache
 
 GUILD = 5
 NOW_MS = 1_700_000_000_000
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "bot.db").open()
-    yield database
-    database.close()
 
 
 def listen(db: Database, discord_id: int, track_id: str, artist: str, title: str, times: int = 3) -> None:

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 HOW_TO_EXPORT = (
     "1. On spotify.com open **Account \u2192 Privacy settings** and request **Extended streaming history**.\n"
-    "2. Spotify e-mails you a download link (it can take a few days).\n"
-    "3. Upload the zip (or the `.json` files inside it) with the button below, or attach it to `/import`.\n\n"
+    "2. Spotify e-mails you a download link (it can take up to 30 days, often less).\n"
+    "3. Upload the zip (or the `.json` files inside it) with the button below, or attach it to `/import file`.\n\n"
     "Your imported history is private like the rest of your data, and `/import undo` removes it again."
 )
 
@@ -51,13 +51,14 @@ class History(BaseCog):
                 try:
                     await ctx.author.send(embed=embed, view=view)
                 except discord.Forbidden:
-                    raise Refusal("I can't send you direct messages. Use `/import` instead.") from None
+                    raise Refusal("I can't send you direct messages. Use `/import file` instead.") from None
                 await ctx.reply(embed=message_embed("I've sent you a private upload link."), mention_author=False)
                 return
             await self.send(ctx, embed=embed, view=view, private=True)
             return
         if file.size > MAX_ATTACHMENT_BYTES:
-            raise Refusal("That file is too big for me. Upload the `.json` files one at a time instead.")
+            raise Refusal("That file is too big to attach here. Run `/import file` without a file to get a private "
+                          "upload link: it takes files up to 200 MB.")
         data = await file.read()
         summary = await importer.import_file(ctx.author.id, ctx.author.display_name, io.BytesIO(data), file.filename)
         await self.send(ctx, embed=import_embed(summary), private=True)

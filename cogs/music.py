@@ -39,7 +39,7 @@ class Music(BaseCog):
             raise Refusal("Bots don't listen to music, sadly.")
         user = await self.bot.db.run(self.bot.db.get_user, member.id)
         if not user or user.get("hidden"):
-            raise Refusal(f"{member.display_name} hasn't shared their listening here.")
+            raise Refusal(f"{member.display_name} keeps their listening private.")
         return member
 
     @commands.hybrid_command(name="profile", description="Your (or a member's) top artists and tracks")

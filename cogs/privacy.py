@@ -21,7 +21,8 @@ SUMMARY = (
     "I keep your Spotify display name, top artists and tracks, the songs you play, any history you import, "
     "and your likes. Your Spotify login is stored encrypted.\n\n"
     "`/privacy export` sends you all of it as a file. `/privacy forget` deletes all of it. "
-    "`/privacy visibility` hides you from (or shows you in) server features like taste matches and charts."
+    "`/privacy visibility` hides you from (or shows you in) server features like taste matches and charts, "
+    "in every server we share."
 )
 
 
@@ -80,13 +81,16 @@ class Privacy(BaseCog):
             hidden = bool(user and user.get("hidden"))
             state = "hidden from" if hidden else "shown in"
             await self.send(ctx, private=True, embed=message_embed(
-                f"You're currently **{state}** server features. Use `hide` or `show` to change it."))
+                f"You're currently **{state}** server features, in every server we share. "
+                "Use `/privacy visibility hide` or `/privacy visibility show` to change it."))
             return
         hidden = setting == "hide"
         await self.services.privacy.set_visibility(ctx.author.id, hidden)
-        text = ("Done: you're hidden. Nobody else sees your listening in taste matches, who-knows lists, "
-                "charts, blends or recommendations." if hidden else
-                "Done: you're visible again and count in this server's features.")
+        text = ("Done: you're hidden, in every server we share. Nobody else sees your listening in taste matches, "
+                "who-knows lists, charts, blends or recommendations. Your own recommendations still use it."
+                if hidden else
+                "Done: you're visible again. You count in taste matches, who-knows lists, charts, blends and "
+                "server picks in every server we share.")
         await self.send(ctx, embed=message_embed(text), private=True)
 
 

@@ -19,7 +19,7 @@ class BotError(Exception):
 class NotLinked(BotError):
     default_message = (
         "You haven't linked your Spotify account yet. Run `/connect` to link it, "
-        "or `/import` to bring in your listening history without linking."
+        "or `/import file` to bring in your listening history without linking."
     )
 
 
@@ -43,7 +43,8 @@ class RateLimited(BotError):
 
     def __init__(self, retry_after: float, user_message: str | None = None) -> None:
         self.retry_after = retry_after
-        super().__init__(user_message or f"Spotify is rate limiting us, try again in {describe_wait(retry_after)}.")
+        super().__init__(user_message or f"Spotify asked me to slow down. Please try again in "
+                                        f"{describe_wait(retry_after)}.")
 
 
 class SpotifyUnavailable(BotError):
@@ -52,7 +53,8 @@ class SpotifyUnavailable(BotError):
 
 class NotEnoughData(BotError):
     default_message = (
-        "There isn't enough listening data yet. Run `/sync` (or `/import` your history) and try again."
+        "There isn't enough listening data yet. Link Spotify with `/connect` or bring in your history with "
+        "`/import file`; if you're linked already, run `/sync` and try again."
     )
 
 

@@ -13,11 +13,12 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 EXPORT_EXPLANATION = (
-    "Everything this bot stores about you. 'users' is your profile row; 'plays' are songs you listened to "
-    "(played_at is Unix time in milliseconds; source says whether it came from Spotify or an imported "
-    "history file); 'top_tracks' and 'top_artists' are Spotify's lists of your favourites per time range; "
+    "Everything this bot stores about you. 'users' holds your account details here (your name, whether you're "
+    "linked or hidden); 'plays' are the songs you listened to ('played_at' is when you finished, counted in "
+    "milliseconds since 1 January 1970; 'source' says whether it came from Spotify or a history file you "
+    "imported); 'top_tracks' and 'top_artists' are Spotify's lists of your favourites for each period; "
     "'feedback' holds your likes (1) and 'not for me' (-1); 'guild_members' lists the servers where the bot "
-    "knows you. Your Spotify tokens are kept encrypted and are not included. Run /forget to erase all of it."
+    "knows you. Your Spotify login is kept encrypted and is not included. Run /privacy forget to delete all of it."
 )
 
 

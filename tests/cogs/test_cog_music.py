@@ -29,7 +29,7 @@ async def test_profile_of_another_member_and_of_a_hidden_one(linked: BotWorld) -
     assert "Bob's music" in text
     await linked.answer(await linked.slash("bob", "privacy visibility", {"setting": "hide"}))
     text = embed_text(await linked.answer(await linked.slash("alice", "profile", {"member": linked.user("bob")})))
-    assert "hasn't shared their listening" in text
+    assert "Bob keeps their listening private" in text
 
 
 async def test_top_tracks_pages_with_buttons(linked: BotWorld) -> None:

@@ -246,12 +246,21 @@ class MusicBot(commands.Bot):
         report["web"] = None if self.web_server is None else bool(thread is not None and thread.is_alive())
         report["web_url"] = getattr(self.web_server, "url", None)
         report["spotify"] = await asyncio.to_thread(_reachable, self.settings.spotify_api_url)
-        last_run = getattr(self.services.sync, "last_run", None)
-        report["last_sync"] = getattr(last_run, "finished_at", None) or await self.db.run(self.db.get_state, "last_sync_at")
+        report["last_sync"] = await self._last_sync()
         report["sync_paused_for"] = float(getattr(self.services.sync, "paused_for", 0.0) or 0.0)
         stats = self.spotify_stats()
         report["rate_limited_until"] = stats.get("rate_limited_until") if stats.get("rate_limited") else None
         return report
+
+    async def _last_sync(self) -> float | None:
+        """When any sync last ran: the scheduled run, or one member's (/sync, the first sync after linking).
+
+        Counting only the scheduled run made /status say "Not yet" right after a member's /sync.
+        """
+        last_run = getattr(self.services.sync, "last_run", None)
+        run_at = getattr(last_run, "finished_at", None) or await self.db.run(self.db.get_state, "last_sync_at")
+        member_at = await self.db.run(self.db.scalar, "SELECT MAX(last_synced_at) FROM users")
+        return max((t for t in (run_at, member_at) if t), default=None)
 
     def spotify_stats(self) -> dict[str, Any]:
         if self.services.spotify_stats is not None:

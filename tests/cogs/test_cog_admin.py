@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
 import pytest
 
 from tests.cogs.support import BotWorld, embed_text
 
 
+def _fields(message: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}
+
+
 async def test_stats_show_counts_and_spotify_figures(linked: BotWorld) -> None:
-    message = await linked.answer(await linked.slash("bob", "stats"))
-    fields = {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}
+    fields = _fields(await linked.answer(await linked.slash("bob", "stats")))
     assert fields["Servers"] == "1" and fields["Linked members"] == "2"
     assert int(fields["Stored plays"].replace(",", "")) > 0
     assert "failed" in fields["Spotify requests"] and fields["Discord latency"]
 
 
 async def test_status_reports_each_part(linked: BotWorld) -> None:
-    message = await linked.answer(await linked.slash("alice", "status"))
-    fields = {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}
+    fields = _fields(await linked.answer(await linked.slash("alice", "status")))
     assert "Working" in fields["Database"] and "Working" in fields["Web server"]
     assert "Reachable" in fields["Spotify"] and fields["Slow-downs"] == "None"
+
+
+async def test_status_last_sync_counts_a_members_own_sync(world: BotWorld) -> None:
+    fields = _fields(await world.answer(await world.slash("alice", "status")))
+    assert fields["Last sync"] == "Not yet"
+    # the scheduled run was three hours ago; a member's /sync since then is the last sync
+    await asyncio.to_thread(world.db.set_state, "last_sync_at", time.time() - 3 * 3600)
+    fields = _fields(await world.answer(await world.slash("alice", "status")))
+    assert fields["Last sync"] == "3 hours ago"
+    await world.link("alice")
+    synced = embed_text(await world.answer(await world.slash("alice", "sync")))
+    assert "Up to date" in synced
+    fields = _fields(await world.answer(await world.slash("alice", "status")))
+    assert fields["Last sync"] == "just now"
 
 
 async def test_settings_need_manage_server(world: BotWorld) -> None:

@@ -94,7 +94,8 @@ def _taste_summary(score: int, a: str, b: str, shared: list[Item]) -> str:
     else:
         words = "don't share any artists yet"
     tail = f" Both of you love {', '.join(i.name for i in shared[:3])}." if shared else ""
-    return f"{a} and {b} {words} ({score}/100).{tail}"
+    # the score itself is shown above the summary ("82% match"): not repeated here
+    return f"{a} and {b} {words}.{tail}"
 
 
 def blend(db: Database, members: Sequence[int], size: int, now: float) -> BlendResult:

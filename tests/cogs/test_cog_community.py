@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.cogs.support import BotWorld, custom_id, embed_text
 
 
@@ -79,3 +81,20 @@ async def test_community_commands_refuse_direct_messages(linked: BotWorld) -> No
     reply = await linked.discord.send_dm(linked.user("bob"), "!taste alice")
     answer = await linked.discord.wait_dm(linked.user("bob"), lambda m: int(m["id"]) > int(reply["id"]))
     assert "only works inside a server" in embed_text(answer)
+
+
+
+def _numbered_lines(description: str) -> list[str]:
+    return [line for line in description.splitlines() if re.match(r"`\s*\d+\.`", line)]
+
+
+def _count(line: str, word: str) -> int:
+    found = re.search(rf"(\d+) {word}s?\b", line)
+    return int(found.group(1)) if found else 0
+
+
+async def test_taste_shows_the_score_once(linked: BotWorld) -> None:
+    message = await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("bob")}))
+    description = message["embeds"][0]["description"]
+    score = re.match(r"\*\*(\d+)% match\*\*", description).group(1)  # type: ignore[union-attr]
+    assert description.count(score) == 1 and "/100" not in description

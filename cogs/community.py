@@ -146,7 +146,7 @@ class Community(BaseCog):
         if len(ids) < 2:
             raise Refusal("Pick at least one other member to blend with.")
         await self.begin(ctx, private=False)
-        result: BlendResult = await self.services.music.blend(ctx.guild.id, ids)
+        result: BlendResult = await self.services.music.blend(ctx.guild.id, ids, asker=ctx.author.id)
         names = {m.id: m.display_name for m in (ctx.author, *chosen)}
         view = BlendView(ctx.author.id, ctx.guild.id, ids, self.services.music) if self.bot.settings.feature_playlists else None
         await self.send(ctx, embed=blend_embed(result, names), view=view, private=False)

@@ -72,7 +72,8 @@ def taste(db: Database, a_id: int, b_id: int, now: float) -> TasteMatch:
     tracks = interaction_weights(db, [a_id, b_id], "tracks", now)
     for member in (a_id, b_id):
         if not artists.get(member) and not tracks.get(member):
-            raise BotError("One of you has no listening data here yet: link Spotify with /connect or use /import first.")
+            raise BotError("One of you has no listening data here yet: link Spotify with `/connect` or bring in your "
+                           "history with `/import file` first.")
     artist_score, shared_artists = taste_match(artists.get(a_id, {}), artists.get(b_id, {}))
     track_score, shared_tracks = taste_match(tracks.get(a_id, {}), tracks.get(b_id, {}))
     score = round(0.7 * artist_score + 0.3 * track_score)

@@ -40,12 +40,14 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 MODES = ("balanced", "discover", "familiar")
-COMMUNITY_OFF = ("Server features are turned off here. A server admin can turn them back on with the settings "
-                 "command, and your own recommendations keep working meanwhile.")
+# `/settings community` takes a yes/no option, which Discord shows as True / False.
+COMMUNITY_OFF = ("Server features are turned off here. A server admin can turn them on with `/settings community`, "
+                 "choosing True. Your own recommendations keep working meanwhile.")
 COMMUNITY_OFF_EVERYWHERE = "Server features are turned off for this bot by its owner. Your own recommendations still work."
-HIDDEN_SELF = ("You've hidden your listening from this server, so I can't use it here. "
-               "Run the privacy command to share it again.")
-OTHER_PRIVATE = "That member hasn't shared their listening on this server."
+# Hiding is stored once per member and applies in every server, so these never say "this server".
+HIDDEN_SELF = ("You've hidden your listening, so I can't use it in server features. "
+               "Run `/privacy visibility show` to share it again.")
+OTHER_PRIVATE = "{name} keeps their listening private."
 PLAYLIST_SOURCES = {"top_short": "short_term", "top_medium": "medium_term", "top_long": "long_term"}
 MAX_PLAYLIST_TRACKS = 500
 
@@ -281,9 +283,10 @@ class MusicService:
             if member not in visible:
                 user = await self.db.run(self.db.get_user, member)
                 if user and user.get("hidden"):
-                    raise BotError(HIDDEN_SELF if member == asker else OTHER_PRIVATE)
+                    name = user.get("display_name") or "That member"
+                    raise BotError(HIDDEN_SELF if member == asker else OTHER_PRIVATE.format(name=name))
                 raise BotError(("You have" if member == asker else "That member has") +
-                               " no listening data on this server yet: /connect or /import first.")
+                               " no listening data on this server yet: `/connect` or `/import file` first.")
         return sorted(visible)
 
     async def server_top(self, guild_id: int, kind: str, time_range: str = "medium_term", limit: int = 50) -> list[Item]:
@@ -301,11 +304,12 @@ class MusicService:
         await self._require_visible(guild_id, [a_id, b_id], asker=a_id)
         return await self.db.run(community.taste, self.db, a_id, b_id, self._clock())
 
-    async def blend(self, guild_id: int, member_ids: Sequence[int], size: int = 30) -> BlendResult:
+    async def blend(self, guild_id: int, member_ids: Sequence[int], size: int = 30,
+                    asker: int | None = None) -> BlendResult:
         ids = list(dict.fromkeys(member_ids))
         if len(ids) < 2:
             raise BotError("Pick at least two members for a blend.")
-        await self._require_visible(guild_id, ids)
+        await self._require_visible(guild_id, ids, asker=asker)
         return await self._compute(community.blend, self.db, ids, max(1, min(size, 100)), self._clock())
 
     async def server_recommend(self, guild_id: int, count: int = 10) -> RecommendationList:

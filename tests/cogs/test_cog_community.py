@@ -71,6 +71,7 @@ async def test_server_features_switched_off_by_an_admin(linked: BotWorld) -> Non
     await linked.answer(await linked.slash("alice", "settings community", {"state": False}))
     text = embed_text(await linked.answer(await linked.slash("bob", "server top")))
     assert "Server features are turned off here" in text
+    assert "A server admin can turn them on with `/settings community`, choosing True." in text
     # personal commands keep working
     assert "Bob's music" in embed_text(await linked.answer(await linked.slash("bob", "profile")))
     await linked.answer(await linked.slash("alice", "settings community", {"state": True}))
@@ -98,3 +99,17 @@ async def test_taste_shows_the_score_once(linked: BotWorld) -> None:
     description = message["embeds"][0]["description"]
     score = re.match(r"\*\*(\d+)% match\*\*", description).group(1)  # type: ignore[union-attr]
     assert description.count(score) == 1 and "/100" not in description
+
+
+async def test_taste_with_a_hidden_member_says_who_and_how_to_undo_it(linked: BotWorld) -> None:
+    await linked.answer(await linked.slash("bob", "privacy visibility", {"setting": "hide"}))
+    text = embed_text(await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("bob")})))
+    assert "Bob keeps their listening private" in text and "this server" not in text
+    text = embed_text(await linked.answer(await linked.slash("bob", "blend", {"member1": linked.user("alice")})))
+    assert "You've hidden your listening, so" in text
+    assert "Run `/privacy visibility show` to share it again." in text and "this server" not in text
+
+
+async def test_taste_without_data_points_to_import_file(linked: BotWorld) -> None:
+    text = embed_text(await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("carol")})))
+    assert "/import file" in text

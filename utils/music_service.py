@@ -44,6 +44,8 @@ MODES = ("balanced", "discover", "familiar")
 COMMUNITY_OFF = ("Server features are turned off here. A server admin can turn them on with `/settings community`, "
                  "choosing True. Your own recommendations keep working meanwhile.")
 COMMUNITY_OFF_EVERYWHERE = "Server features are turned off for this bot by its owner. Your own recommendations still work."
+OFF_HERE_NOTE = "Server features are off here, so these come from your own listening."
+OFF_EVERYWHERE_NOTE = "Server features are off for this bot, so these come from your own listening."
 # Hiding is stored once per member and applies in every server, so these never say "this server".
 HIDDEN_SELF = ("You've hidden your listening, so I can't use it in server features. "
                "Run `/privacy visibility show` to share it again.")
@@ -154,7 +156,8 @@ class MusicService:
         now = self._clock()
         data = await self._personal(discord_id, now)
         visible: list[int] = []
-        if guild_id is not None and await self._community_on(guild_id):
+        community_on = guild_id is not None and await self._community_on(guild_id)
+        if community_on and guild_id is not None:
             visible = await self._visible_members(guild_id)
         community = visible if len(visible) >= 2 else []
         few = len([m for m in community if m != discord_id]) < FEW_MEMBERS - 1
@@ -167,12 +170,20 @@ class MusicService:
         if not recs:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
-        note = None
-        if few:
-            note = ("Only a few members share their listening here, so these lean on your favourite "
-                    "artists' catalogues.") if guild_id is not None else "Based on your own listening and your favourite artists."
+        note = self._recommend_note(guild_id, community_on, few)
         synced_at = (data.user or {}).get("last_synced_at")
         return RecommendationList(recs, time.time(), note, synced_at=synced_at)
+
+    def _recommend_note(self, guild_id: int | None, community_on: bool, few: bool) -> str | None:
+        """Why a list leans on the member's own listening, when it does: the real reason, not a guess."""
+        if guild_id is None:
+            return "Based on your own listening and your favourite artists." if few else None
+        if not community_on:
+            return OFF_HERE_NOTE if getattr(self.settings, "feature_community", True) else OFF_EVERYWHERE_NOTE
+        if few:
+            return ("Only a few members share their listening here, so these lean on your favourite "
+                    "artists' catalogues.")
+        return None
 
     def _pick(self, data: PersonalData, model: CommunityModel | None, guild_id: int | None, count: int,
               mode: str) -> list[Recommendation]:

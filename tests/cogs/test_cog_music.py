@@ -147,3 +147,11 @@ async def test_a_slow_spotify_still_gets_an_answer_within_three_seconds(linked: 
     assert response["type"] == 5 and response["elapsed"] < 3
     message = (await record.wait_followups(1, timeout=30))[0]
     assert "Up to date" in embed_text(message)
+
+
+async def test_recommend_says_when_server_features_are_off(linked: BotWorld) -> None:
+    await linked.link("carol")
+    await linked.answer(await linked.slash("alice", "settings community", {"state": False}))
+    text = embed_text(await linked.answer(await linked.slash("bob", "recommend", {"count": 3})))
+    assert "Server features are off here, so these come from your own listening." in text
+    assert "Only a few members" not in text

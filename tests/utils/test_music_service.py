@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import collections
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -180,8 +181,17 @@ async def test_server_features_can_be_turned_off(services: Services) -> None:
         await services.music.server_top(GUILD, "artists", "short_term")
     with pytest.raises(BotError, match="turned off"):
         await services.music.whoknows(GUILD, "anyone")
-    # personal recommendations keep working without the community
-    assert (await services.music.recommend(IDS["alice"], GUILD, count=5)).items
+    # personal recommendations keep working without the community, and say why they are personal only
+    recs = await services.music.recommend(IDS["alice"], GUILD, count=5)
+    assert recs.items and recs.note == "Server features are off here, so these come from your own listening."
+
+
+async def test_recommend_note_when_the_owner_turned_server_features_off(services: Services) -> None:
+    await sync_members(services, ("alice", "bob", "carol"))
+    assert (await services.music.recommend(IDS["alice"], GUILD, count=5)).note is None  # three members share
+    services.music.settings = dataclasses.replace(services.settings, feature_community=False)
+    recs = await services.music.recommend(IDS["alice"], GUILD, count=5)
+    assert recs.note == "Server features are off for this bot, so these come from your own listening."
 
 
 async def test_save_playlist_creates_it_with_the_right_items_in_order_chunked(services: Services) -> None:

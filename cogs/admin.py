@@ -1,9 +1,10 @@
-"""Admin: figures and health for the owner, server settings for admins, owner-only maintenance."""
+"""Admin: figures and health and server settings for server admins (Manage Server), owner-only maintenance."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
@@ -17,6 +18,30 @@ from utils.errors import describe_wait
 
 if TYPE_CHECKING:
     from bot import MusicBot
+
+T = TypeVar("T")
+
+
+def manage_server_or_owner(what: str) -> Callable[[T], T]:
+    """Only members with Manage Server (or the bot's owner) may `what`; anyone else is told so plainly.
+
+    Pair it with `app_commands.default_permissions(manage_guild=True)` so Discord hides the slash command
+    from members who would only be refused. It lives here, not in cogs/_base.py, because a module that is
+    not an extension keeps the Refusal class of the first cogs.errors it saw, and after a reload of the
+    errors cog that old class would no longer be recognised (the member would see a vague "can't use that").
+    """
+
+    async def predicate(ctx: commands.Context) -> bool:
+        if await ctx.bot.is_owner(ctx.author):
+            return True
+        if ctx.guild is None or not isinstance(ctx.author, discord.Member):
+            raise Refusal(f"Use this inside a server where you have the Manage Server permission to {what}.")
+        if ctx.author.guild_permissions.manage_guild:
+            return True
+        raise Refusal(f"Only server admins with the Manage Server permission can {what}. "
+                      "If you need it, ask one of them.")
+
+    return commands.check(predicate)
 
 
 def _uptime(seconds: float) -> str:
@@ -36,8 +61,10 @@ class Admin(BaseCog):
     """Bot figures and health, server settings, and owner tools."""
 
     @commands.hybrid_command(name="stats", description="How busy the bot is")
+    @manage_server_or_owner("see the bot's stats")
+    @app_commands.default_permissions(manage_guild=True)
     async def stats(self, ctx: commands.Context) -> None:
-        """Servers, linked members, stored plays, Spotify calls, uptime and latency."""
+        """Servers, linked members, stored plays, Spotify calls, uptime and latency (needs Manage Server)."""
         await self.begin(ctx, private=True)
         counts = await self.bot.db.run(self.bot.db.counts)
         spotify = self.bot.spotify_stats()
@@ -53,8 +80,10 @@ class Admin(BaseCog):
         await self.send(ctx, embed=info_embed("Bot stats", fields), private=True)
 
     @commands.hybrid_command(name="status", description="Is everything working?")
+    @manage_server_or_owner("see how the bot is doing")
+    @app_commands.default_permissions(manage_guild=True)
     async def status(self, ctx: commands.Context) -> None:
-        """Database, web server, Spotify, the last sync and any Spotify slow-down."""
+        """Database, web server, Spotify, the last sync and any Spotify slow-down (needs Manage Server)."""
         await self.begin(ctx, private=True)
         health = await self.bot.health()
         limited = health["rate_limited_until"]

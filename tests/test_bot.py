@@ -48,7 +48,7 @@ async def test_membership_follows_join_and_leave_events(linked: BotWorld) -> Non
 async def test_dropped_gateway_connection_resumes_and_answers(world: BotWorld) -> None:
     assert await asyncio.to_thread(world.discord.drop_connection) == 1
     await world.discord.wait_resumed()
-    message = await world.answer(await world.slash("bob", "stats"))
+    message = await world.answer(await world.slash("alice", "stats"))
     assert "Bot stats" in embed_text(message)
     reply = await world.prefix("bob", "privacy")
     assert "Your data" in embed_text(reply)
@@ -67,7 +67,7 @@ async def test_unexpected_error_shows_an_id_and_the_bot_goes_on(world: BotWorld,
     assert match.group(1) in caplog.text and "database on fire" in caplog.text
     reply = await world.prefix("bob", "recent")
     assert "error id" in embed_text(reply)
-    assert "Bot stats" in embed_text(await world.answer(await world.slash("bob", "stats")))
+    assert "Bot stats" in embed_text(await world.answer(await world.slash("alice", "stats")))
 
 
 async def test_web_status_pages_see_the_bot(linked: BotWorld) -> None:

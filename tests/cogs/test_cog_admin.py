@@ -16,7 +16,7 @@ def _fields(message: dict[str, Any]) -> dict[str, str]:
 
 
 async def test_stats_show_counts_and_spotify_figures(linked: BotWorld) -> None:
-    fields = _fields(await linked.answer(await linked.slash("bob", "stats")))
+    fields = _fields(await linked.answer(await linked.slash("alice", "stats")))
     assert fields["Servers"] == "1" and fields["Linked members"] == "2"
     assert int(fields["Stored plays"].replace(",", "")) > 0
     assert "failed" in fields["Spotify requests"] and fields["Discord latency"]
@@ -26,6 +26,31 @@ async def test_status_reports_each_part(linked: BotWorld) -> None:
     fields = _fields(await linked.answer(await linked.slash("alice", "status")))
     assert "Working" in fields["Database"] and "Working" in fields["Web server"]
     assert "Reachable" in fields["Spotify"] and fields["Slow-downs"] == "None"
+
+
+async def _dm_reply(world: BotWorld, who: str, text: str) -> str:
+    sent = await world.discord.send_dm(world.user(who), text)
+    reply = await world.discord.wait_dm(world.user(who), lambda m: int(m["id"]) > int(sent["id"]))
+    return embed_text(reply)
+
+
+async def test_stats_and_status_are_for_server_admins(world: BotWorld) -> None:
+    for name in ("stats", "status"):
+        with pytest.raises(PermissionError):  # Discord hides them from members without Manage Server
+            await world.slash("bob", name)
+    refused = embed_text(await world.prefix("bob", "stats"))
+    assert "Only server admins with the Manage Server permission can see the bot's stats." in refused
+    assert "Bot stats" not in refused
+    refused = embed_text(await world.prefix("bob", "status"))
+    assert "Only server admins with the Manage Server permission can see how the bot is doing." in refused
+    # a server admin who is not the bot's owner may use both
+    dave = world.discord.add_user("dave")
+    await asyncio.to_thread(world.discord.add_member, world.guild, dave, admin=True)
+    assert "Bot stats" in embed_text(await world.answer(await world.slash("dave", "stats")))
+    assert "Database" in embed_text(await world.prefix("dave", "status"))
+    # in direct messages only the bot's owner gets an answer
+    assert "Bot stats" in await _dm_reply(world, "alice", "!stats")
+    assert "inside a server where you have the Manage Server permission" in await _dm_reply(world, "bob", "!status")
 
 
 async def test_status_last_sync_counts_a_members_own_sync(world: BotWorld) -> None:

@@ -38,8 +38,13 @@ class Item:
 
     @property
     def label(self) -> str:
-        """"Artist - Title" for tracks, the name for artists."""
-        return f"{self.artist_name} - {self.name}" if self.artist_name else self.name
+        """"Title by Artist" for tracks, the name for artists."""
+        return track_label(self.name, self.artist_name)
+
+
+def track_label(name: str, artist_name: str | None) -> str:
+    """How a song is named in running text (reasons, menus): "Shadows Glow by Lunar Valleys"."""
+    return f"{name} by {artist_name}" if artist_name else name
 
 
 @dataclass(frozen=True)

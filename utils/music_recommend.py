@@ -16,7 +16,7 @@ from utils.engine.algorithms import CatalogueExpansion
 from utils.engine.data import Recommendation as EngineRec
 from utils.engine.hybrid import Hybrid
 from utils.errors import NotEnoughData
-from utils.models import Recommendation
+from utils.models import Recommendation, track_label
 from utils.music_data import Listening, artist_genres, items_for_keys, member_listening
 from utils.music_models import CommunityModel, artist_of, make_context, with_mode
 
@@ -88,9 +88,9 @@ def load_personal(db: Database, discord_id: int, now: float,
         for track in tracks:
             data.genres[track] = list(genre_map.get(artist_of(track), []))  # own list: genre tracks append to it
     add_genre_tracks(data, extra_genre_tracks or {})
-    # labels for the items reasons may name: the member's own tracks and artists
-    track_rows = db.tracks_by_key(list(listening.track_weights), "name, artist_name")
-    data.labels = {k: f"{r['artist_name']} - {r['name']}" for k, r in track_rows.items()}
+    # labels for the items reasons may name: the member's own tracks (liked ones seed the engine too) and artists
+    track_rows = db.tracks_by_key([*listening.track_weights, *data.liked], "name, artist_name")
+    data.labels = {k: track_label(r["name"], r["artist_name"]) for k, r in track_rows.items()}
     data.labels.update({k: r["name"] for k, r in artists.items()})
     return data
 

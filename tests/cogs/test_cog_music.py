@@ -155,3 +155,15 @@ async def test_recommend_says_when_server_features_are_off(linked: BotWorld) -> 
     text = embed_text(await linked.answer(await linked.slash("bob", "recommend", {"count": 3})))
     assert "Server features are off here, so these come from your own listening." in text
     assert "Only a few members" not in text
+
+
+async def test_recommend_reasons_name_songs_as_song_by_artist(linked: BotWorld) -> None:
+    message = await linked.answer(await linked.slash("alice", "recommend", {"count": 10}))
+    reasons = [line.split("↳", 1)[1] for line in message["embeds"][0]["description"].splitlines() if "↳" in line]
+    rows = linked.db.query("SELECT DISTINCT t.name, t.artist_name FROM plays p JOIN tracks t USING (track_id) "
+                           "WHERE p.discord_id = ?", (linked.user("alice").id,))
+    assert rows
+    song_by_artist = [f"{r['name']} by {r['artist_name']}" for r in rows]
+    artist_dash_song = [f"{r['artist_name']} - {r['name']}" for r in rows]
+    assert any(label in reason for reason in reasons for label in song_by_artist), reasons
+    assert not any(label in reason for reason in reasons for label in artist_dash_song), reasons

@@ -248,3 +248,14 @@ async def test_a_genre_found_for_one_song_is_not_given_to_the_artists_other_song
     found = load_personal(services.db, alice, time.time(), {"sea shanty": [tracks[0]]})
     assert "sea shanty" in found.genres[tracks[0]]
     assert all("sea shanty" not in found.genres[t] for t in tracks[1:] if artist_of(t) == artist)
+
+
+async def test_reasons_can_name_a_liked_song_as_song_by_artist(services: Services) -> None:
+    from utils.music_recommend import load_personal
+
+    alice, bob = await sync_members(services, ("alice", "bob"))
+    liked = sorted(known_track_keys(services, bob) - known_track_keys(services, alice))[0]
+    await services.music.feedback(alice, liked, "track", 1)
+    row = services.db.tracks_by_key([liked])[liked]
+    labels = load_personal(services.db, alice, time.time()).labels
+    assert labels[liked] == f"{row['name']} by {row['artist_name']}"

@@ -40,9 +40,8 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 MODES = ("balanced", "discover", "familiar")
-# `/settings community` takes a yes/no option, which Discord shows as True / False.
-COMMUNITY_OFF = ("Server features are turned off here. A server admin can turn them on with `/settings community`, "
-                 "choosing True. Your own recommendations keep working meanwhile.")
+COMMUNITY_OFF = ("Server features are turned off here. A server admin can turn them on with `/settings community on`. "
+                 "Your own recommendations keep working meanwhile.")
 COMMUNITY_OFF_EVERYWHERE = "Server features are turned off for this bot by its owner. Your own recommendations still work."
 OFF_HERE_NOTE = "Server features are off here, so these come from your own listening."
 OFF_EVERYWHERE_NOTE = "Server features are off for this bot, so these come from your own listening."

@@ -151,7 +151,7 @@ async def test_a_slow_spotify_still_gets_an_answer_within_three_seconds(linked: 
 
 async def test_recommend_says_when_server_features_are_off(linked: BotWorld) -> None:
     await linked.link("carol")
-    await linked.answer(await linked.slash("alice", "settings community", {"state": False}))
+    await linked.prefix("alice", "settings community off")  # the prefix takes on/off whatever the slash option is
     text = embed_text(await linked.answer(await linked.slash("bob", "recommend", {"count": 3})))
     assert "Server features are off here, so these come from your own listening." in text
     assert "Only a few members" not in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -121,19 +121,21 @@ class Admin(BaseCog):
             "Weekly digest": f"<#{channel_id}>" if channel_id else "Off",
         }
         await self.send(ctx, embed=info_embed(f"Settings for {ctx.guild.name}", fields, description=(
-            "Change them with `settings community on|off` and `settings digest #channel` "
-            "(no channel switches the digest off).")), private=True)
+            "Change them with `/settings community on` or `/settings community off`, and "
+            "`/settings digest #channel` (no channel switches the digest off).")), private=True)
 
     @settings.command(name="community", description="Turn server features (charts, taste, blends) on or off")
     @app_commands.describe(state="on or off")
     @commands.guild_only()
     @commands.has_guild_permissions(manage_guild=True)
-    async def settings_community(self, ctx: commands.Context, state: bool) -> None:
+    async def settings_community(self, ctx: commands.Context, state: Literal["on", "off"]) -> None:
         """Turn server features on or off (needs Manage Server)."""
+        # a Literal, not a bool: Discord shows it as an "on"/"off" choice rather than True/False
         assert ctx.guild is not None
         await self.begin(ctx, private=True)
-        await self.services.music.set_community(ctx.guild.id, state)
-        text = ("Server features are on: charts, taste matches, who knows and blends work here." if state else
+        enabled = state == "on"
+        await self.services.music.set_community(ctx.guild.id, enabled)
+        text = ("Server features are on: charts, taste matches, who knows and blends work here." if enabled else
                 "Server features are off: nobody's listening is compared or shown here. "
                 "Personal commands keep working.")
         await self.send(ctx, embed=message_embed(text), private=True)

@@ -75,6 +75,21 @@ async def test_settings_need_manage_server(world: BotWorld) -> None:
     assert world.db.get_guild_settings(world.guild.id)["community_enabled"] == 1
 
 
+async def test_admin_turns_server_features_off_and_on_by_choosing_on_or_off(world: BotWorld) -> None:
+    published = {c["name"]: c for c in await world.discord.wait_commands(world.guild)}
+    community = next(o for o in published["settings"]["options"] if o["name"] == "community")
+    assert [c["name"] for c in community["options"][0]["choices"]] == ["on", "off"]  # what the admin picks from
+    text = embed_text(await world.answer(await world.slash("alice", "settings community", {"state": "off"})))
+    assert "Server features are off" in text
+    assert world.db.get_guild_settings(world.guild.id)["community_enabled"] == 0
+    assert "Server features are on" in embed_text(await world.prefix("alice", "settings community on"))
+    assert world.db.get_guild_settings(world.guild.id)["community_enabled"] == 1
+    wrong = embed_text(await world.prefix("alice", "settings community true"))
+    assert "That isn't one of the options. Pick one of: `on`, `off`." in wrong
+    shown = embed_text(await world.answer(await world.slash("alice", "settings show")))
+    assert "`/settings community on` or `/settings community off`" in shown and "on|off" not in shown
+
+
 async def test_admin_sets_the_digest_channel_and_the_digest_is_posted(linked: BotWorld) -> None:
     music = linked.guild.channel("music")
     text = embed_text(await linked.answer(await linked.slash("alice", "settings digest", {"channel": music.id})))

@@ -13,6 +13,7 @@ from cogs.errors import Refusal
 from cogs.ui.embeds import blend_embed, item_pages, playlist_embed, recommendations_embed, taste_embed, whoknows_embed
 from cogs.ui.format import escape, parse_range, range_label
 from cogs.ui.views import OwnedView, link_view
+from utils import community
 from utils.errors import BotError
 from utils.models import BlendResult
 
@@ -117,7 +118,8 @@ class Community(BaseCog):
         chosen = parse_range(time_range)
         items = await self.services.music.server_top(ctx.guild.id, kind, chosen, 50)
         title = f"Top {kind} in {escape(ctx.guild.name)} \u00b7 {range_label(chosen)}"
-        pages = item_pages(title, items, footer="Members who hid their listening are not counted")
+        footer = f"{community.server_top_order(chosen)} Members who hid their listening aren't counted."
+        pages = item_pages(title, items, footer=footer)
         await self.send_pages(ctx, pages, private=False)
 
     @server.command(name="recommend", description="Songs this server could enjoy together")

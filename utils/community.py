@@ -15,7 +15,6 @@ from utils.engine.group import taste_match
 from utils.errors import BotError
 from utils.models import BlendResult, Item, TasteMatch, WhoKnowsEntry
 from utils.music_data import (
-    RANGE_WEIGHT,
     interaction_weights,
     items_for_keys,
     kind_of,
@@ -29,29 +28,42 @@ WEEK_MS = 7 * 86_400_000
 
 
 def server_top(db: Database, members: Sequence[int], kind: str, time_range: str, limit: int, now: float) -> list[Item]:
-    """What the members play most: plays in the window plus Spotify top-list ranks for that range."""
+    """What the members play most, in the order of the numbers each line shows.
+
+    Ranked by listeners (a server favourite, not one member's loop), then plays in the window; places in
+    members' Spotify top lists for that range only break ties, since a member cannot see them on the line.
+    A member with the item in their top list counts as a listener even without plays stored in the window.
+    """
     kind = kind_of(kind)
     time_range = check_time_range(time_range)
     if not members:
         return []
     since, until = window_ms(time_range, now)
-    counts = ranked_counts(db.play_counts(list(members), kind, since_ms=since, until_ms=until), kind)
-    score: dict[str, float] = defaultdict(float)
+    rows = db.play_counts(list(members), kind, since_ms=since, until_ms=until)
+    counts = ranked_counts(rows, kind)
+    plays: dict[str, int] = {key: int(entry["plays"]) for key, entry in counts.items()}
+    places: dict[str, float] = defaultdict(float)
     listeners: dict[str, set[int]] = defaultdict(set)
-    for key, entry in counts.items():
-        score[key] += entry["plays"]
-    for row in db.play_counts(list(members), kind, since_ms=since, until_ms=until):
+    for row in rows:
         listeners[row["key"] if kind == "tracks" else artist_key(row["key"])].add(row["discord_id"])
     if time_range in TIME_RANGES:
         for row in db.top_rows(list(members), kind):
             if row["time_range"] == time_range:
-                score[row["key"]] += 5.0 * RANGE_WEIGHT[time_range] * rank_weight(row["rank"])
+                places[row["key"]] += rank_weight(row["rank"])
                 listeners[row["key"]].add(row["discord_id"])
-    # more listeners first (a server favourite, not one member's loop), then the score
-    ranked = sorted(score, key=lambda k: (-len(listeners[k]), -score[k], k))[:limit]
-    extras = {k: {"plays": counts.get(k, {}).get("plays", 0), "listeners": len(listeners[k]), "rank": r}
+    keys = set(plays) | set(places)
+    ranked = sorted(keys, key=lambda k: (-len(listeners[k]), -plays.get(k, 0), -places[k], k))[:limit]
+    extras = {k: {"plays": plays.get(k, 0), "listeners": len(listeners[k]), "rank": r}
               for r, k in enumerate(ranked, start=1)}
     return items_for_keys(db, ranked, kind, extras)
+
+
+def server_top_order(time_range: str) -> str:
+    """How `server_top` ranks, in the words a chart's footer shows."""
+    words = "Ranked by how many members listen, then by plays"
+    if time_range in TIME_RANGES:  # only Spotify's own periods have top lists to break ties with
+        words += ", then by places in their Spotify top lists"
+    return words + "."
 
 
 def whoknows(db: Database, guild_id: int, artist: str, limit: int = 15) -> tuple[str, list[WhoKnowsEntry]]:

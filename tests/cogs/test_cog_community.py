@@ -84,7 +84,6 @@ async def test_community_commands_refuse_direct_messages(linked: BotWorld) -> No
     assert "only works inside a server" in embed_text(answer)
 
 
-
 def _numbered_lines(description: str) -> list[str]:
     return [line for line in description.splitlines() if re.match(r"`\s*\d+\.`", line)]
 
@@ -92,6 +91,22 @@ def _numbered_lines(description: str) -> list[str]:
 def _count(line: str, word: str) -> int:
     found = re.search(rf"(\d+) {word}s?\b", line)
     return int(found.group(1)) if found else 0
+
+
+async def test_server_top_order_follows_the_numbers_it_shows(linked: BotWorld) -> None:
+    await linked.link("carol")
+    for kind in ("artists", "tracks"):
+        message = await linked.answer(await linked.slash("carol", "server top", {"kind": kind}))
+        embed = message["embeds"][0]
+        shown = [(_count(line, "listener"), _count(line, "play")) for line in _numbered_lines(embed["description"])]
+        assert len(shown) > 3
+        assert shown == sorted(shown, reverse=True), shown
+        assert embed["footer"]["text"].endswith("Ranked by how many members listen, then by plays, then by places in "
+                                                "their Spotify top lists. Members who hid their listening aren't counted.")
+    # all time has no Spotify top list, so the footer doesn't mention one
+    message = await linked.answer(await linked.slash("carol", "server top", {"kind": "artists", "range": "all_time"}))
+    assert message["embeds"][0]["footer"]["text"].endswith(
+        "Ranked by how many members listen, then by plays. Members who hid their listening aren't counted.")
 
 
 async def test_taste_shows_the_score_once(linked: BotWorld) -> None:

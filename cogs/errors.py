@@ -25,6 +25,15 @@ _PERMISSION_NAMES = {"manage_guild": "Manage Server", "administrator": "Administ
                      "manage_channels": "Manage Channels", "send_messages": "Send Messages",
                      "embed_links": "Embed Links", "attach_files": "Attach Files"}
 
+# What a missing option is, in the words a member would use (each with its own "a"/"an"), by option name.
+_ARGUMENT_WORDS = {
+    "artist": "an artist name",
+    "member": "a member (mention them, like @name)",
+    "member1": "a member to blend with (mention them, like @name)",
+    "state": "a choice: on or off",
+    "cog": "the name of a part of the bot, like music",
+}
+
 
 class Refusal(commands.CheckFailure):
     """A check that says no in plain words (the text is shown to the member as it is)."""
@@ -46,6 +55,14 @@ def _permissions(names: list[str]) -> str:
     return ", ".join(_PERMISSION_NAMES.get(n, n.replace("_", " ").title()) for n in names)
 
 
+def _missing(name: str) -> str:
+    """Which option is missing, as a sentence; unknown names get a wording that needs no "a" or "an"."""
+    words = _ARGUMENT_WORDS.get(name)
+    if words is None:
+        return f"That command is missing something it needs: {name.replace('_', ' ')}."
+    return f"That command needs {words}."
+
+
 def describe(error: BaseException, *, usage: str | None = None) -> tuple[str | None, bool]:
     """(what to tell the member, whether it was unexpected). None means say nothing."""
     error = _unwrap(error)
@@ -57,7 +74,7 @@ def describe(error: BaseException, *, usage: str | None = None) -> tuple[str | N
         return None, False
     if isinstance(error, commands.MissingRequiredArgument | commands.MissingRequiredAttachment):
         hint = f" Try: `{usage}`" if usage else ""
-        return f"That command needs a {error.param.name.replace('_', ' ')}.{hint}", False
+        return f"{_missing(error.param.name)}{hint}", False
     if isinstance(error, commands.MemberNotFound | commands.UserNotFound):
         return "I couldn't find that member in this server. Mention them, like @name.", False
     if isinstance(error, commands.ChannelNotFound):

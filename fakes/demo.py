@@ -5,41 +5,72 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cogs.ui.format import RANGE_LABELS
 from fakes.world import BotWorld, bot_world, embed_text
 
-SCRIPT: list[tuple[str, str, dict[str, Any] | None]] = [
-    ("alice", "sync", None),
-    ("alice", "top tracks", {"range": "short_term"}),
+
+@dataclass(frozen=True)
+class Mention:
+    """A member option. Their Discord id only exists once the fake world is up; the reader sees @Name."""
+
+    username: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    """An option picked from Discord's list: the member sees `label`, the bot receives `value`."""
+
+    label: str
+    value: str
+
+
+SCRIPT: list[tuple[str, str, dict[str, Any]]] = [
+    ("alice", "sync", {}),
+    ("alice", "top tracks", {"range": Pick(RANGE_LABELS["short_term"], "short_term")}),
     ("alice", "recommend", {"count": 5}),
-    ("bob", "taste", None),
-    ("carol", "server top", None),
-    ("alice", "blend", None),
-    ("alice", "playlist", None),
+    ("bob", "taste", {"member": Mention("alice")}),
+    ("carol", "server top", {}),
+    ("alice", "blend", {"member1": Mention("bob"), "member2": Mention("carol")}),
+    ("alice", "playlist", {}),
 ]
 
 
-async def _show(world: BotWorld, who: str, name: str, options: dict[str, Any] | None) -> None:
-    print(f"\n> {who} runs /{name} {options or ''}".rstrip())
+def typed(world: BotWorld, name: str, options: dict[str, Any]) -> str:
+    """The command as a member writes it in Discord, e.g. `/taste member:@Alice` (never raw ids)."""
+    parts = [f"/{name}"]
+    for key, value in options.items():
+        if isinstance(value, Mention):
+            user = world.user(value.username)
+            shown = f"@{user.global_name or user.username}"
+        elif isinstance(value, Pick):
+            shown = value.label
+        else:
+            shown = str(value)
+        parts.append(f"{key}:{shown}")
+    return " ".join(parts)
+
+
+def sent(world: BotWorld, options: dict[str, Any]) -> dict[str, Any] | None:
+    """What Discord hands the bot for those options: the member themselves, the picked value."""
+    values = {key: world.user(value.username) if isinstance(value, Mention) else
+              value.value if isinstance(value, Pick) else value for key, value in options.items()}
+    return values or None
+
+
+async def _show(world: BotWorld, who: str, name: str, options: dict[str, Any]) -> None:
+    print(f"\n> {who} runs {typed(world, name, options)}")
     try:
-        record = await world.slash(who, name, options)
+        record = await world.slash(who, name, sent(world, options))
         reply = await world.answer(record, timeout=20)
         text = embed_text(reply).strip()
     except Exception as error:  # the demo goes on whatever one command does
         text = f"(no answer: {type(error).__name__}: {error})"
     for line in text.splitlines()[:14]:
         print(f"  {line}")
-
-
-def _options_for(world: BotWorld, name: str, options: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Fill in member options, whose ids only exist once the fake world is up."""
-    if name == "taste":
-        return {"member": world.user("alice").id}
-    if name == "blend":
-        return {"member1": world.user("bob").id, "member2": world.user("carol").id}
-    return options
 
 
 async def _run() -> None:
@@ -50,7 +81,7 @@ async def _run() -> None:
                 await world.link(who)
                 print(f"> {who} ran /connect, agreed on (pretend) Spotify, and is linked and synced.")
             for who, name, options in SCRIPT:
-                await _show(world, who, name, _options_for(world, name, options))
+                await _show(world, who, name, options)
             print("\nThat's the bot. Run `python main.py` with real settings to use it on your own server.")
 
 

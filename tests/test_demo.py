@@ -1,0 +1,24 @@
+"""`python main.py --demo` as someone trying the bot reads it in the terminal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fakes.demo import _run
+
+
+async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.CaptureFixture[str]) -> None:
+    await _run()
+    printed = capsys.readouterr().out
+    commands = [line for line in printed.splitlines() if line.startswith("> ")]
+    assert "> bob runs /taste member:@Alice" in commands
+    assert "> alice runs /blend member1:@Bob member2:@Carol" in commands
+    assert "> alice runs /top tracks range:Last 4 weeks" in commands
+    assert "> alice runs /recommend count:5" in commands
+    # no option dicts and no Discord ids
+    assert not [line for line in commands if "{" in line or re.search(r"\d{6,}", line)]
+    # the bot got the members those mentions name
+    assert "Bob × Alice" in printed and "A mix for Alice, Bob, Carol" in printed
+    assert "no answer" not in printed

@@ -22,18 +22,19 @@ if TYPE_CHECKING:
 
 
 class BlendView(OwnedView):
-    """Lets the member who asked for a blend save it to their Spotify."""
+    """Lets the member who asked for a blend save it to their Spotify: the very songs the blend holds."""
 
-    def __init__(self, owner_id: int, guild_id: int, members: list[int], music: object) -> None:
+    def __init__(self, owner_id: int, guild_id: int, result: BlendResult, names: dict[int, str], music: object) -> None:
         super().__init__(owner_id, timeout=600)
-        self.source = "blend:" + ",".join(str(m) for m in members)
         self.guild_id = guild_id
+        self.result = result
+        self.names = names
         self.music = music
 
     @discord.ui.button(label="Save to my Spotify", emoji="\U0001f4be", style=discord.ButtonStyle.primary)
     async def save(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.music.save_playlist(self.owner_id, self.source, guild_id=self.guild_id)  # type: ignore[attr-defined]
+        result = await self.music.save_blend(self.owner_id, self.guild_id, self.result, self.names)  # type: ignore[attr-defined]
         button.disabled, button.label = True, "Saved"
         await interaction.followup.send(embed=playlist_embed(result), view=link_view("Open in Spotify", result.url),
                                         ephemeral=True)
@@ -150,7 +151,8 @@ class Community(BaseCog):
         await self.begin(ctx, private=False)
         result: BlendResult = await self.services.music.blend(ctx.guild.id, ids, asker=ctx.author.id)
         names = {m.id: m.display_name for m in (ctx.author, *chosen)}
-        view = BlendView(ctx.author.id, ctx.guild.id, ids, self.services.music) if self.bot.settings.feature_playlists else None
+        view = (BlendView(ctx.author.id, ctx.guild.id, result, names, self.services.music)
+                if self.bot.settings.feature_playlists else None)
         await self.send(ctx, embed=blend_embed(result, names), view=view, private=False)
 
 

@@ -25,6 +25,10 @@ from utils.music_data import (
 from utils.music_views import check_time_range
 
 WEEK_MS = 7 * 86_400_000
+# What engine.group.blend does, in plain words: members take turns, and on a member's turn the song from
+# their own favourites that the whole group likes best goes in, so songs several members share come first.
+BLEND_METHOD = ("Everyone takes turns: each turn adds the song from that member's favourites the whole group "
+                "likes best, so songs you share come first.")
 
 
 def server_top(db: Database, members: Sequence[int], kind: str, time_range: str, limit: int, now: float) -> list[Item]:
@@ -121,7 +125,12 @@ def blend(db: Database, members: Sequence[int], size: int, now: float) -> BlendR
     picks = engine_blend(prefs, size)
     items = items_for_keys(db, [str(item) for item, _ in picks], "tracks")
     return BlendResult([(item, [int(m) for m in who]) for item, (_, who) in zip(items, picks, strict=True)],
-                       list(prefs), "round-robin over each member's favourites, shared favourites first")
+                       list(prefs), BLEND_METHOD)
+
+
+def blend_playlist_name(member_names: Sequence[str], day: str) -> str:
+    """"Blend: Alice, Bob, Carol · 26 Nov 2026": whose blend it is, dated like the other saved playlists."""
+    return f"Blend: {', '.join(member_names)} \u00b7 {day}"
 
 
 def week_counts(db: Database, members: Sequence[int], kind: str, now: float) -> tuple[dict, dict]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -51,6 +51,7 @@ HIDDEN_SELF = ("You've hidden your listening, so I can't use it in server featur
 OTHER_PRIVATE = "{name} keeps their listening private."
 PLAYLIST_SOURCES = {"top_short": "short_term", "top_medium": "medium_term", "top_long": "long_term"}
 MAX_PLAYLIST_TRACKS = 500
+BLEND_SIZE = 30  # songs in a blend: all of them are saved, the embed shows as many as fit
 
 
 class MusicService:
@@ -213,29 +214,53 @@ class MusicService:
 
     # -- playlists ------------------------------------------------------------------------------------------
 
-    async def save_playlist(self, discord_id: int, source: str = "last", name: str | None = None,
-                            guild_id: int | None = None) -> PlaylistResult:
+    async def save_playlist(self, discord_id: int, source: str = "last", name: str | None = None) -> PlaylistResult:
         """Create a private playlist in the member's Spotify with the source's tracks, in order."""
+        self._check_playlists_on()
+        await self._require_linked(discord_id)
+        items, default_name = await self._playlist_items(discord_id, source)
+        return await self._create_playlist(discord_id, items, (name or default_name).strip()[:100] or default_name)
+
+    async def save_blend(self, discord_id: int, guild_id: int, blend: BlendResult,
+                         names: Mapping[int, str]) -> PlaylistResult:
+        """Save the very blend the member was shown (same songs, same order, same count), named after its members.
+
+        Not rebuilt: the listening behind it may have moved since. Who is in it is checked again, though, so a
+        member who has hidden their listening since is not saved into anyone's playlist.
+        """
+        self._check_playlists_on()
+        await self._require_linked(discord_id)
+        await self._require_visible(guild_id, blend.members, asker=discord_id)
+        member_names = [names.get(member, "someone") for member in blend.members]
+        title = community.blend_playlist_name(member_names, self._day())[:100]
+        return await self._create_playlist(discord_id, [item for item, _ in blend.items], title)
+
+    def _check_playlists_on(self) -> None:
         if not getattr(self.settings, "feature_playlists", True):
             raise BotError("Saving playlists is turned off for this bot by its owner.")
+
+    async def _require_linked(self, discord_id: int) -> None:
         user = await self.db.run(self.db.get_user, discord_id)
         if user is None or user["link_state"] == "none":
             raise NotLinked()
-        items, default_name = await self._playlist_items(discord_id, source, guild_id)
+
+    async def _create_playlist(self, discord_id: int, items: Sequence[Item], title: str) -> PlaylistResult:
         uris = list(dict.fromkeys(i.uri for i in items if i.uri))[:MAX_PLAYLIST_TRACKS]
         skipped = len([i for i in items if not i.uri])
         if not uris:
             raise BotError("None of those songs could be found on Spotify, so there is nothing to save yet.")
         client = await self.db.run(self.auth.client_for, discord_id)
-        title = (name or default_name).strip()[:100] or default_name
-        playlist = await client.async_create_playlist(
-            title, "Made for you by the Discord music bot.", False)
+        playlist = await client.async_create_playlist(title, "Made for you by the Discord music bot.", False)
         await client.async_add_to_playlist(playlist["id"], uris)
         url = (playlist.get("external_urls") or {}).get("spotify") or f"https://open.spotify.com/playlist/{playlist['id']}"
         return PlaylistResult(playlist["id"], url, title, len(uris), skipped)
 
-    async def _playlist_items(self, discord_id: int, source: str, guild_id: int | None) -> tuple[list[Item], str]:
-        day = time.strftime("%d %b %Y", time.gmtime(self._clock()))
+    def _day(self) -> str:
+        """Today as saved playlists are dated: "26 Nov 2026"."""
+        return time.strftime("%d %b %Y", time.gmtime(self._clock()))
+
+    async def _playlist_items(self, discord_id: int, source: str) -> tuple[list[Item], str]:
+        day = self._day()
         if source == "last":
             saved = await self.db.run(self.db.last_recommendations, discord_id)
             if not saved or not saved.get("items"):
@@ -247,16 +272,7 @@ class MusicService:
             items = await self.top(discord_id, "tracks", time_range, 50)
             words = music_views.describe_range(time_range)
             return items, f"Your top tracks of {words} · {day}"
-        if source.startswith("blend:"):
-            try:
-                ids = [int(part) for part in source[len("blend:"):].split(",") if part.strip()]
-            except ValueError:
-                raise BotError("That blend isn't one I recognise.") from None
-            if guild_id is None:
-                raise BotError("Blends can only be saved from a server.")
-            result = await self.blend(guild_id, ids, 50)
-            return [item for item, _ in result.items], f"Server blend · {day}"
-        raise BotError("I can save your last recommendations, your top tracks, or a blend.")
+        raise BotError("I can save your last recommendations or your top tracks.")
 
     # -- server features --------------------------------------------------------------------------------------
 
@@ -314,7 +330,7 @@ class MusicService:
         await self._require_visible(guild_id, [a_id, b_id], asker=a_id)
         return await self.db.run(community.taste, self.db, a_id, b_id, self._clock())
 
-    async def blend(self, guild_id: int, member_ids: Sequence[int], size: int = 30,
+    async def blend(self, guild_id: int, member_ids: Sequence[int], size: int = BLEND_SIZE,
                     asker: int | None = None) -> BlendResult:
         ids = list(dict.fromkeys(member_ids))
         if len(ids) < 2:

@@ -131,16 +131,26 @@ def whoknows_embed(artist: str, entries: list[WhoKnowsEntry], guild_name: str) -
                          colour=SPOTIFY_GREEN)
 
 
+BLEND_SHOWN = 20  # a blend's first songs on screen; the footer gives the full count, and saving keeps them all
+
+
 def blend_embed(result: BlendResult, names: dict[int, str]) -> discord.Embed:
-    lines = []
-    for i, (item, contributors) in enumerate(result.items[:20], 1):
-        who = ", ".join(escape(names.get(uid, "someone")) for uid in contributors)
-        lines.append(f"{item_line(item, i, show_plays=False)}" + (f" \u00b7 *{who}*" if who else ""))
     members = ", ".join(escape(names.get(uid, "someone")) for uid in result.members)
+    intro = f"A mix for {members}\n\n"
+    lines: list[str] = []
+    for i, (item, contributors) in enumerate(result.items[:BLEND_SHOWN], 1):
+        who = ", ".join(escape(names.get(uid, "someone")) for uid in contributors)
+        line = item_line(item, i, show_plays=False) + (f" \u00b7 *{who}*" if who else "")
+        if len(intro) + sum(len(x) + 1 for x in lines) + len(line) > 4000:  # Discord's limit is 4096
+            break
+        lines.append(line)
     embed = discord.Embed(title="Blend", colour=SPOTIFY_GREEN,
-                          description=f"A mix for {members}\n\n" + ("\n".join(lines) or "Nothing in common yet."))
+                          description=intro + ("\n".join(lines) or "Nothing in common yet."))
     _thumb(embed, [item for item, _ in result.items])
-    embed.set_footer(text=f"{plural(len(result.items), 'song')} \u00b7 {result.method}")
+    count = plural(len(result.items), "song")
+    if len(lines) < len(result.items):
+        count += f", showing the first {len(lines)}"
+    embed.set_footer(text=f"{count} \u00b7 {result.method}")
     return embed
 
 

@@ -93,6 +93,28 @@ def _count(line: str, word: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+async def test_blend_saves_exactly_the_songs_it_shows_and_says_how_many(linked: BotWorld) -> None:
+    await linked.link("carol")
+    record = await linked.slash("alice", "blend", {"member1": linked.user("bob"), "member2": linked.user("carol")})
+    message = await linked.answer(record)
+    embed = message["embeds"][0]
+    lines = _numbered_lines(embed["description"])
+    footer = embed["footer"]["text"]
+    total = int(re.match(r"(\d+) songs", footer).group(1))  # type: ignore[union-attr]
+    assert lines and total >= len(lines)
+    if total > len(lines):
+        assert f"showing the first {len(lines)}" in footer
+    assert "Everyone takes turns" in footer and "round-robin" not in footer
+    save = await linked.discord.click(message, custom_id(message, "Save to my Spotify"), linked.user("alice"))
+    saved = embed_text((await save.wait_followups(1, timeout=10))[0])
+    assert f"with {total} songs" in saved
+    assert "Blend: Alice, Bob, Carol" in saved and "Server blend" not in saved
+    (playlist,) = linked.spotify.playlists.values()
+    assert playlist.name.startswith("Blend: Alice, Bob, Carol")
+    shown = ["spotify:track:" + found for found in re.findall(r"open\.spotify\.com/track/(\w+)", "\n".join(lines))]
+    assert len(playlist.uris) == total and list(playlist.uris[:len(shown)]) == shown
+
+
 async def test_server_top_order_follows_the_numbers_it_shows(linked: BotWorld) -> None:
     await linked.link("carol")
     for kind in ("artists", "tracks"):

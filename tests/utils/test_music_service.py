@@ -156,6 +156,20 @@ async def test_blend_represents_every_member(services: Services) -> None:
     assert represented == set(ids)
 
 
+async def test_saving_a_blend_saves_the_songs_shown_unless_someone_hid_since(services: Services) -> None:
+    alice, bob = await sync_members(services, ("alice", "bob"))
+    shown = await services.music.blend(GUILD, [alice, bob], asker=alice)
+    assert len(shown.items) == 30
+    names = {alice: "Alice", bob: "Bob"}
+    saved = await services.music.save_blend(alice, GUILD, shown, names)
+    assert saved.name.startswith("Blend: Alice, Bob \u00b7 ") and saved.track_count == 30
+    assert list(services.fake.playlists[saved.playlist_id].uris) == [item.uri for item, _ in shown.items]
+    await services.privacy.set_visibility(bob, True)
+    with pytest.raises(BotError, match="Bob keeps their listening private"):
+        await services.music.save_blend(alice, GUILD, shown, names)
+    assert len(services.fake.playlists) == 1
+
+
 async def test_server_of_one_gets_catalogue_recommendations(services: Services) -> None:
     alice = services.link("alice", guild=7777)
     await services.sync.sync_member(alice)

@@ -258,9 +258,8 @@ class MusicBot(commands.Bot):
         Counting only the scheduled run made /status say "Not yet" right after a member's /sync.
         """
         last_run = getattr(self.services.sync, "last_run", None)
-        run_at = getattr(last_run, "finished_at", None) or await self.db.run(self.db.get_state, "last_sync_at")
-        member_at = await self.db.run(self.db.scalar, "SELECT MAX(last_synced_at) FROM users")
-        return max((t for t in (run_at, member_at) if t), default=None)
+        stored = await self.db.run(self.db.last_sync_at)
+        return max((t for t in (getattr(last_run, "finished_at", None), stored) if t), default=None)
 
     def spotify_stats(self) -> dict[str, Any]:
         if self.services.spotify_stats is not None:

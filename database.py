@@ -685,6 +685,13 @@ class Database:
         value = self.scalar("SELECT value FROM app_state WHERE key = ?", (key,))
         return default if value is None else json.loads(value)
 
+    def last_sync_at(self) -> float | None:
+        """When any sync last finished: the scheduled run, or one member's (/sync, the first after linking)."""
+        scheduled = self.get_state("last_sync_at")
+        member = self.scalar("SELECT MAX(last_synced_at) FROM users")
+        times = [t for t in (scheduled, member) if isinstance(t, int | float)]
+        return max(times, default=None)
+
     def counts(self) -> dict[str, int]:
         """Totals for status pages: no personal data."""
         return {

@@ -111,7 +111,7 @@ def _status(ctx: WebContext) -> dict[str, Any]:
     if ctx.db.is_open:
         try:
             linked = ctx.db.counts()["linked_users"]
-            last_sync = ctx.db.get_state("last_sync_at")
+            last_sync = ctx.db.last_sync_at()
         except Exception:
             log.exception("Status page could not read the database")
     latency = bot.get("latency_ms")

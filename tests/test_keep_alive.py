@@ -75,6 +75,8 @@ def test_status_reports_counts_and_leaks_no_ids_or_tokens(world: World) -> None:
     assert status["linked_users"] == 1
     assert status["gateway_latency_ms"] == 42.3
     assert status["last_sync_at"] == 1_700_000_000.5
+    world.db.conn.execute("UPDATE users SET last_synced_at = 1700000900.0")  # a member's own sync, later
+    assert get(world, "/api/status").json()["last_sync_at"] == 1_700_000_900.0
     assert status["bot_connected"] is True and status["database_open"] is True
     assert 0 <= status["uptime_seconds"] < 600
     row = world.db.get_tokens(DISCORD_ID)

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 WHAT_WE_STORE = (
     "**What I keep:** your Spotify display name, your top artists and tracks, and the songs you play "
     "(from now on, plus any history you import). Your Spotify login is stored encrypted and never shown to anyone.\n"
-    "**Who can see it:** only you see your own profile and lists. People in servers you share with me see "
-    "shared results: taste matches, who-knows charts and server charts. You can hide yourself from those "
-    "with `/privacy visibility`, download everything with `/privacy export`, or delete it all with `/privacy forget`.\n"
+    "**Who can see it:** members of the servers you share with me can look at your profile and top lists, "
+    "and see you in taste matches, who-knows lists, server charts, blends and server picks (only where that "
+    "server has server features on). Hide yourself from all of that with `/privacy visibility hide`, download "
+    "everything with `/privacy export`, or delete it all with `/privacy forget`.\n"
     "**What I never do:** play, change or delete anything in your Spotify account. The only thing I ever add "
     "is a playlist, and only when you press Save."
 )

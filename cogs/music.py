@@ -32,14 +32,12 @@ class Music(BaseCog):
     """Your own listening: profile, tops, recent plays, recommendations."""
 
     async def _target(self, ctx: commands.Context, member: discord.Member | discord.User | None) -> discord.abc.User:
-        """The member asked about; another member's data only when they haven't hidden it."""
+        """The member asked about; another member's data only where server features show it (see check_can_view)."""
         if member is None or member.id == ctx.author.id:
             return ctx.author
         if member.bot:
             raise Refusal("Bots don't listen to music, sadly.")
-        user = await self.bot.db.run(self.bot.db.get_user, member.id)
-        if not user or user.get("hidden"):
-            raise Refusal(f"{member.display_name} keeps their listening private.")
+        await self.services.music.check_can_view(ctx.guild.id if ctx.guild else None, member.id, ctx.author.id)
         return member
 
     @commands.hybrid_command(name="profile", description="Your (or a member's) top artists and tracks")

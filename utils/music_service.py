@@ -49,6 +49,7 @@ OFF_EVERYWHERE_NOTE = "Server features are off for this bot, so these come from 
 HIDDEN_SELF = ("You've hidden your listening, so I can't use it in server features. "
                "Run `/privacy visibility show` to share it again.")
 OTHER_PRIVATE = "{name} keeps their listening private."
+OTHER_IN_DMS = "You can look at another member's listening only in a server you're both in."
 PLAYLIST_SOURCES = {"top_short": "short_term", "top_medium": "medium_term", "top_long": "long_term"}
 MAX_PLAYLIST_TRACKS = 500
 BLEND_SIZE = 30  # songs in a blend: all of them are saved, the embed shows as many as fit
@@ -302,6 +303,15 @@ class MusicService:
     async def _visible_members(self, guild_id: int) -> list[int]:
         members = await self.visible.get_or_load(guild_id, lambda: self.db.run(self.db.visible_members, guild_id))
         return list(members)
+
+    async def check_can_view(self, guild_id: int | None, member_id: int, asker: int) -> None:
+        """Another member's profile and top lists are a server feature: only in a server with server features on,
+        and only of a member there who shares their listening. One's own are always open."""
+        if member_id == asker:
+            return
+        if guild_id is None:
+            raise BotError(OTHER_IN_DMS)
+        await self._require_visible(guild_id, [member_id], asker)
 
     async def _require_visible(self, guild_id: int, ids: Sequence[int], asker: int | None = None) -> list[int]:
         visible = set(await self._require_community(guild_id))

@@ -32,6 +32,17 @@ async def test_profile_of_another_member_and_of_a_hidden_one(linked: BotWorld) -
     assert "Bob keeps their listening private" in text
 
 
+async def test_another_members_lists_follow_the_servers_features_switch(linked: BotWorld) -> None:
+    """The connect page promises others see your lists only where server features are on."""
+    assert "Bob's music" in embed_text(await linked.answer(await linked.slash("alice", "profile",
+                                                                              {"member": linked.user("bob")})))
+    await linked.prefix("alice", "settings community off")
+    for command in ("profile", "top tracks"):
+        text = embed_text(await linked.answer(await linked.slash("alice", command, {"member": linked.user("bob")})))
+        assert "Server features are turned off here" in text and "Bob" not in text, command
+    assert "Alice's music" in embed_text(await linked.answer(await linked.slash("alice", "profile")))
+
+
 async def test_top_tracks_pages_with_buttons(linked: BotWorld) -> None:
     message = await linked.answer(await linked.slash("alice", "top tracks", {"range": "long_term"}))
     embed = message["embeds"][0]

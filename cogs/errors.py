@@ -38,6 +38,10 @@ _ARGUMENT_WORDS = {
 class Refusal(commands.CheckFailure):
     """A check that says no in plain words (the text is shown to the member as it is)."""
 
+    # Recognised by this mark, not by class: after `/reload errors` the other cogs still raise the class they
+    # imported before, which is no longer this one.
+    plain_refusal = True
+
 
 def _unwrap(error: BaseException) -> BaseException:
     """Dig the real cause out of the wrappers discord.py puts around it."""
@@ -68,7 +72,7 @@ def describe(error: BaseException, *, usage: str | None = None) -> tuple[str | N
     error = _unwrap(error)
     if isinstance(error, BotError):
         return error.user_message, False
-    if isinstance(error, Refusal):
+    if getattr(error, "plain_refusal", False):
         return str(error), False
     if isinstance(error, commands.CommandNotFound):
         return None, False

@@ -106,7 +106,8 @@ class Music(BaseCog):
         await self.begin(ctx, private=True)
         plays = await self.services.music.recent(ctx.author.id, 50)
         if not plays:
-            raise Refusal("I don't have any recent plays for you yet. Run `/sync` after listening for a bit.")
+            raise Refusal("I don't have any recent plays for you yet. If you've linked Spotify, run `/sync` after "
+                          "listening for a bit; if not, `/connect` or `/import file` first.")
         footer = freshness(await self.last_synced(ctx.author.id))
         pages = []
         groups = chunks(plays, PAGE_SIZE)

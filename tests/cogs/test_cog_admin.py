@@ -117,3 +117,7 @@ async def test_owner_tools_refuse_others_and_work_for_the_owner(world: BotWorld)
     assert "Published" in text and "development server" in text
     reply = await world.prefix("alice", "reload community")
     assert "Reloaded `community`" in embed_text(reply)
+    # After the error handler itself is reloaded, the other parts' plain refusals still read as written.
+    assert "Reloaded `errors`" in embed_text(await world.answer(await world.slash("alice", "reload", {"cog": "errors"})))
+    text = embed_text(await world.answer(await world.slash("alice", "blend", {"member1": world.user("alice")})))
+    assert "Pick at least one other member to blend with." in text

@@ -1,4 +1,5 @@
-"""SQLite storage: connections, versioned migrations, and every query the bot makes.
+"""SQLite storage: connections, versioned migrations, and the bot's queries (listening reads are in
+storage_listening.py, the tables in storage_schema.py, name keys in storage_keys.py).
 
 Knows tables, not Discord or Spotify. Every method is blocking; async code calls them through
 `await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own
@@ -6,118 +7,33 @@ connection, so the event loop never waits on the disk.
 
 Identifiers: a track or artist is keyed by its Spotify id when known, or by `local:<hash>` for imported
 history that has no id yet. `name_key` (normalised "artist - title", or artist name) joins the two, so
-community features count a song once whatever way it reached us. Names in every script keep their letters in keys;
-each connection has `normalise`, `track_key` and `local_id` as SQL functions, so SQL computes the same keys.
+community features count a song once whatever way it reached us. Names in every script keep their letters in keys
+(storage_keys.py); each connection has `normalise`, `track_key` and `local_id` as SQL functions, so SQL computes
+the same keys.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import hashlib
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from storage_keys import artist_key, register_sql_functions, track_key
+from storage_listening import ListeningReads
 from storage_schema import MIGRATIONS, SCHEMA_VERSION, USER_TABLES
 
 P = ParamSpec("P")
 T = TypeVar("T")
 TIME_RANGES = ("short_term", "medium_term", "long_term")
 LINK_NONE, LINK_OK, LINK_BROKEN = "none", "linked", "broken"
-
-
-_FEATURING = re.compile(r"\s*[\(\[](?:feat|ft|with)\.?\s[^\)\]]*[\)\]]")
-_ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
-_SPACED_HYPHEN = re.compile(r"\s*-\s*")
-
-
-def _is_accent(mark: str, base: str) -> bool:
-    """Whether a combining mark on `base` is an accent to fold away ("é" is an "e" to someone searching).
-
-    Only on Latin, Greek and Cyrillic letters, and not the breve that makes Cyrillic "й" (a letter of its own, unlike
-    "ё", which folds to "е"). In other scripts a combining mark is part of the letter (Japanese dakuten: "か" ka,
-    "が" ga; Thai vowels and tones; Devanagari vowel signs), so it is kept and different words stay different.
-    """
-    if unicodedata.category(mark) != "Mn":
-        return False
-    point = ord(base)
-    if 0x0400 <= point < 0x0530 or 0x1C80 <= point < 0x1C90 or 0x2DE0 <= point < 0x2E00 or 0xA640 <= point < 0xA6A0:
-        return mark != "\u0306"  # Cyrillic
-    return (point < 0x0400 or 0x1D00 <= point < 0x2000 or 0x2C60 <= point < 0x2C80 or 0xA720 <= point < 0xA800
-            or 0xAB30 <= point < 0xAB70)
-
-
-@functools.lru_cache(maxsize=65_536)
-def normalise(text: str) -> str:
-    """The matching form of a name, in any script: the same song matches across sources, different songs don't.
-
-    Folds case (casefold), compatibility forms (NFKD: full-width letters, ligatures), accents on Latin, Greek and
-    Cyrillic letters ("Beyoncé" = "Beyonce"), "(feat. ...)" tails, and every run of other characters (punctuation,
-    symbols, spaces, "_") to one space. A name of only emoji or punctuation keeps its own (casefolded) text, so
-    distinct ones stay distinct. The result never contains " - ", which separates the parts of a track key.
-    """
-    text = text or ""
-    if text.isascii():
-        folded = _FEATURING.sub("", text.lower())
-        key = _ASCII_SEPARATORS.sub(" ", folded).strip()
-    else:
-        folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-        folded = _FEATURING.sub("", folded)
-        chars: list[str] = []
-        base = ""  # the letter or digit the next combining marks belong to ("" after a separator)
-        for char in folded:
-            kind = unicodedata.category(char)[0]
-            if kind == "M":
-                if base and not _is_accent(char, base):
-                    chars.append(char)
-            elif kind in "LN":
-                chars.append(char)
-                base = char
-            else:
-                chars.append(" ")
-                base = ""
-        key = " ".join(unicodedata.normalize("NFC", "".join(chars)).split())
-    if key:
-        return key
-    return _SPACED_HYPHEN.sub("-", " ".join(text.casefold().split()))
-
-
-def artist_key(name: str) -> str:
-    return normalise(name)
-
-
-def track_key(artist_name: str, title: str) -> str:
-    return f"{normalise(artist_name)} - {normalise(title)}"
-
-
-def local_id(key: str) -> str:
-    """A stable id for an item known only by name (imported history)."""
-    return "local:" + hashlib.sha1(key.encode()).hexdigest()[:20]
-
-
-# The artist key of a play's track `t` (artist row `a`, LEFT JOINed): every query counting artists uses this one.
-TRACK_ARTIST_KEY = "COALESCE(a.name_key, normalise(t.artist_name))"
-_SQL_FUNCTIONS: tuple[tuple[str, int, Callable[..., str]], ...] = (
-    ("normalise", 1, normalise), ("track_key", 2, track_key), ("local_id", 1, local_id))
-
-
-def register_sql_functions(conn: sqlite3.Connection) -> None:
-    """Give a connection the key functions the migrations and queries use, so SQL makes the same keys as Python.
-
-    Every connection Database opens has them; one opened another way needs this before applying MIGRATIONS.
-    """
-    for name, arity, function in _SQL_FUNCTIONS:
-        conn.create_function(name, arity, function, deterministic=True)
 
 
 def _usable_cpus() -> int:
@@ -128,7 +44,7 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 2
 
 
-class Database:
+class Database(ListeningReads):
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
 
     def __init__(self, path: str | Path, *, pool_size: int | None = None, busy_timeout_ms: int = 10_000) -> None:
@@ -544,96 +460,6 @@ class Database:
             "FROM plays WHERE discord_id = ? AND skipped = 0", (discord_id,))[0]
         return {"user": user, "top_tracks": top_tracks, "top_artists": top_artists, "recent": recent, "totals": totals}
 
-    def top_rows(self, discord_ids: Sequence[int], kind: str) -> list[dict[str, Any]]:
-        """Raw top-list rows `(discord_id, time_range, rank, key)` for `kind` 'tracks' or 'artists'."""
-        if not discord_ids:
-            return []
-        marks = ",".join("?" * len(discord_ids))
-        if kind == "tracks":
-            sql = (f"SELECT tt.discord_id, tt.time_range, tt.rank, t.name_key AS key FROM top_tracks tt "
-                   f"JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id IN ({marks})")
-        else:
-            sql = (f"SELECT ta.discord_id, ta.time_range, ta.rank, a.name_key AS key FROM top_artists ta "
-                   f"JOIN artists a ON a.artist_id = ta.artist_id WHERE ta.discord_id IN ({marks})")
-        return self.query(sql, list(discord_ids))
-
-    def play_counts(self, discord_ids: Sequence[int], kind: str, since_ms: int = 0,
-                    until_ms: int | None = None) -> list[dict[str, Any]]:
-        """Listens (skips excluded) per member and track or artist key: `(discord_id, key, plays, last_ms)`."""
-        if not discord_ids:
-            return []
-        marks = ",".join("?" * len(discord_ids))
-        key = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
-        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
-        until = until_ms if until_ms is not None else 2**62
-        return self.query(
-            f"SELECT p.discord_id, {key} AS key, COUNT(*) AS plays, MAX(p.played_at) AS last_ms FROM plays p "
-            f"JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id IN ({marks}) AND p.skipped = 0 "
-            f"AND p.played_at >= ? AND p.played_at < ? GROUP BY p.discord_id, {key}",
-            [*discord_ids, since_ms, until])
-
-    def play_counts_by_age(self, discord_ids: Sequence[int], kind: str, cutoffs_ms: Sequence[int]) -> list[dict[str, Any]]:
-        """Listens per member, track or artist key and age band, in one pass: `(discord_id, key, band, plays)`.
-
-        `cutoffs_ms` go newest first; a play is in band i for the first cutoff it is at or after, else in band
-        len(cutoffs_ms). Plays with a negative time are left out, as `play_counts` does.
-        """
-        if not discord_ids:
-            return []
-        marks = ",".join("?" * len(discord_ids))
-        key = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
-        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
-        band = "CASE " + " ".join(f"WHEN p.played_at >= ? THEN {i}" for i in range(len(cutoffs_ms))) + \
-            f" ELSE {len(cutoffs_ms)} END"
-        return self.query(
-            f"SELECT p.discord_id, {key} AS key, {band} AS band, COUNT(*) AS plays FROM plays p "
-            f"JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id IN ({marks}) AND p.skipped = 0 "
-            f"AND p.played_at >= 0 GROUP BY p.discord_id, key, band",
-            [*cutoffs_ms, *discord_ids])
-
-    def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
-        """All-time (year None) or one year's most played tracks or artists of one member."""
-        start, end = (0, 2**62) if year is None else _year_bounds_ms(year)
-        group = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
-        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
-        return self.query(
-            f"SELECT {group} AS key, MAX(t.name) AS name, MAX(t.artist_name) AS artist_name, COUNT(*) AS plays, "
-            f"MAX(t.image_url) AS image_url, MAX(CASE WHEN t.track_id NOT LIKE 'local:%' THEN t.track_id END) AS track_id "
-            f"FROM plays p JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id = ? AND p.skipped = 0 "
-            f"AND p.played_at >= ? AND p.played_at < ? GROUP BY {group} ORDER BY plays DESC, key LIMIT ?",
-            (discord_id, start, end, limit))
-
-    def listening_years(self, discord_id: int) -> list[int]:
-        rows = self.query(
-            "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year FROM plays "
-            "WHERE discord_id = ? AND skipped = 0 ORDER BY year", (discord_id,))
-        return [row["year"] for row in rows]
-
-    def whoknows(self, guild_id: int, artist: str, limit: int = 15) -> list[dict[str, Any]]:
-        """Visible members of a guild who play an artist, by listens, then by their best top-artist rank."""
-        key = artist_key(artist)
-        return self.query(
-            "WITH members AS (SELECT gm.discord_id FROM guild_members gm JOIN users u ON u.discord_id = gm.discord_id "
-            "  WHERE gm.guild_id = :g AND u.hidden = 0), "
-            "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p JOIN tracks t ON t.track_id = p.track_id "
-            "  LEFT JOIN artists a ON a.artist_id = t.artist_id WHERE p.skipped = 0 "
-            f"  AND {TRACK_ARTIST_KEY} = :k AND p.discord_id IN (SELECT discord_id FROM members) "
-            "  GROUP BY p.discord_id), "
-            "ranks AS (SELECT ta.discord_id, MIN(ta.rank) AS best_rank FROM top_artists ta "
-            "  JOIN artists a ON a.artist_id = ta.artist_id WHERE a.name_key = :k "
-            "  AND ta.discord_id IN (SELECT discord_id FROM members) GROUP BY ta.discord_id) "
-            "SELECT m.discord_id, COALESCE(l.plays, 0) AS plays, r.best_rank FROM members m "
-            "LEFT JOIN listens l ON l.discord_id = m.discord_id LEFT JOIN ranks r ON r.discord_id = m.discord_id "
-            "WHERE l.plays IS NOT NULL OR r.best_rank IS NOT NULL "
-            "ORDER BY COALESCE(l.plays, 0) DESC, COALESCE(r.best_rank, 999), m.discord_id LIMIT :n",
-            {"g": guild_id, "k": key, "n": limit})
-
-    def known_artist_names(self, prefix: str, limit: int = 25) -> list[str]:
-        """Artist names for autocomplete."""
-        return [row["name"] for row in self.query(
-            "SELECT name FROM artists WHERE substr(name_key, 1, length(:p)) = :p GROUP BY name_key ORDER BY name "
-            "LIMIT :n", {"p": artist_key(prefix), "n": limit})]
-
     # -- feedback and saved recommendations -----------------------------------------------------------
 
     def set_feedback(self, discord_id: int, item_kind: str, item_key: str, value: int) -> None:
@@ -740,11 +566,3 @@ class Database:
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _year_bounds_ms(year: int) -> tuple[int, int]:
-    import calendar
-
-    start = calendar.timegm((year, 1, 1, 0, 0, 0))
-    end = calendar.timegm((year + 1, 1, 1, 0, 0, 0))
-    return start * 1000, end * 1000

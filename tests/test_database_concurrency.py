@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from database import Database, register_sql_functions
+from database import Database
+from storage_keys import register_sql_functions
 from storage_schema import MIGRATIONS, SCHEMA_VERSION
 
 MEMBERS = 10

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-import database
+import storage_keys
 import storage_schema
 from config import Settings
-from database import Database, artist_key, local_id, track_key
+from database import Database
+from storage_keys import artist_key, local_id, track_key
 from storage_schema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers.export_files import BASE_TIME, account_entry, to_json
 from utils.import_service import HistoryImporter
@@ -282,7 +283,7 @@ def import_before_the_upgrade(path: Path, export: bytes, monkeypatch: pytest.Mon
     old = Database(path)
     old.migrate(target=2)
     with monkeypatch.context() as patch:
-        patch.setattr(database, "normalise", old_normalise)
+        patch.setattr(storage_keys, "normalise", old_normalise)
         added = import_history(old, export).plays_added
     old.close()
     return added

@@ -12,7 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from database import Database, track_key
+from database import Database
+from storage_keys import track_key
 from utils.errors import BotError
 from utils.logger import get_logger
 from utils.sync import track_rows

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from database import TIME_RANGES, Database, artist_key
+from database import TIME_RANGES, Database
+from storage_keys import artist_key
 from utils.engine.group import blend as engine_blend
 from utils.engine.group import taste_match
 from utils.errors import BotError

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from database import Database, local_id, track_key
+from database import Database
+from storage_keys import local_id, track_key
 from utils.errors import LinkExpired
 from utils.history_import import SKIP_THRESHOLD_MS, ImportLimits, ParsedHistory, TrackInfo, parse_export
 from utils.listeners import ChangeListeners

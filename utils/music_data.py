@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from database import Database, artist_key
+from database import Database
+from storage_keys import artist_key
 from utils.models import Item, spotify_url
 
 DAY_MS = 86_400_000

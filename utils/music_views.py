@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from database import TIME_RANGES, Database, artist_key
+from database import TIME_RANGES, Database
+from storage_keys import artist_key
 from utils.errors import BotError, NotEnoughData
 from utils.models import Item, Profile
 from utils.music_data import artist_genres, artist_item, items_for_keys, kind_of, track_item, window_ms

@@ -71,6 +71,7 @@ class Account(BaseCog):
         await call(self.services.auth.link_state, ctx.author.id, require=True)
         result = await self.services.sync.sync_member(ctx.author.id, force=True)
         if result.status == "failed":
+            ctx.command.reset_cooldown(ctx)  # nothing was fetched: they may try again at once
             await self.send(ctx, embed=error_embed(result.message), private=True)
             return
         text = result.message or f"Done! I added {plural(result.plays_added, 'new play')}."

@@ -6,6 +6,7 @@ Unexpected errors are logged with a short id that the member sees, so the owner 
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from typing import TYPE_CHECKING
 
 import discord
@@ -112,7 +113,16 @@ def describe(error: BaseException, *, usage: str | None = None) -> tuple[str | N
         return "That command is switched off right now.", False
     if isinstance(error, commands.CheckFailure | app_commands.CheckFailure):
         return "You can't use that command here.", False
+    if _database_busy(error):
+        log.warning("The database stayed busy past its wait; the member was asked to try again")
+        return "I'm very busy right now. Please try again in a moment.", False
     return None, True
+
+
+def _database_busy(error: BaseException) -> bool:
+    """SQLite gave up waiting for another writer (its busy timeout ran out): a moment later it will work."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 def new_error_id() -> str:
@@ -160,6 +170,8 @@ class Errors(commands.Cog):
             return
         usage = f"{ctx.clean_prefix}{ctx.command.qualified_name} {ctx.command.signature}".strip() if ctx.command else None
         text, unexpected = describe(error, usage=usage)
+        if ctx.command is not None and not isinstance(_unwrap(error), commands.CommandOnCooldown):
+            ctx.command.reset_cooldown(ctx)  # a refused or failed try should not make the member wait to retry
         if unexpected:
             error_id = new_error_id()
             name = ctx.command.qualified_name if ctx.command else "?"

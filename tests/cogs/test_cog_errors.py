@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from discord.ext import commands
 
+from cogs.errors import describe
 from tests.cogs.support import BotWorld, embed_text
 
 
@@ -27,3 +30,22 @@ async def test_an_option_without_plain_words_still_reads_correctly(world: BotWor
     world.bot.add_command(commands.Command(paint, name="paint"))
     text = embed_text(await world.prefix("bob", "paint"))
     assert "That command is missing something it needs: colour scheme. Try: `!paint <colour_scheme>`" in text
+
+
+async def test_a_refused_try_does_not_spend_the_cooldown(linked: BotWorld) -> None:
+    assert "I can save `last`" in embed_text(await linked.prefix("bob", "playlist top"))  # a typo
+    text = embed_text(await linked.prefix("bob", "playlist medium"))
+    assert "Easy there" not in text and "Playlist saved" in text
+    assert "Easy there" in embed_text(await linked.prefix("bob", "playlist medium"))  # a real second save waits
+
+
+async def test_sync_refused_before_linking_can_be_run_right_after_linking(world: BotWorld) -> None:
+    assert "/connect" in embed_text(await world.answer(await world.slash("carol", "sync")))
+    await world.link("carol", "carol")
+    assert "Easy there" not in embed_text(await world.answer(await world.slash("carol", "sync")))
+
+
+def test_a_database_that_stays_busy_asks_the_member_to_retry() -> None:
+    text, unexpected = describe(sqlite3.OperationalError("database is locked"))
+    assert text == "I'm very busy right now. Please try again in a moment." and not unexpected
+    assert describe(sqlite3.OperationalError("no such table: plays"))[1]  # a real fault is still reported as one

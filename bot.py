@@ -210,7 +210,7 @@ class MusicBot(commands.Bot):
             log.info("could not send a direct message (the member may have them switched off)")
 
     async def _after_link(self, discord_id: int, guild_id: int | None) -> None:
-        from cogs.ui.embeds import message_embed
+        from cogs.ui.embeds import error_embed, message_embed
 
         for guild in self.guilds:
             if guild.id == guild_id or guild.get_member(discord_id) is not None:
@@ -221,8 +221,15 @@ class MusicBot(commands.Bot):
         try:
             result = await self.services.sync.sync_member(discord_id, force=True)
             log.info("first sync after linking: %s", result.status)
+            problem = result.message if result.status == "failed" else None
         except Exception:
             log.exception("the first sync after linking failed")
+            problem = "Something went wrong on my side."
+        if problem:  # they were told "in a minute": say it didn't work, and what to do
+            embed = error_embed(f"I couldn't fetch your listening just now. {problem}\nYour link is saved: run "
+                                "`/sync` in a few minutes to try again.")
+            embed.title = "Not fetched yet"
+            await self._dm(discord_id, embed)
 
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         from cogs.ui.embeds import import_embed

@@ -25,6 +25,16 @@ async def test_linking_sends_a_dm_and_syncs(world: BotWorld) -> None:
     assert world.db.counts()["plays"] > 0
     # the member now counts in the server where they linked
     assert bob_id in world.db.visible_members(world.guild.id)
+    assert not any("Not fetched yet" in embed_text(m) for m in world.discord.dms(bob_id))
+
+
+async def test_a_first_fetch_that_fails_is_followed_by_a_dm_saying_what_to_do(world: BotWorld) -> None:
+    world.spotify.fail_next("/v1/me/top", 429, count=200, retry_after=600)
+    bob_id = await world.link("bob", wait_sync=False)
+    dm = await world.discord.wait_dm(bob_id, lambda m: "Not fetched yet" in embed_text(m), timeout=15)
+    text = embed_text(dm)
+    assert "Spotify asked me to slow down" in text and "run `/sync` in a few minutes" in text
+    assert world.db.get_user(bob_id)["link_state"] == "linked"
 
 
 async def test_connect_by_prefix_sends_the_link_by_dm_not_in_the_channel(world: BotWorld) -> None:

@@ -191,11 +191,20 @@ class SpotifyAuth:
         self.db.set_link_state(discord_id, LINK_OK, spotify_user_id=me["id"],
                                spotify_display_name=me.get("display_name") or me["id"])
         log.info("Spotify account linked for a member")
-        name = me.get("display_name") or "your account"
-        return CallbackOutcome(True, 200, "Spotify is linked!",
-                               f"You're connected as {name}. You can close this tab and go back to Discord: "
-                               "the bot will send you a message and fetch your listening in a moment.",
+        return CallbackOutcome(True, 200, "Spotify is linked!", self._linked_text(discord_id, me),
                                discord_id, guild_id, "linked")
+
+    def _linked_text(self, discord_id: int, me: Mapping[str, Any]) -> str:
+        """Names both sides, so someone who approved a link another member forwarded can tell, and undo it."""
+        name = me.get("display_name") or "your account"
+        member = (self.db.get_user(discord_id) or {}).get("display_name")
+        if not member:
+            return (f"You're connected as {name}. You can close this tab and go back to Discord: "
+                    "the bot will send you a message and fetch your listening in a moment.")
+        return (f"You're connected as {name}, for {member} on Discord. You can close this tab and go back to "
+                f"Discord: the bot will send you a message and fetch your listening in a moment. Not {member}? "
+                "Then someone sent you their link: remove this app in your Spotify account settings (under Apps) "
+                "and it can't read anything more.")
 
     # -- tokens -------------------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ def test_round_trip_links_the_member_and_stores_only_ciphertext(world: World) ->
     assert page.url.startswith(world.settings.spotify_redirect_uri)
     assert page.status_code == 200
     assert "Spotify is linked!" in page.text
+    # Both sides named: whoever approved a link someone forwarded them can tell, and is told how to undo it.
+    assert "for Alice on Discord" in html.unescape(page.text) and "Not Alice?" in html.unescape(page.text)
     assert world.bridge.linked == [(DISCORD_ID, GUILD_ID)]
     access = world.auth.access_token(DISCORD_ID)
     row = world.db.get_tokens(DISCORD_ID)

@@ -11,6 +11,7 @@ Everything here is blocking: async callers use `await db.run(auth.method, ...)` 
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 import threading
 import time
@@ -42,6 +43,10 @@ REFRESH_MARGIN_SECONDS = 60.0
 # callers that all saw the same 401 cause one refresh, not ten.
 FORCED_REFRESH_REUSE_SECONDS = 10.0
 HTTP_TIMEOUT = (5.0, 15.0)
+# A refresh that met a 5xx or a network error is tried this many more times, after 0.5 s then 1 s (plus a little
+# jitter): it is safe to repeat (the same refresh token), and one hiccup should not fail a member's command.
+REFRESH_RETRIES = 2
+REFRESH_BACKOFF = 0.5
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,11 @@ NOT_ALLOWLISTED = ("not_allowlisted", 403, "Spotify hasn't allowed this account 
 class SpotifyAuth:
     """The OAuth flow plus the token vault for every member."""
 
-    def __init__(self, settings: Settings, db: Database, *, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database, *, session: requests.Session | None = None,
+                 refresh_retries: int = REFRESH_RETRIES, refresh_backoff: float = REFRESH_BACKOFF) -> None:
         self.settings = settings
+        self.refresh_retries = refresh_retries
+        self.refresh_backoff = refresh_backoff
         self.db = db
         self.vault = TokenVault(settings.token_encryption_keys)
         self._session = session or requests.Session()
@@ -295,7 +303,7 @@ class SpotifyAuth:
 
     def _refresh(self, discord_id: int, refresh_token: str) -> str:
         try:
-            tokens = self._post_token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+            tokens = self._post_refresh(refresh_token)
         except _TokenError as exc:
             if exc.error == "invalid_grant":
                 log.warning("A member's Spotify refresh token was refused (expired or revoked); link marked broken")
@@ -306,6 +314,20 @@ class SpotifyAuth:
         self._store(discord_id, tokens, refresh_fallback=refresh_token)
         self._last_refresh[discord_id] = time.time()
         return tokens["access_token"]
+
+    def _post_refresh(self, refresh_token: str) -> dict[str, Any]:
+        """The refresh grant, tried again after a 5xx or a network error (never after a refusal or a 429)."""
+        for attempt in range(self.refresh_retries + 1):
+            try:
+                return self._post_token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+            except SpotifyUnavailable:
+                if attempt >= self.refresh_retries:
+                    log.warning("Spotify's token service kept failing; giving up after %d tries", attempt + 1)
+                    raise
+                delay = self.refresh_backoff * 2 ** attempt * random.uniform(1.0, 1.2)
+                log.info("Spotify's token service failed; trying the refresh again in %.1f s", delay)
+                time.sleep(delay)
+        raise SpotifyUnavailable()  # not reached: the loop returns or raises
 
     def _store(self, discord_id: int, tokens: dict[str, Any], refresh_fallback: str | None) -> None:
         access = tokens["access_token"]

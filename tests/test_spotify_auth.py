@@ -264,16 +264,45 @@ def test_revoked_access_breaks_the_link_once_and_keeps_everything_else(world: Wo
     assert len(world.fake.requests_to("/api/token")) == 1
 
 
+def test_one_failed_refresh_is_tried_again_and_the_member_never_notices(world: World) -> None:
+    world.fake.access_token_ttl = 30
+    world.link()
+    old_access, _ = stored_tokens(world)
+    world.fake.clear_log()
+    world.fake.fail_next("/api/token", 503)
+    token = world.auth.access_token(DISCORD_ID)
+    assert token != old_access and world.fake.token_refresh_count["alice"] == 1
+    assert len(world.fake.requests_to("/api/token")) == 2
+    assert world.db.get_user(DISCORD_ID)["link_state"] == "linked"
+
+
 def test_spotify_down_during_refresh_does_not_break_the_link(world: World) -> None:
     from utils.errors import SpotifyUnavailable
 
     world.fake.access_token_ttl = 30
     world.link()
-    world.fake.fail_next("/api/token", 503)
-    with pytest.raises(SpotifyUnavailable):
+    world.fake.clear_log()
+    world.fake.fail_next("/api/token", 502, count=3)
+    started = time.monotonic()
+    with pytest.raises(SpotifyUnavailable) as caught:
         world.auth.access_token(DISCORD_ID)
+    assert time.monotonic() - started < 3  # a short backoff, not a long wait
+    assert "isn't answering" in caught.value.user_message
+    assert len(world.fake.requests_to("/api/token")) == 3  # the first try and two more
     assert world.db.get_user(DISCORD_ID)["link_state"] == "linked"
     assert world.auth.access_token(DISCORD_ID)  # next time it works
+
+
+def test_a_revoked_refresh_token_is_not_retried(world: World) -> None:
+    world.fake.access_token_ttl = 30
+    world.link()
+    world.fake.clear_log()
+    world.fake.fail_next("/api/token", 503)  # a hiccup first, then Spotify says the token is dead
+    world.fake.revoke("alice")
+    with pytest.raises(LinkBroken):
+        world.auth.access_token(DISCORD_ID)
+    assert len(world.fake.requests_to("/api/token")) == 2
+    assert world.db.get_user(DISCORD_ID)["link_state"] == "broken"
 
 
 # -- keys ----------------------------------------------------------------------------------------------

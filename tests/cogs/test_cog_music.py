@@ -178,3 +178,12 @@ async def test_recommend_reasons_name_songs_as_song_by_artist(linked: BotWorld) 
     artist_dash_song = [f"{r['artist_name']} - {r['name']}" for r in rows]
     assert any(label in reason for reason in reasons for label in song_by_artist), reasons
     assert not any(label in reason for reason in reasons for label in artist_dash_song), reasons
+
+
+async def test_one_hiccup_at_spotifys_token_service_does_not_fail_the_command(linked: BotWorld) -> None:
+    linked.spotify.expire_access_tokens()
+    linked.spotify.fail_next("/api/token", 503)  # the refresh fails once, then works
+    message = await linked.answer(await linked.slash("alice", "playlist", {"source": "top_short"}), timeout=20)
+    assert "Playlist saved" in embed_text(message)
+    assert len(linked.spotify.playlists) == 1
+    assert linked.db.get_user(linked.user("alice").id)["link_state"] == "linked"

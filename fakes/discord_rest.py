@@ -47,6 +47,82 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
+# Discord's documented message limits (docs "Embed Limits"; RichEmbed* maxLength in discord-openapi/openapi.json).
+CONTENT_MAX = 2000
+EMBEDS_MAX = 10
+FIELDS_MAX = 25
+EMBED_TOTAL_MAX = 6000
+_EMBED_TEXT_MAX = {("title",): 256, ("description",): 4096, ("footer", "text"): 2048, ("author", "name"): 256}
+_FIELD_TEXT_MAX = {"name": 256, "value": 1024}
+
+
+def _too_long(limit: int) -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}]}
+
+
+def _required() -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]}
+
+
+def _embed_errors(embed: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """What Discord would reject in one embed (its nested error shape), and the embed's counted characters."""
+    errors: dict[str, Any] = {}
+    total = 0
+    for path, limit in _EMBED_TEXT_MAX.items():
+        parent: Any = embed
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        text = parent.get(path[-1]) if isinstance(parent, dict) else None
+        size = len(text or "")
+        total += size
+        if size > limit:
+            where = errors
+            for key in path[:-1]:
+                where = where.setdefault(key, {})
+            where[path[-1]] = _too_long(limit)
+    fields = embed.get("fields") or []
+    if len(fields) > FIELDS_MAX:
+        errors["fields"] = _too_long(FIELDS_MAX)
+    for index, field in enumerate(fields):
+        for key, limit in _FIELD_TEXT_MAX.items():
+            text = field.get(key)
+            total += len(text or "")
+            if not text or not str(text).strip():
+                errors.setdefault("fields", {}).setdefault(str(index), {})[key] = _required()
+            elif len(text) > limit:
+                errors.setdefault("fields", {}).setdefault(str(index), {})[key] = _too_long(limit)
+    return errors, total
+
+
+def form_errors(payload: dict[str, Any]) -> dict[str, Any]:
+    """Discord's "Invalid Form Body" details for a message body that breaks its limits; empty when it is fine."""
+    errors: dict[str, Any] = {}
+    if len(payload.get("content") or "") > CONTENT_MAX:
+        errors["content"] = _too_long(CONTENT_MAX)
+    embeds = payload.get("embeds") or []
+    if len(embeds) > EMBEDS_MAX:
+        errors["embeds"] = _too_long(EMBEDS_MAX)
+        return errors
+    grand_total = 0
+    for index, embed in enumerate(embeds):
+        found, total = _embed_errors(embed)
+        grand_total += total
+        if total > EMBED_TOTAL_MAX:
+            found.setdefault("_errors", []).append(
+                {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}"})
+        if found:
+            errors.setdefault("embeds", {})[str(index)] = found
+    if grand_total > EMBED_TOTAL_MAX and "embeds" not in errors:
+        errors["embeds"] = {"_errors": [{"code": "MAX_EMBED_SIZE_EXCEEDED",
+                                         "message": f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}"}]}
+    return errors
+
+
+def invalid_form(errors: dict[str, Any]) -> web.Response:
+    """The 400 Discord answers for a body that breaks its limits (discord.py raises HTTPException 50035)."""
+    return reply({"message": "Invalid Form Body", "code": 50035, "errors": errors}, 400)
+
+
 class Rest:
     """Route handlers; all state lives on the FakeDiscord they serve."""
 
@@ -119,6 +195,18 @@ class Rest:
 
     async def empty_list(self, request: web.Request) -> web.Response:
         return reply([])
+
+    def _refused(self, request: web.Request, payload: dict[str, Any], *, under: str | None = None) -> web.Response | None:
+        """Discord's 400 "Invalid Form Body" if the message body breaks a limit (noted in fake.rejected), else None."""
+        errors = form_errors(payload)
+        if not errors:
+            return None
+        if under is not None:
+            errors = {under: errors}
+        self.fake.rejected.append((request.method, request.path, errors))
+        log.warning("fake Discord: refused %s %s as Discord would: %s", request.method, request.path, errors)
+        self.fake.signal.notify()
+        return invalid_form(errors)
 
     # ---- users, gateway, application -----------------------------------------------------------
 
@@ -221,6 +309,8 @@ class Rest:
         body = await read_body(request)
         kind = int(body.payload.get("type", 0))
         data = body.payload.get("data") or {}
+        if kind in (4, 7) and (refused := self._refused(request, data, under="data")):
+            return refused
         elapsed = time.monotonic() - record.dispatched_at
         record.late = elapsed > self.fake.response_deadline
         record.response = {"type": kind, "data": data, "elapsed": elapsed, "late": record.late, "files": body.files}
@@ -294,6 +384,8 @@ class Rest:
         if record is None:
             return error(10015)
         body = await read_body(request)
+        if refused := self._refused(request, body.payload):
+            return refused
         record.mark_replied()
         original = self.store.by_id.get(record.original_id or 0)
         if original is not None and original["flags"] & LOADING and record.response and record.response["type"] == 5:
@@ -326,7 +418,10 @@ class Rest:
         message_id = self._webhook_message_id(request, record) if record else None
         if record is None or message_id is None:
             return error(10008)
-        message = self.store.edit(message_id, await read_body(request))
+        body = await read_body(request)
+        if refused := self._refused(request, body.payload):
+            return refused
+        message = self.store.edit(message_id, body)
         if message_id == record.original_id:
             record.edit_count += 1
             record.mark_replied()
@@ -366,6 +461,8 @@ class Rest:
         body = await read_body(request)
         if not (body.payload.get("content") or body.payload.get("embeds") or body.files or body.payload.get("components")):
             return reply({"message": "Cannot send an empty message", "code": 50006}, 400)
+        if refused := self._refused(request, body.payload):
+            return refused
         message = self.store.create(channel.id, self.world.bot, body)
         await self._dispatch_message("MESSAGE_CREATE", message)
         self.fake.signal.notify()
@@ -384,7 +481,10 @@ class Rest:
         message_id = self._message_in(request)
         if message_id is None:
             return error(10008)
-        message = self.store.edit(message_id, await read_body(request))
+        body = await read_body(request)
+        if refused := self._refused(request, body.payload):
+            return refused
+        message = self.store.edit(message_id, body)
         await self._dispatch_message("MESSAGE_UPDATE", message)
         self.fake.signal.notify()
         return reply(self.store.get(message_id))

@@ -61,6 +61,8 @@ class FakeDiscord:
         self.records_by_token: dict[str, InteractionRecord] = {}
         self.requests: list[tuple[str, str]] = []
         self.unknown_routes: list[tuple[str, str]] = []
+        # Requests answered 400 "Invalid Form Body" because they broke Discord's limits: (method, path, errors).
+        self.rejected: list[tuple[str, str, dict[str, Any]]] = []
         self.reactions: list[tuple[str, int, str]] = []
         self.signal = ChangeSignal()
         self.gateway = Gateway(self, heartbeat_interval_ms)

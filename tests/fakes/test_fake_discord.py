@@ -83,6 +83,24 @@ class Music(commands.Cog):
         names = ["rock", "rap", "jazz"]
         return [app_commands.Choice(name=n.title(), value=n) for n in names if n.startswith(current)]
 
+    @app_commands.command(description="Show a card titled as asked")
+    async def card(self, interaction: discord.Interaction, title: str, deferred: bool = False) -> None:
+        """Like a real cog answering with an embed: if Discord refuses it, say so instead."""
+        embed = discord.Embed(title=title, description="A card")
+        try:
+            if deferred:
+                await interaction.response.defer()
+                await interaction.followup.send(embed=embed)
+            else:
+                await interaction.response.send_message(embed=embed)
+        except discord.HTTPException as exc:
+            self.bot.refusals.append(exc)
+            text = "Discord refused that card."
+            if interaction.response.is_done():
+                await interaction.followup.send(text)
+            else:
+                await interaction.response.send_message(text)
+
     server = app_commands.Group(name="server", description="Server stats")
 
     @server.command(name="top", description="Top listeners")
@@ -108,6 +126,7 @@ class ThrowawayBot(commands.Bot):
         self.guild_id = guild_id
         self.joined: list[int] = []
         self.left: list[int] = []
+        self.refusals: list[discord.HTTPException] = []
 
     async def setup_hook(self) -> None:
         await self.add_cog(Music(self))
@@ -152,7 +171,7 @@ async def test_login_sync_and_guild_state(fake: FakeDiscord, bot: ThrowawayBot) 
     assert guild.get_member(fake.user("alice").id).guild_permissions.administrator
     assert not guild.get_member(fake.user("bob").id).guild_permissions.administrator
     names = {c["name"] for c in await fake.wait_commands(fake.guild)}
-    assert names == {"ping", "slow", "pick", "upload", "dm", "admin", "find", "server", "Profile"}
+    assert names == {"ping", "slow", "pick", "upload", "dm", "admin", "find", "card", "server", "Profile"}
 
 
 async def test_slash_reply_arrives_promptly(fake: FakeDiscord, bot: ThrowawayBot) -> None:
@@ -296,3 +315,62 @@ async def test_endpoints_fall_back_to_plain_gateway_without_token(fake: FakeDisc
         configure_discord_endpoints(DEFAULT_API_URL)
     assert discord.http.Route.BASE == DEFAULT_API_URL
     assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
+
+
+# ---- Discord's limits: what real Discord refuses, the fake refuses too ---------------------------------------
+
+
+@pytest.mark.parametrize("embed, where", [
+    (discord.Embed(title="t" * 257), "embeds.0.title"),
+    (discord.Embed(description="d" * 4097), "embeds.0.description"),
+    (discord.Embed(title="ok").add_field(name="n" * 257, value="v"), "embeds.0.fields.0.name"),
+    (discord.Embed(title="ok").add_field(name="n", value="v" * 1025), "embeds.0.fields.0.value"),
+    (discord.Embed(title="ok").set_footer(text="f" * 2049), "embeds.0.footer.text"),
+    (discord.Embed(title="ok").set_author(name="a" * 257), "embeds.0.author.name"),
+])
+async def test_a_message_over_an_embed_limit_is_refused(
+    fake: FakeDiscord, bot: ThrowawayBot, embed: discord.Embed, where: str
+) -> None:
+    channel = bot.get_channel(fake.guild.channel("general").id)
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send(embed=embed)
+    assert refused.value.status == 400 and refused.value.code == 50035
+    assert f"In {where}: Must be" in refused.value.text
+    assert fake.messages(fake.guild.channel("general")) == [], "members see nothing"
+
+
+async def test_embed_totals_and_counts_are_refused_and_edits_are_checked(fake: FakeDiscord, bot: ThrowawayBot) -> None:
+    channel = bot.get_channel(fake.guild.channel("general").id)
+    big = discord.Embed(title="Big", description="d" * 4000)
+    for n in range(3):
+        big.add_field(name=f"Field {n}", value="v" * 1000)  # each part fits; together over 6000
+    with pytest.raises(discord.HTTPException, match="Embed size exceeds maximum size of 6000"):
+        await channel.send(embed=big)
+    many = discord.Embed(title="Many")
+    for n in range(26):
+        many.add_field(name=f"F{n}", value="v")
+    with pytest.raises(discord.HTTPException, match=r"In embeds\.0\.fields: Must be 25 or fewer"):
+        await channel.send(embed=many)
+    with pytest.raises(discord.HTTPException, match=r"In embeds\.0\.fields\.0\.value: This field is required"):
+        await channel.send(embed=discord.Embed(title="Empty").add_field(name="Name", value=""))
+
+    fits = discord.Embed(title="t" * 256, description="d" * 4096).set_footer(text="f" * 1000)
+    message = await channel.send(embed=fits)  # right at the limits: accepted
+    with pytest.raises(discord.HTTPException, match=r"In embeds\.0\.title"):
+        await message.edit(embed=discord.Embed(title="t" * 300))
+    assert [m["embeds"][0]["title"] for m in fake.messages(fake.guild.channel("general"))] == ["t" * 256]
+    assert len(fake.rejected) == 4
+
+
+async def test_an_interaction_answer_over_a_limit_is_refused(fake: FakeDiscord, bot: ThrowawayBot) -> None:
+    general = fake.guild.channel("general")
+    rec = await fake.slash(fake.user("bob"), fake.guild, general, "card", {"title": "x" * 300})
+    assert (await rec.wait_original())["content"] == "Discord refused that card."
+    assert "In data.embeds.0.title: Must be 256 or fewer in length." in bot.refusals[0].text
+    rec = await fake.slash(fake.user("bob"), fake.guild, general, "card", {"title": "y" * 300, "deferred": True})
+    [followup] = await rec.wait_followups(1)
+    assert followup["content"] == "Discord refused that card." and not followup["embeds"]
+    assert "In embeds.0.title: Must be 256 or fewer in length." in bot.refusals[1].text
+    rec = await fake.slash(fake.user("bob"), fake.guild, general, "card", {"title": "Fine"})
+    assert (await rec.wait_original())["embeds"][0]["title"] == "Fine"
+    assert [path.split("/")[3] for _, path, _ in fake.rejected] == ["interactions", "webhooks"]

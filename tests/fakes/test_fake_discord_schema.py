@@ -102,6 +102,35 @@ def test_channel_message_plain_and_with_file(fake: FakeDiscord, http: requests.S
     assert [f.data for f in fake.files(message)] == [b'{"a": 1}']
 
 
+def test_a_body_over_discords_limits_gets_discords_invalid_form_body(fake: FakeDiscord, http: requests.Session) -> None:
+    url = f"{fake.api_url}/channels/{fake.guild.channel('general').id}/messages"
+    before = len(fake.messages(fake.guild.channel("general")))
+    response = http.post(url, json={"embeds": [{"title": "t" * 257, "fields": [{"name": "n", "value": "v" * 1025}]}]})
+    assert response.status_code == 400 and response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == 50035 and body["message"] == "Invalid Form Body"
+    embed = body["errors"]["embeds"]["0"]
+    assert embed["title"]["_errors"][0] == {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 256 or fewer in length."}
+    assert embed["fields"]["0"]["value"]["_errors"][0]["message"] == "Must be 1024 or fewer in length."
+    # Discord's docs ("Error Messages") and its replies name a field error with a word such as BASE_TYPE_MAX_LENGTH;
+    # the OpenAPI preview types Error.code as an integer. Everything else must match the description.
+    _validate("/channels/{channel_id}/messages", "post", _numbered_codes(body), status="4XX")
+    many = http.post(url, json={"embeds": [{"title": str(n)} for n in range(11)]})
+    assert many.status_code == 400
+    assert many.json()["errors"] == {"embeds": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH",
+                                                             "message": "Must be 10 or fewer in length."}]}}
+    assert len(fake.messages(fake.guild.channel("general"))) == before, "neither was posted"
+
+
+def _numbered_codes(details: Any) -> Any:
+    """The same error body with each field error's word code as a number, as the OpenAPI preview types it."""
+    if isinstance(details, dict):
+        return {k: (0 if k == "code" and isinstance(v, str) else _numbered_codes(v)) for k, v in details.items()}
+    if isinstance(details, list):
+        return [_numbered_codes(v) for v in details]
+    return details
+
+
 def test_guild_member_and_member_list(fake: FakeDiscord, http: requests.Session) -> None:
     guild_id, bob = fake.guild.id, fake.user("bob").id
     _validate("/guilds/{guild_id}/members/{user_id}", "get", _json(http.get(f"{fake.api_url}/guilds/{guild_id}/members/{bob}")))

@@ -3,6 +3,10 @@
 spotipy is given a plain `requests.Session()` (no urllib3 retries), so a 429 reaches us at once with its
 `Retry-After` and we decide: wait it out when short, fail fast with `RateLimited` when long. 5xx answers,
 dropped connections and timeouts are retried with exponential backoff and jitter, then `SpotifyUnavailable`.
+Writes (create a playlist, add to it) are not idempotent: they are retried only when Spotify cannot have done
+them (429, 503, a connection that never opened); a 500/502/504 or a reply that timed out may have landed, so
+they raise `WriteUncertain` at once and the caller decides (see MusicService: it fills the same playlist later).
+Writes get a longer read timeout than reads, so a slow Spotify finishes them rather than leaving us unsure.
 A 401 asks the token provider for a forced refresh once. The rate limit is per app, so it is remembered
 module-wide: while Spotify has asked us to wait, every client waits or fails fast instead of hammering it.
 
@@ -26,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 import spotipy
+import urllib3
 from spotipy.exceptions import SpotifyException
 
 from utils.errors import BotError, LinkBroken, NotAllowlisted, RateLimited, SpotifyUnavailable
@@ -56,6 +61,10 @@ class SpotifyRequestFailed(BotError):
         self.status = status
         self.reason = reason
         super().__init__(user_message)
+
+
+class WriteUncertain(SpotifyUnavailable):
+    """A write (playlist create or add) failed in a way that may have happened at Spotify all the same."""
 
 
 class _AppStats:
@@ -160,6 +169,21 @@ def _path_of(url: str) -> str:
     return urlsplit(url).path
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached Spotify (no connection was made), so a write is safe to retry."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    cause: BaseException | None = exc
+    for _ in range(4):  # requests wraps urllib3's MaxRetryError, which wraps the real reason
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError | urllib3.exceptions.NewConnectionError):
+            return True
+        cause = getattr(cause, "reason", None) or (cause.args[0] if cause.args and
+                                                   isinstance(cause.args[0], BaseException) else None)
+    return False
+
+
 class SpotifyClient:
     """Spotify Web API calls for one member (whose token `token_provider` supplies), with our retry policy."""
 
@@ -169,6 +193,7 @@ class SpotifyClient:
         api_url: str,
         *,
         timeout: float = 10.0,
+        write_timeout: float = 30.0,
         max_wait: float = 30.0,
         max_retries: int = 3,
         backoff_base: float = 0.5,
@@ -177,31 +202,48 @@ class SpotifyClient:
     ) -> None:
         self._token_provider = token_provider
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.timeout = timeout
+        self.write_timeout = max(timeout, write_timeout)
         self.max_wait = max_wait
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self._session = session or _SHARED_SESSION
         self._slot = threading.local()
-        self._sp = _Spotipy(
-            self._slot, requests_session=session or _SHARED_SESSION, requests_timeout=timeout, retries=0,
-            status_retries=0,
-        )
-        self._sp.prefix = self.api_url
+        self._sp = self._spotipy(timeout)
+        self._sp_write = self._spotipy(self.write_timeout)
+
+    def _spotipy(self, timeout: float) -> _Spotipy:
+        sp = _Spotipy(self._slot, requests_session=self._session, requests_timeout=timeout, retries=0,
+                      status_retries=0)
+        sp.prefix = self.api_url
+        return sp
+
+    def impatient(self) -> SpotifyClient:
+        """The same member's client for optional look-ups: a 429 (or a slow-down already in force) fails at once
+        with RateLimited instead of being waited out, and a failing Spotify is tried twice, not four times."""
+        return SpotifyClient(self._token_provider, self.api_url, timeout=self.timeout,
+                             write_timeout=self.write_timeout, max_wait=0.0, max_retries=min(1, self.max_retries),
+                             backoff_base=self.backoff_base, backoff_max=self.backoff_max, session=self._session)
 
     # ---- the retry policy ----
 
     def call(self, label: str, fn: Callable[[spotipy.Spotify], T], *, idempotent: bool = True) -> T:
-        """Run one spotipy call under our policy; `label` ("GET me/top/tracks") is all that is logged."""
+        """Run one spotipy call under our policy; `label` ("GET me/top/tracks") is all that is logged.
+
+        `idempotent=False` (a write) runs with the longer write timeout and is retried only when Spotify cannot
+        have done it; otherwise it raises WriteUncertain at once."""
         failures = 0
         waited = 0.0
         refreshed = force_refresh = False
+        sp = self._sp if idempotent else self._sp_write
         while True:
             waited += self._wait_for_app_limit(label, waited)
             self._slot.token = self._token_provider(force_refresh)
             force_refresh = False
             _STATS.add(calls=1)
             try:
-                return fn(self._sp)
+                return fn(sp)
             except SpotifyException as exc:
                 status = exc.http_status
                 _STATS.error(label, f"HTTP {status}")
@@ -223,12 +265,17 @@ class SpotifyClient:
                 if status < 500:
                     log.warning("Spotify refused %s with %s", label, status)
                     raise self._give_up(SpotifyRequestFailed(status, exc.reason)) from None
+                if not idempotent and status != 503:
+                    # A 500/502/504 may come after the write was done: retrying could make it twice.
+                    log.warning("Spotify answered %s to %s: it may have been done, not retrying", status, label)
+                    raise self._give_up(WriteUncertain()) from None
                 failures = self._backoff(label, failures, f"HTTP {status}")
             except requests.RequestException as exc:
                 _STATS.error(label, type(exc).__name__)
-                if not idempotent and isinstance(exc, requests.ReadTimeout):
-                    # The write may have landed: retrying could add the same songs twice.
-                    raise self._give_up(SpotifyUnavailable()) from None
+                if not idempotent and not _never_sent(exc):
+                    # The write may have landed (a timed-out or cut-off reply): retrying could make it twice.
+                    log.warning("%s on %s: it may have been done, not retrying", type(exc).__name__, label)
+                    raise self._give_up(WriteUncertain()) from None
                 failures = self._backoff(label, failures, type(exc).__name__)
 
     def _wait_for_app_limit(self, label: str, waited: float) -> float:
@@ -331,13 +378,27 @@ class SpotifyClient:
             offset += page_size
         return {key: items[:limit] for key, items in results.items()}
 
+    def playlist_uris(self, playlist_id: str) -> list[str]:
+        """The URIs of every item now in a playlist, in order (GET playlists/{id}/items, all pages)."""
+        first = self.call("GET playlists/{id}/items", lambda sp: sp.playlist_items(
+            playlist_id, limit=MAX_PAGE, additional_types=("track",)))
+        entries = self._pages("GET playlists/{id}/items", first or {}, None)
+        uris = []
+        for entry in entries:
+            item = (entry or {}).get("item") or (entry or {}).get("track") or {}  # "track" before Feb 2026
+            if item.get("uri"):
+                uris.append(item["uri"])
+        return uris
+
     def create_playlist(self, name: str, description: str = "", public: bool = False) -> dict[str, Any]:
-        """A new playlist in the member's account (POST me/playlists), returned as Spotify describes it."""
+        """A new playlist in the member's account (POST me/playlists), returned as Spotify describes it.
+        Raises WriteUncertain when Spotify may have made it without telling us (never retried then)."""
         return self.call("POST me/playlists", lambda sp: sp.current_user_playlist_create(
             name, public=public, collaborative=False, description=description), idempotent=False)
 
     def add_to_playlist(self, playlist_id: str, uris: Sequence[str]) -> str | None:
-        """Append `uris` in order, at most 100 a request; returns the last snapshot id."""
+        """Append `uris` in order, at most 100 a request; returns the last snapshot id. On WriteUncertain, the
+        earlier batches are in and the failed one may be: `playlist_uris` tells what is there."""
         snapshot = None
         for start in range(0, len(uris), MAX_ADD_BATCH):
             chunk = list(uris[start:start + MAX_ADD_BATCH])
@@ -385,6 +446,9 @@ class SpotifyClient:
         self, q: str, types: Iterable[str] = ("track",), limit: int = 10
     ) -> dict[str, list[dict[str, Any]]]:
         return await self._async(self.search, q, tuple(types), limit)
+
+    async def async_playlist_uris(self, playlist_id: str) -> list[str]:
+        return await self._async(self.playlist_uris, playlist_id)
 
     async def async_create_playlist(self, name: str, description: str = "", public: bool = False) -> dict[str, Any]:
         return await self._async(self.create_playlist, name, description, public)

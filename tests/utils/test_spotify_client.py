@@ -210,3 +210,92 @@ def test_stats_is_a_plain_dict_for_the_admin_command(fake_spotify, make_client):
     assert figures["retries"] == 1
     assert figures["rate_limited"] is False
     assert "502" in figures["last_error"]
+
+
+# -- writes: never made twice --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_create_that_may_have_happened_is_not_retried(fake_spotify, make_client, status):
+    client, _ = make_client()
+    fake_spotify.fail_next("/v1/me/playlists", status, count=5)
+    with pytest.raises(spotify_client.WriteUncertain) as caught:
+        client.create_playlist("Mix")
+    assert isinstance(caught.value, SpotifyUnavailable)  # callers that don't care see "isn't answering"
+    assert _calls(fake_spotify, "/v1/me/playlists", "POST") == 1
+
+
+def test_an_add_that_may_have_happened_is_not_retried(fake_spotify, make_client):
+    client, _ = make_client()
+    playlist = client.create_playlist("Mix")
+    uris = [f"spotify:track:{t}" for t in fake_spotify.top_tracks("alice")[:3]]
+    fake_spotify.fail_next("/v1/playlists/", 500, count=5)
+    with pytest.raises(spotify_client.WriteUncertain):
+        client.add_to_playlist(playlist["id"], uris)
+    assert _calls(fake_spotify, f"/v1/playlists/{playlist['id']}/items", "POST") == 1
+
+
+def test_a_write_spotify_says_it_did_not_do_is_retried(fake_spotify, make_client):
+    client, _ = make_client()
+    fake_spotify.fail_next("/v1/me/playlists", 503)
+    fake_spotify.fail_next("/v1/playlists/", 429, retry_after=1)
+    playlist = client.create_playlist("Mix")
+    uris = [f"spotify:track:{t}" for t in fake_spotify.top_tracks("alice")[:3]]
+    client.add_to_playlist(playlist["id"], uris)
+    assert len(fake_spotify.playlists) == 1
+    assert fake_spotify.playlists[playlist["id"]].uris == tuple(uris)
+
+
+def test_writes_wait_longer_for_a_slow_spotify_than_reads(fake_spotify, make_client):
+    client, _ = make_client(timeout=0.3, write_timeout=3.0, max_retries=0)
+    fake_spotify.set_delay(0.6)
+    with pytest.raises(SpotifyUnavailable):
+        client.me()
+    playlist = client.create_playlist("Slow mix")
+    assert list(fake_spotify.playlists) == [playlist["id"]]
+
+
+def test_a_write_whose_reply_timed_out_is_not_retried(fake_spotify, make_client):
+    client, _ = make_client(timeout=0.2, write_timeout=0.3)
+    fake_spotify.set_delay(0.6)
+    with pytest.raises(spotify_client.WriteUncertain):
+        client.create_playlist("Mix")
+    fake_spotify.set_delay(0)
+    time.sleep(0.5)
+    assert len(fake_spotify.playlists) == 1  # Spotify made it after all: only once
+    assert _calls(fake_spotify, "/v1/me/playlists", "POST") == 1
+
+
+def test_a_write_that_never_reached_spotify_is_retried():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = SpotifyClient(lambda _force: "token", f"http://127.0.0.1:{port}/v1/", timeout=1.0, max_retries=1,
+                           backoff_base=0.01)
+    with pytest.raises(SpotifyUnavailable) as caught:
+        client.create_playlist("Mix")
+    assert not isinstance(caught.value, spotify_client.WriteUncertain)
+    assert spotify_client.stats()["retries"] == 1
+
+
+def test_playlist_uris_reads_every_page_in_order(fake_spotify, make_client):
+    client, _ = make_client()
+    playlist = client.create_playlist("Long mix")
+    uris = [f"spotify:track:{t}" for t in list(fake_spotify.catalogue.tracks)[:120]]
+    client.add_to_playlist(playlist["id"], uris)
+    assert client.playlist_uris(playlist["id"]) == uris
+
+
+# -- optional look-ups: never wait -----------------------------------------------------------------------
+
+def test_an_impatient_client_gives_up_at_once_on_a_short_slow_down(fake_spotify, make_client):
+    client, _ = make_client(max_wait=30.0)
+    lookups = client.impatient()
+    fake_spotify.fail_next("/v1/search", 429, retry_after=20)
+    started = time.monotonic()
+    with pytest.raises(RateLimited):
+        lookups.search("a")
+    before = len(fake_spotify.request_log)
+    with pytest.raises(RateLimited):  # the slow-down is remembered: the next look-up does not even ask
+        lookups.artist(next(iter(fake_spotify.catalogue.artists)))
+    assert len(fake_spotify.request_log) == before
+    assert time.monotonic() - started < 1

@@ -60,12 +60,13 @@ class CatalogueExpander:
                     break
                 if now - self._expanded.get(key, 0.0) < self.genre_cache_seconds:
                     continue
-                self._expanded[key] = now
                 used, count = await self._artist(client, artist_id, budget)
+                self._expanded[key] = now  # only once done: a look-up cut short is tried again next time
                 budget -= used
                 stored += count
         except BotError as error:
-            # a catalogue look-up is a bonus: a rate limit or outage just ends it
+            # a catalogue look-up is a bonus: a rate limit or outage just ends it, and the member gets what we have
+            # (the client passed in should be `impatient()`, so a slow-down request ends it without waiting)
             log.info("catalogue look-up stopped: %s", type(error).__name__)
         return stored
 

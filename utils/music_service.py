@@ -206,9 +206,10 @@ class MusicService:
         return data
 
     async def _expand(self, discord_id: int, data: PersonalData) -> int:
-        """Catalogue look-ups on Spotify for a member whose stored catalogue is thin. Never fails the command."""
+        """Catalogue look-ups on Spotify for a member whose stored catalogue is thin. Never fails the command, and
+        never waits for Spotify: they only add songs, so a slow-down request ends them at once (impatient client)."""
         try:
-            client = await self.db.run(self.auth.client_for, discord_id)
+            client = (await self.db.run(self.auth.client_for, discord_id)).impatient()
             return await self.expander.expand(client, dict(list(data.favourite_ids.items())[:4]), data.top_genres[:2])
         except BotError as error:
             log.info("catalogue expansion skipped: %s", type(error).__name__)

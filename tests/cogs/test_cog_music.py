@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from cogs.ui import views
@@ -187,3 +189,17 @@ async def test_one_hiccup_at_spotifys_token_service_does_not_fail_the_command(li
     assert "Playlist saved" in embed_text(message)
     assert len(linked.spotify.playlists) == 1
     assert linked.db.get_user(linked.user("alice").id)["link_state"] == "linked"
+
+
+async def test_recommend_answers_at_once_when_spotify_asks_to_slow_down_during_extra_look_ups(linked: BotWorld) -> None:
+    # bob is one of two members sharing here, so /recommend looks up more songs of his favourite artists
+    linked.spotify.fail_next("/v1/search", 429, retry_after=20)
+    linked.spotify.fail_next("/v1/artists", 429, retry_after=20)
+    linked.spotify.clear_log()
+    started = time.monotonic()
+    message = await linked.answer(await linked.slash("bob", "recommend", {"count": 25}), timeout=60)
+    took = time.monotonic() - started
+    assert "Picked for you" in embed_text(message) and message["embeds"][0]["description"].count("↳") >= 5
+    assert took < 5, f"/recommend took {took:.1f} s"
+    looked_up = [r.path for r in linked.spotify.request_log if not r.path.startswith("/api/token")]
+    assert len(looked_up) == 1  # the first slow-down ended the look-ups: nothing else was asked

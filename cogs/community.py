@@ -11,7 +11,7 @@ from discord.ext import commands
 from cogs._base import BaseCog
 from cogs.errors import Refusal
 from cogs.ui.embeds import blend_embed, item_pages, playlist_embed, recommendations_embed, taste_embed, whoknows_embed
-from cogs.ui.format import escape, parse_range, range_label
+from cogs.ui.format import parse_range, range_label, short
 from cogs.ui.views import OwnedView, link_view
 from utils import community
 from utils.errors import BotError
@@ -19,6 +19,34 @@ from utils.models import BlendResult
 
 if TYPE_CHECKING:
     from bot import MusicBot
+
+ARTIST_MAX = 100  # Discord stops a member typing more into the slash option; the prefix form says so in words
+
+
+class ArtistName(app_commands.Transformer, commands.Converter[str]):
+    """The artist text as typed, with a length limit Discord applies to the slash option (1 to ARTIST_MAX).
+
+    The prefix form gets the same text unchanged, and the command itself says in words when it is too long
+    (a plain `Range[str, ...]` would answer a prefix member with a message about numbers).
+    """
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.string
+
+    @property
+    def min_value(self) -> int:
+        return 1
+
+    @property
+    def max_value(self) -> int:
+        return ARTIST_MAX
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> str:
+        return value
+
+    async def convert(self, ctx: commands.Context, argument: str) -> str:
+        return argument
 
 
 class BlendView(OwnedView):
@@ -84,8 +112,11 @@ class Community(BaseCog):
     @commands.hybrid_command(name="whoknows", description="Who in this server listens to an artist the most")
     @app_commands.describe(artist="The artist's name")
     @commands.guild_only()
-    async def whoknows(self, ctx: commands.Context, *, artist: str) -> None:
+    async def whoknows(self, ctx: commands.Context, *, artist: ArtistName) -> None:
         """Who in this server listens to an artist the most."""
+        if len(artist.strip()) > ARTIST_MAX:
+            raise Refusal(f"That artist name is too long: I can look up names of up to {ARTIST_MAX} characters. "
+                          "Try a shorter name, like `/whoknows Daft Punk`.")
         await self.begin(ctx, private=False)
         assert ctx.guild is not None
         name, entries = await self.services.music.whoknows(ctx.guild.id, artist)
@@ -118,7 +149,7 @@ class Community(BaseCog):
         await self.begin(ctx, private=False)
         chosen = parse_range(time_range)
         items = await self.services.music.server_top(ctx.guild.id, kind, chosen, 50)
-        title = f"Top {kind} in {escape(ctx.guild.name)} \u00b7 {range_label(chosen)}"
+        title = f"Top {kind} in {short(ctx.guild.name)} \u00b7 {range_label(chosen)}"
         footer = f"{community.server_top_order(chosen)} Members who hid their listening aren't counted."
         pages = item_pages(title, items, footer=footer)
         await self.send_pages(ctx, pages, private=False)
@@ -130,7 +161,7 @@ class Community(BaseCog):
             raise commands.NoPrivateMessage()
         await self.begin(ctx, private=False)
         result = await self.services.music.server_recommend(ctx.guild.id, 10)
-        embed = recommendations_embed(result, title=f"Picks for {escape(ctx.guild.name)}",
+        embed = recommendations_embed(result, title=f"Picks for {short(ctx.guild.name)}",
                                       footer="Blended fairly from everyone who shares their listening here")
         await self.send(ctx, embed=embed, private=False)
 

@@ -10,8 +10,8 @@ from discord.ext import commands
 
 from cogs._base import BaseCog
 from cogs.errors import Refusal
-from cogs.ui.embeds import PAGE_SIZE, item_pages, playlist_embed, profile_embed, recommendations_embed
-from cogs.ui.format import RANGE_LABELS, SPOTIFY_GREEN, chunks, escape, freshness, parse_range, range_label
+from cogs.ui.embeds import item_pages, playlist_embed, profile_embed, recent_pages, recommendations_embed
+from cogs.ui.format import RANGE_LABELS, freshness, parse_range, range_label, short
 from cogs.ui.music_views import ProfileView, RecommendView
 from cogs.ui.views import link_view
 
@@ -95,7 +95,7 @@ class Music(BaseCog):
         target = await self._target(ctx, member)
         chosen = parse_range(time_range)
         items = await self.services.music.top(target.id, kind, chosen, 50)
-        whose = "Your" if target.id == ctx.author.id else f"{escape(target.display_name)}'s"
+        whose = "Your" if target.id == ctx.author.id else f"{short(target.display_name)}'s"
         title = f"{whose} top {kind} \u00b7 {range_label(chosen)}"
         pages = item_pages(title, items, footer=freshness(await self.last_synced(target.id)))
         await self.send_pages(ctx, pages, private=True)
@@ -108,21 +108,7 @@ class Music(BaseCog):
         if not plays:
             raise Refusal("I don't have any recent plays for you yet. If you've linked Spotify, run `/sync` after "
                           "listening for a bit; if not, `/connect` or `/import file` first.")
-        footer = freshness(await self.last_synced(ctx.author.id))
-        pages = []
-        groups = chunks(plays, PAGE_SIZE)
-        for number, group in enumerate(groups, 1):
-            lines = []
-            for i, (item, played_at_ms) in enumerate(group, (number - 1) * PAGE_SIZE + 1):
-                title = f"[{escape(item.name)}]({item.url})" if item.url else f"**{escape(item.name)}**"
-                artist = f" \u2014 {escape(item.artist_name)}" if item.artist_name else ""
-                lines.append(f"`{i:>2}.` {title}{artist} \u00b7 <t:{played_at_ms // 1000}:R>")
-            embed = discord.Embed(title="Recently played", description="\n".join(lines), colour=SPOTIFY_GREEN)
-            cover = next((item.image_url for item, _ in group if item.image_url), None)
-            if cover:
-                embed.set_thumbnail(url=cover)
-            embed.set_footer(text=(f"Page {number} of {len(groups)} \u00b7 " if len(groups) > 1 else "") + footer)
-            pages.append(embed)
+        pages = recent_pages(plays, footer=freshness(await self.last_synced(ctx.author.id)))
         await self.send_pages(ctx, pages, private=True)
 
     @commands.hybrid_command(name="recommend", description="New music picked for you, each with its reason")

@@ -528,10 +528,7 @@ class Rest:
         guild = self._guild(request)
         if guild is None:
             return error(10004)
-        data = self.world.guild_create_payload(guild, with_members=False)
-        for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at", "large", "member_count"):
-            data.pop(key, None)
-        return reply(data)
+        return reply(self.world.guild_payload(guild))
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
         guild = self._guild(request)

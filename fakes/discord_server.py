@@ -252,6 +252,21 @@ class FakeDiscord:
             data = {"guild_id": str(guild_id), "user": self.world.users[user_id].payload()}
             await self.gateway.dispatch("GUILD_MEMBER_REMOVE", data)
 
+    def rename_guild(self, guild: Ref, name: str) -> None:
+        """An admin renames the server (2 to 100 characters, as Discord allows); the bot gets GUILD_UPDATE."""
+        if not 2 <= len(name) <= 100:
+            raise ValueError(f"Discord allows server names of 2 to 100 characters, not {len(name)}")
+        guild_id = _id(guild)
+        if self._loop is None:
+            self.world.guilds[guild_id].name = name
+            return
+        self._blocking(self._rename_guild(guild_id, name))
+
+    async def _rename_guild(self, guild_id: int, name: str) -> None:
+        guild = self.world.guilds[guild_id]
+        guild.name = name
+        await self.gateway.dispatch("GUILD_UPDATE", self.world.guild_payload(guild))
+
     def host_file(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> dict[str, Any]:
         """Serve a file from the fake; pass the returned attachment dict as a slash option of type 11."""
         return self.store.host(SentFile(name, data, content_type))

@@ -316,6 +316,13 @@ class World:
             "soundboard_sounds": [],
         }
 
+    def guild_payload(self, guild: FakeGuild) -> dict[str, Any]:
+        """A guild as GET /guilds/{id} and GUILD_UPDATE carry it: no members, channels or other gateway-only parts."""
+        data = self.guild_create_payload(guild, with_members=False)
+        for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at", "large", "member_count"):
+            data.pop(key, None)
+        return data
+
     def application_payload(self) -> dict[str, Any]:
         owner = next((g.owner_id for g in self.guilds.values() if g.owner_id), self.bot.id)
         return {

@@ -29,6 +29,15 @@ _RANGE_WORDS: dict[str, str] = {
 }
 DEFAULT_RANGE = "medium_term"
 
+# Discord refuses a whole message when one embed part is longer than this (its documented embed limits).
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+NAME_MAX = 100  # a name a member typed or imported, as shown in a title or a list line
+ELLIPSIS = "\u2026"
+
 
 def range_label(time_range: str) -> str:
     """"Last 4 weeks", "All time", "2019"."""
@@ -48,7 +57,7 @@ def parse_range(text: str | None) -> str:
     if re.fullmatch(r"(19|20)\d\d", value):
         return value
     raise commands.BadArgument(
-        f"I don't know the time range \u201c{text}\u201d. Pick one of: last 4 weeks, last 6 months, last year, "
+        f"I don't know the time range \u201c{clip(text.strip(), 40)}\u201d. Pick one of: last 4 weeks, last 6 months, last year, "
         "all time, or a year like 2021.")
 
 
@@ -87,13 +96,47 @@ def escape(text: str) -> str:
     return re.sub(r"([*_~`|>\[\]])", r"\\\1", text or "")
 
 
+def clip(text: str, limit: int) -> str:
+    """Text cut to at most `limit` characters, ending in an ellipsis when it was cut.
+
+    Never leaves a lone backslash at the end (it would escape the ellipsis) nor a trailing space.
+    """
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    cut = text[:max(0, limit - 1)]
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
+        cut = cut[:-1]
+    return cut.rstrip() + ELLIPSIS
+
+
+def short(text: str, limit: int = NAME_MAX) -> str:
+    """A member-supplied name, escaped for markdown and cut to fit `limit` characters."""
+    return clip(escape(text), limit)
+
+
+def fit_lines(lines: list[str], limit: int) -> str:
+    """Whole lines joined while they fit in `limit` characters (the first is cut if it alone is too long)."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        extra = len(line) + (1 if kept else 0)
+        if used + extra > limit:
+            if not kept:
+                kept.append(clip(line, limit))
+            break
+        kept.append(line)
+        used += extra
+    return "\n".join(kept)
+
+
 def item_line(item: Item, position: int, *, show_plays: bool = True) -> str:
     """One numbered line: linked title, artist, and how often it was played."""
-    title = escape(item.name)
+    title = short(item.name)
     name = f"[{title}]({item.url})" if item.url else f"**{title}**"
     line = f"`{position:>2}.` {name}"
     if item.artist_name:
-        line += f" \u2014 {escape(item.artist_name)}"
+        line += f" \u2014 {short(item.artist_name)}"
     extra = []
     if show_plays and item.plays:
         extra.append(f"{item.plays} play{'s' if item.plays != 1 else ''}")

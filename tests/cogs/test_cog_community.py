@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from tests.cogs.support import BotWorld, custom_id, embed_text
@@ -150,3 +151,33 @@ async def test_taste_with_a_hidden_member_says_who_and_how_to_undo_it(linked: Bo
 async def test_taste_without_data_points_to_import_file(linked: BotWorld) -> None:
     text = embed_text(await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("carol")})))
     assert "/import file" in text
+
+
+async def test_whoknows_refuses_an_artist_name_too_long_to_look_up(linked: BotWorld) -> None:
+    [command] = [c for c in linked.discord.commands[linked.guild.id] if c["name"] == "whoknows"]
+    [option] = command["options"]
+    assert (option["min_length"], option["max_length"]) == (1, 100), "Discord stops a member typing more"
+    record = await linked.slash("alice", "whoknows", {"artist": "x" * 300})
+    text = embed_text(await linked.answer(record))
+    assert "That artist name is too long: I can look up names of up to 100 characters." in text
+    assert "error id" not in text
+    reply = embed_text(await linked.prefix("bob", "whoknows " + "y" * 300))
+    assert "That artist name is too long" in reply and "error id" not in reply
+    reply = await linked.prefix("bob", "whoknows " + "z" * 100)
+    assert reply["embeds"][0]["title"] == f"Who knows {'z' * 100} in Test Server?"
+    assert linked.discord.rejected == []
+
+
+async def test_whoknows_cuts_long_names_to_fit_the_title(linked: BotWorld) -> None:
+    long_server = ("Late_Night_Jazz_and_Lo-Fi_Beats_Club " * 3)[:100]
+    await asyncio.to_thread(linked.discord.rename_guild, linked.guild, long_server)
+    await linked.wait_for(lambda: linked.bot.get_guild(linked.guild.id).name == long_server, "the new server name")
+    artist = "DJ_" * 33 + "X"  # 100 characters; with its markdown escaped, 133
+    message = await linked.answer(await linked.slash("alice", "whoknows", {"artist": artist}))
+    title = message["embeds"][0]["title"]
+    assert title.startswith("Who knows DJ\\_DJ\\_") and title.endswith("\u2026?") and len(title) <= 256
+    assert " in Late\\_Night\\_Jazz" in title
+    assert "Nobody here listens to DJ\\_" in message["embeds"][0]["description"]
+    assert linked.discord.rejected == []
+    top = await linked.answer(await linked.slash("bob", "server top"))
+    assert top["embeds"][0]["title"].startswith("Top artists in Late\\_Night")

@@ -52,3 +52,18 @@ async def test_import_without_a_file_gives_a_private_upload_link_that_works(worl
     assert posted.status_code == 200
     dm = await world.discord.wait_dm(world.user("bob"), timeout=10)
     assert "History imported" in embed_text(dm)
+
+
+async def test_imported_songs_with_very_long_names_still_show(world: BotWorld) -> None:
+    """Names in an export can be any length; lists cut them with an ellipsis so Discord never refuses the reply."""
+    entries = [extended_entry(BASE_TIME + timedelta(hours=i), f"Suite No. {i} " + "la " * 200, "The " + "Long " * 60 + "Band")
+               for i in range(12)]
+    file = world.discord.host_file("Streaming_History_Audio_2021.json", to_json(entries), "application/json")
+    assert "New plays 12" in embed_text(await world.answer(await world.slash("carol", "import file", {"file": file}),
+                                                           timeout=20))
+    for name, options in (("recent", None), ("top tracks", {"range": "2021"}), ("profile", {"range": "2021"})):
+        message = await world.answer(await world.slash("carol", name, options))
+        text = embed_text(message)
+        assert "error id" not in text, f"/{name}: {text[:200]}"
+        assert "Suite No. " in text and "la la\u2026" in text and "The Long Long" in text, f"/{name}"
+    assert world.discord.rejected == []

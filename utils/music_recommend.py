@@ -6,8 +6,9 @@ when a member's favourite artists' stored catalogue is too thin to fill a list: 
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,8 +153,59 @@ def show_and_save(db: Database, discord_id: int, picks: list[EngineRec], mode: s
     """Turn ranked picks into displayable recommendations and save them as the member's last ones. Blocking."""
     items = items_for_keys(db, [str(p.item) for p in picks], "tracks")
     recs = [Recommendation(item, round(float(p.score), 4), p.reason, p.source) for item, p in zip(items, picks, strict=True)]
-    db.save_last_recommendations(discord_id, to_payload(recs, mode, guild_id))
+    payload = to_payload(recs, mode, guild_id)
+    with db.transaction():
+        unfinished = (db.last_recommendations(discord_id) or {}).get(UNFINISHED)
+        if unfinished:
+            payload[UNFINISHED] = unfinished  # new picks must not forget a half-made playlist
+        db.save_last_recommendations(discord_id, payload)
     return recs
+
+
+# -- playlists made in a member's Spotify but not filled yet ---------------------------------------------------
+# Kept in the member's saved-recommendations payload (erased and exported with the member), under "unfinished_playlists":
+# {key: {"id", "url", "name", "at"}}. One playlist is filed under the `songs_key` of its songs and, for the kinds
+# whose songs move (recommendations, top tracks), under the kind too, so saving that kind again fills it.
+
+UNFINISHED = "unfinished_playlists"
+MAX_UNFINISHED = 10
+
+
+def songs_key(uris: list[str]) -> str:
+    """The same songs in the same order give the same key, whichever button or command saves them."""
+    return "songs:" + hashlib.sha256("\n".join(uris).encode()).hexdigest()[:20]
+
+
+def unfinished_playlist(db: Database, discord_id: int, keys: Sequence[str]) -> dict[str, Any] | None:
+    """The playlist made but not filled yet under the first of `keys` that has one. Blocking."""
+    entries = (db.last_recommendations(discord_id) or {}).get(UNFINISHED) or {}
+    for key in keys:
+        entry = entries.get(key)
+        if isinstance(entry, dict) and entry.get("id") and entry.get("url"):
+            return dict(entry)
+    return None
+
+
+def remember_unfinished_playlist(db: Database, discord_id: int, keys: Sequence[str],
+                                 playlist: Mapping[str, Any]) -> None:
+    """Note a playlist made but not filled ({"id", "url", "name"}) under every one of `keys`. Blocking."""
+    entry = {"id": playlist["id"], "url": playlist["url"], "name": playlist["name"], "at": time.time()}
+    with db.transaction():
+        payload = db.last_recommendations(discord_id) or {}
+        entries = {**(payload.get(UNFINISHED) or {}), **{key: entry for key in keys}}
+        payload[UNFINISHED] = dict(sorted(entries.items(), key=lambda kv: kv[1].get("at", 0.0))[-MAX_UNFINISHED:])
+        db.save_last_recommendations(discord_id, payload)
+
+
+def forget_unfinished_playlist(db: Database, discord_id: int, playlist_id: str) -> None:
+    """The playlist is filled (or gone): no key leads to it any more. Blocking."""
+    with db.transaction():
+        payload = db.last_recommendations(discord_id) or {}
+        entries = payload.get(UNFINISHED) or {}
+        kept = {key: entry for key, entry in entries.items() if entry.get("id") != playlist_id}
+        if len(kept) != len(entries):
+            payload[UNFINISHED] = kept
+            db.save_last_recommendations(discord_id, payload)
 
 
 def ensure_data(data: PersonalData) -> None:

@@ -20,7 +20,16 @@ from storage_keys import artist_key
 from utils import community, music_recommend, music_views
 from utils.cache import TTLCache
 from utils.catalogue import CatalogueExpander
-from utils.errors import BotError, NotEnoughData, NotLinked
+from utils.errors import (
+    BotError,
+    LinkBroken,
+    NotAllowlisted,
+    NotEnoughData,
+    NotLinked,
+    RateLimited,
+    SpotifyUnavailable,
+    describe_wait,
+)
 from utils.logger import get_logger
 from utils.models import (
     BlendResult,
@@ -36,6 +45,7 @@ from utils.models import (
 from utils.music_data import items_for_keys
 from utils.music_models import CommunityModel, ModelCache, artist_of
 from utils.music_recommend import FEW_MEMBERS, PersonalData
+from utils.spotify_client import SpotifyRequestFailed, WriteUncertain
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -53,6 +63,13 @@ OTHER_PRIVATE = "{name} keeps their listening private."
 OTHER_IN_DMS = "You can look at another member's listening only in a server you're both in."
 PLAYLIST_SOURCES = {"top_short": "short_term", "top_medium": "medium_term", "top_long": "long_term"}
 MAX_PLAYLIST_TRACKS = 500
+PLAYLIST_DESCRIPTION = "Made for you by the Discord music bot."
+# A playlist made in the member's Spotify that could not be filled: said plainly, with its link, and the promise that
+# saving again fills that one (see _create_playlist).
+NOT_FILLED = "I made the playlist **[{name}]({url})** in your Spotify but couldn't add the songs: {why}"
+SAME_PLAYLIST = "and I'll fill the same playlist instead of making a new one."
+MAYBE_MADE = ("Spotify didn't tell me in time whether it made the playlist **{name}**, so I stopped rather than risk "
+              "making it twice. Have a look in your Spotify: if it isn't there, save again in a few minutes.")
 BLEND_SIZE = 30  # songs in a blend: all of them are saved, the embed shows as many as fit
 
 
@@ -222,7 +239,17 @@ class MusicService:
         self._check_playlists_on()
         await self._require_linked(discord_id)
         items, default_name = await self._playlist_items(discord_id, source)
-        return await self._create_playlist(discord_id, items, (name or default_name).strip()[:100] or default_name)
+        title = (name or default_name).strip()[:100] or default_name
+        # the same kind fills the same unfinished playlist even if its songs moved since (a sync, new picks)
+        kind = source if source in PLAYLIST_SOURCES else "recommended"
+        return await self._create_playlist(discord_id, items, title, kind=kind)
+
+    async def save_recommendations(self, discord_id: int, recs: Sequence[Recommendation]) -> PlaylistResult:
+        """Save the very list the member was shown (the Save button): not whatever /recommend made last."""
+        self._check_playlists_on()
+        await self._require_linked(discord_id)
+        return await self._create_playlist(discord_id, [rec.item for rec in recs], f"Recommended for you · {self._day()}",
+                                           kind="recommended")
 
     async def save_blend(self, discord_id: int, guild_id: int, blend: BlendResult,
                          names: Mapping[int, str]) -> PlaylistResult:
@@ -247,16 +274,54 @@ class MusicService:
         if user is None or user["link_state"] == "none":
             raise NotLinked()
 
-    async def _create_playlist(self, discord_id: int, items: Sequence[Item], title: str) -> PlaylistResult:
+    async def _create_playlist(self, discord_id: int, items: Sequence[Item], title: str,
+                               kind: str | None = None) -> PlaylistResult:
+        """Make the playlist and fill it, never leaving the member a second empty one.
+
+        A playlist made but not filled (Spotify failed after creating it) is remembered under its songs and its
+        `kind`; the next save of the same songs, or of the same kind, fills that playlist (adding only what is not in
+        it yet) instead of making another. A create whose answer never came is not retried: it may exist."""
         uris = list(dict.fromkeys(i.uri for i in items if i.uri))[:MAX_PLAYLIST_TRACKS]
         skipped = len([i for i in items if not i.uri])
         if not uris:
             raise BotError("None of those songs could be found on Spotify, so there is nothing to save yet.")
+        keys = [music_recommend.songs_key(uris), *([kind] if kind else [])]
         client = await self.db.run(self.auth.client_for, discord_id)
-        playlist = await client.async_create_playlist(title, "Made for you by the Discord music bot.", False)
-        await client.async_add_to_playlist(playlist["id"], uris)
-        url = (playlist.get("external_urls") or {}).get("spotify") or f"https://open.spotify.com/playlist/{playlist['id']}"
-        return PlaylistResult(playlist["id"], url, title, len(uris), skipped)
+        unfinished = await self.db.run(music_recommend.unfinished_playlist, self.db, discord_id, keys)
+        playlist, present = (await self._reuse(client, discord_id, unfinished)) if unfinished else (None, [])
+        if playlist is None:
+            try:
+                made = await client.async_create_playlist(title, PLAYLIST_DESCRIPTION, False)
+            except WriteUncertain:
+                raise BotError(MAYBE_MADE.format(name=_md(title))) from None
+            url = (made.get("external_urls") or {}).get("spotify") or f"https://open.spotify.com/playlist/{made['id']}"
+            playlist = {"id": made["id"], "url": url, "name": title}
+        there = set(present)
+        missing = [uri for uri in uris if uri not in there]
+        try:
+            if missing:
+                await client.async_add_to_playlist(playlist["id"], missing)
+        except BotError as error:
+            await self.db.run(music_recommend.remember_unfinished_playlist, self.db, discord_id, keys, playlist)
+            raise BotError(_not_filled(playlist, error)) from None
+        if unfinished:
+            await self.db.run(music_recommend.forget_unfinished_playlist, self.db, discord_id, playlist["id"])
+        return PlaylistResult(playlist["id"], playlist["url"], playlist["name"], len(uris), skipped)
+
+    async def _reuse(self, client: Any, discord_id: int,
+                     unfinished: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+        """The unfinished playlist and what is in it already; (None, []) when it is gone from Spotify."""
+        try:
+            return unfinished, await client.async_playlist_uris(unfinished["id"])
+        except SpotifyRequestFailed as error:
+            if error.status == 404:
+                await self.db.run(music_recommend.forget_unfinished_playlist, self.db, discord_id, unfinished["id"])
+                return None, []
+            # Spotify won't show what is in it: fill it all (at worst a song twice, never a second playlist)
+            log.warning("could not read an unfinished playlist back (%s); filling it whole", error.status)
+            return unfinished, []
+        except BotError as error:
+            raise BotError(_not_filled(unfinished, error)) from None
 
     def _day(self) -> str:
         """Today as saved playlists are dated: "26 Nov 2026"."""
@@ -372,6 +437,24 @@ class MusicService:
             except NotEnoughData:
                 recs = []
         return Digest(guild_id, artists, tracks, risers, recs)
+
+
+def _md(text: str) -> str:
+    """A name safe inside bold link text in Discord markdown."""
+    return "".join("\\" + ch if ch in "\\*_~`|[]()<>#" else ch for ch in text)
+
+
+def _not_filled(playlist: Mapping[str, Any], error: BotError) -> str:
+    """Why an unfinished playlist could not be filled, and what to do next, in plain words."""
+    if isinstance(error, RateLimited):
+        why = f"Spotify asked me to slow down. Save again in {describe_wait(error.retry_after)} {SAME_PLAYLIST}"
+    elif isinstance(error, SpotifyUnavailable):
+        why = f"Spotify isn't answering. Save again in a few minutes {SAME_PLAYLIST}"
+    elif isinstance(error, LinkBroken | NotAllowlisted):
+        why = f"{error.user_message.rstrip('.')}, then save again {SAME_PLAYLIST}"
+    else:
+        why = f"Spotify refused to add them. Save again later {SAME_PLAYLIST}"
+    return NOT_FILLED.format(name=_md(str(playlist["name"])), url=playlist["url"], why=why)
 
 
 def _group_picks(model: Any, members: list[int], count: int) -> list[Any]:

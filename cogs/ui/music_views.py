@@ -7,9 +7,9 @@ from typing import Any
 
 import discord
 
-from cogs.ui.embeds import playlist_embed, profile_embed
+from cogs.ui.embeds import profile_embed
 from cogs.ui.format import range_label
-from cogs.ui.views import OwnedView, link_view
+from cogs.ui.views import OwnedView, SaveOnce
 from utils.models import Profile, RecommendationList
 
 
@@ -68,6 +68,7 @@ class RecommendView(OwnedView):
         self.result = result
         self.music = music
         self.selected = 0
+        self._save = SaveOnce()
         if result.items:
             self.add_item(PickSelect(result))
         if not playlists:
@@ -91,11 +92,6 @@ class RecommendView(OwnedView):
 
     @discord.ui.button(label="Save as playlist", emoji="\U0001f4be", style=discord.ButtonStyle.primary, row=1)
     async def save(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.music.save_playlist(self.owner_id, "last")
-        button.disabled = True
-        button.label = "Saved"
-        await interaction.followup.send(embed=playlist_embed(result), view=link_view("Open in Spotify", result.url),
-                                        ephemeral=True)
-        if self.message is not None:
-            await self.message.edit(view=self)
+        # exactly the songs on this message, not whatever /recommend made last
+        await self._save.press(interaction, button,
+                               lambda: self.music.save_recommendations(self.owner_id, self.result.items))

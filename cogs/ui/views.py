@@ -8,11 +8,14 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from cogs.errors import send_interaction_error
+from cogs.ui.embeds import playlist_embed
 from utils.logger import get_logger
+from utils.models import PlaylistResult
 
 log = get_logger("views")
 VIEW_TIMEOUT = 180.0  # seconds a view stays usable (tests shorten it)
 NOT_YOURS = "These buttons belong to the person who ran the command. Run it yourself to get your own."
+ALREADY_SAVING = "I'm already saving this to your Spotify: the link will show up here in a moment."
 
 
 class OwnedView(discord.ui.View):
@@ -109,6 +112,48 @@ class ConfirmView(OwnedView):
         self.done = True
         self.stop()
         await interaction.response.edit_message(embed=discord.Embed(description=self.cancelled_text), view=None)
+
+
+class SaveOnce:
+    """One "save to Spotify" button: saves at most once at a time, and once for good.
+
+    The press is acknowledged by greying the button out ("Saving…") before any work, so a second press cannot
+    start a second save; a press that still gets through (both sent at once) is told a save is under way. After
+    success the button stays "Saved"; after a failure it comes back so the member can try again.
+    """
+
+    def __init__(self) -> None:
+        self.running = False
+        self.result: PlaylistResult | None = None
+
+    async def press(self, interaction: discord.Interaction, button: discord.ui.Button,
+                    save: Callable[[], Awaitable[PlaylistResult]]) -> None:
+        if self.result is not None:
+            await interaction.response.send_message(embed=playlist_embed(self.result), ephemeral=True,
+                                                    view=link_view("Open in Spotify", self.result.url))
+            return
+        if self.running:
+            await interaction.response.send_message(ALREADY_SAVING, ephemeral=True)
+            return
+        self.running = True
+        label = button.label
+        button.disabled, button.label = True, "Saving\u2026"
+        try:
+            await interaction.response.edit_message(view=button.view)
+            result = await save()
+        except BaseException:
+            button.disabled, button.label = False, label
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(view=button.view)
+            raise  # the view's on_error tells the member what happened
+        finally:
+            self.running = False
+        self.result = result
+        button.label = "Saved"
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.edit_original_response(view=button.view)
+        await interaction.followup.send(embed=playlist_embed(result), view=link_view("Open in Spotify", result.url),
+                                        ephemeral=True)
 
 
 def link_view(label: str, url: str, *, emoji: str | None = None) -> discord.ui.View:

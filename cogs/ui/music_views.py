@@ -76,11 +76,13 @@ class RecommendView(OwnedView):
 
     async def _rate(self, interaction: discord.Interaction, value: int) -> None:
         rec = self.result.items[self.selected]
+        # Answer Discord first: the write may wait on a busy database for seconds, longer than Discord waits.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await self.music.feedback(self.owner_id, rec.item.key, rec.item.kind, value)
         name = discord.utils.escape_markdown(rec.item.label)
         text = (f"Noted: you like **{name}**. I'll find more like it." if value > 0 else
                 f"Noted: **{name}** is not for you. I'll steer away from it.")
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
     @discord.ui.button(label="Like", emoji="\U0001f44d", style=discord.ButtonStyle.success, row=1)
     async def like(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 
 import pytest
@@ -203,3 +205,35 @@ async def test_recommend_answers_at_once_when_spotify_asks_to_slow_down_during_e
     assert took < 5, f"/recommend took {took:.1f} s"
     looked_up = [r.path for r in linked.spotify.request_log if not r.path.startswith("/api/token")]
     assert len(looked_up) == 1  # the first slow-down ended the look-ups: nothing else was asked
+
+
+def _hold_write_lock(path: str, seconds: float) -> threading.Thread:
+    """Another connection (a big import, a backup) holds the database's write lock for a while."""
+    started = threading.Event()
+
+    def run() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        started.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(5)
+    return thread
+
+
+async def test_like_and_not_for_me_answer_in_time_while_the_database_is_busy(linked: BotWorld) -> None:
+    message = await linked.answer(await linked.slash("alice", "recommend", {"count": 3}))
+    holder = _hold_write_lock(linked.db.path, 4)
+    like = await linked.discord.click(message, custom_id(message, "Like"), linked.user("alice"))
+    response = await like.wait_response(timeout=10)
+    assert not response["late"] and response["elapsed"] < 2  # not "This interaction failed"
+    text = embed_text(await linked.answer(like, timeout=15))
+    assert text.startswith("Noted: you like **")
+    holder.join()
+    assert list(linked.db.get_feedback(linked.user("alice").id).values()) == [1]
+    nope = await linked.discord.click(message, custom_id(message, "Not for me"), linked.user("alice"))
+    assert "is not for you" in embed_text(await linked.answer(nope))

@@ -10,8 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._base import BaseCog
+from cogs.errors import Refusal
 from cogs.ui.embeds import error_embed, message_embed
-from cogs.ui.format import SPOTIFY_GREEN
+from cogs.ui.format import SPOTIFY_GREEN, clip, prefix_leftover
 from cogs.ui.views import ConfirmView
 
 if TYPE_CHECKING:
@@ -75,6 +76,10 @@ class Privacy(BaseCog):
     @app_commands.describe(setting="hide: others can't see your listening; show: you count in server features")
     async def visibility(self, ctx: commands.Context, setting: Literal["hide", "show"] | None = None) -> None:
         """Hide yourself from server features (taste, who knows, charts), or show yourself again."""
+        typed = prefix_leftover(ctx)  # `!privacy visibility hdie`: discord.py would drop the word and show the state
+        if setting is None and typed:
+            raise Refusal(f"I didn't understand \u201c{clip(typed, 40)}\u201d. Use `hide` or `show`, like "
+                          "`/privacy visibility hide`.")
         await self.begin(ctx, private=True)
         if setting is None:
             user = await self.bot.db.run(self.bot.db.get_user, ctx.author.id)

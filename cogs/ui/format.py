@@ -44,6 +44,52 @@ def range_label(time_range: str) -> str:
     return RANGE_LABELS.get(time_range, time_range)
 
 
+RANGE_CHOICES_TEXT = "last 4 weeks, last 6 months, last year, all time, or a year like 2021"
+MEMBER_NOT_FOUND = "I couldn't find that member in this server. Mention them, like @name."
+_MENTION = re.compile(r"<@!?\d+>")
+
+
+def is_range(text: str | None) -> bool:
+    try:
+        parse_range(text)
+    except commands.BadArgument:
+        return False
+    return True
+
+
+def looks_like_member(word: str) -> bool:
+    """A mention (<@123>) or an @name typed as plain text: meant as a member, not a time range."""
+    return bool(_MENTION.fullmatch(word)) or (word.startswith("@") and len(word) > 1)
+
+
+def member_or_range_words(text: str) -> list[tuple[str, str]]:
+    """Ways to read a prefix command's left-over words as (member word, range words): the member first, or last."""
+    words = text.split()
+    if not words:
+        return []
+    readings = [(words[0], " ".join(words[1:]))]
+    if len(words) > 1:
+        readings.append((words[-1], " ".join(words[:-1])))
+    return readings
+
+
+def not_member_or_range(text: str) -> str:
+    """What to say when a prefix word is neither a member here nor a time range."""
+    first = text.split()[0] if text.split() else text
+    if looks_like_member(first):
+        return MEMBER_NOT_FOUND
+    return (f"I don't know the time range \u201c{clip(text.strip(), 40)}\u201d, and no member here goes by that "
+            f"name. Pick one of: {RANGE_CHOICES_TEXT}; or mention a member, like @name.")
+
+
+def prefix_leftover(ctx: object) -> str:
+    """For a prefix command, the text typed after the last argument it took (discord.py ignores it); else ""."""
+    if getattr(ctx, "interaction", None) is not None:
+        return ""
+    view = getattr(ctx, "view", None)
+    return (view.read_rest() if view is not None else "").strip()
+
+
 def parse_range(text: str | None) -> str:
     """A range value from what a member typed; raises BadArgument with plain words."""
     if not text:
@@ -57,8 +103,7 @@ def parse_range(text: str | None) -> str:
     if re.fullmatch(r"(19|20)\d\d", value):
         return value
     raise commands.BadArgument(
-        f"I don't know the time range \u201c{clip(text.strip(), 40)}\u201d. Pick one of: last 4 weeks, last 6 months, last year, "
-        "all time, or a year like 2021.")
+        f"I don't know the time range \u201c{clip(text.strip(), 40)}\u201d. Pick one of: {RANGE_CHOICES_TEXT}.")
 
 
 def range_choices(current: str, years: Iterable[int]) -> list[tuple[str, str]]:

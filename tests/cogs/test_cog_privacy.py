@@ -55,3 +55,13 @@ async def test_visibility_hide_show_and_state(linked: BotWorld) -> None:
     assert "hidden from" in text
     await linked.answer(await linked.slash("bob", "privacy visibility", {"setting": "show"}))
     assert linked.db.get_user(bob)["hidden"] == 0
+
+
+async def test_visibility_by_prefix_says_when_it_did_not_understand(linked: BotWorld) -> None:
+    bob = linked.user("bob").id
+    text = embed_text(await linked.prefix("bob", "privacy visibility hdie"))
+    assert "I didn't understand \u201chdie\u201d. Use `hide` or `show`" in text
+    assert "currently" not in text and linked.db.get_user(bob)["hidden"] == 0
+    assert "you're hidden" in embed_text(await linked.prefix("bob", "privacy visibility hide"))
+    assert linked.db.get_user(bob)["hidden"] == 1
+    assert "currently **hidden from**" in embed_text(await linked.prefix("bob", "privacy visibility"))

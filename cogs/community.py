@@ -11,7 +11,7 @@ from discord.ext import commands
 from cogs._base import BaseCog
 from cogs.errors import Refusal
 from cogs.ui.embeds import blend_embed, item_pages, playlist_embed, recommendations_embed, taste_embed, whoknows_embed
-from cogs.ui.format import parse_range, range_label, short
+from cogs.ui.format import MEMBER_NOT_FOUND, parse_range, prefix_leftover, range_label, short
 from cogs.ui.views import OwnedView, link_view
 from utils import community
 from utils.errors import BotError
@@ -174,6 +174,11 @@ class Community(BaseCog):
         """A shared mix for you and up to four other members."""
         assert ctx.guild is not None
         chosen = [m for m in (member1, member2, member3, member4) if m is not None]
+        if prefix_leftover(ctx):  # discord.py would leave out whoever it could not fit or find, without a word
+            if len(chosen) == 4:
+                raise Refusal("A blend has room for you and up to four others. Pick up to four members, like "
+                              "`!blend @bob @carol`.")
+            raise Refusal(MEMBER_NOT_FOUND)
         if any(m.bot for m in chosen):
             raise Refusal("Bots can't join a blend.")
         ids = list(dict.fromkeys([ctx.author.id, *(m.id for m in chosen)]))

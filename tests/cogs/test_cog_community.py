@@ -181,3 +181,17 @@ async def test_whoknows_cuts_long_names_to_fit_the_title(linked: BotWorld) -> No
     assert linked.discord.rejected == []
     top = await linked.answer(await linked.slash("bob", "server top"))
     assert top["embeds"][0]["title"].startswith("Top artists in Late\\_Night")
+
+
+async def test_blend_refuses_more_than_four_others_instead_of_leaving_one_out(linked: BotWorld) -> None:
+    for name in ("dave", "erin", "frank"):
+        await asyncio.to_thread(linked.discord.add_member, linked.guild, linked.discord.add_user(name, name.title()))
+    mentions = " ".join(f"<@{linked.user(n).id}>" for n in ("bob", "carol", "dave", "erin", "frank"))
+    reply = await linked.prefix("alice", f"blend {mentions}")
+    text = embed_text(reply)
+    assert "A blend has room for you and up to four others. Pick up to four members" in text
+    assert not any(e.get("title") == "Blend" for e in reply["embeds"])
+    text = embed_text(await linked.prefix("alice", f"blend <@{linked.user('bob').id}> @nobody"))
+    assert "I couldn't find that member in this server. Mention them, like @name." in text
+    reply = await linked.prefix("alice", f"blend <@{linked.user('bob').id}>")
+    assert reply["embeds"][0]["title"] == "Blend" and "Alice, Bob" in reply["embeds"][0]["description"]

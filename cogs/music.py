@@ -11,7 +11,18 @@ from discord.ext import commands
 from cogs._base import BaseCog
 from cogs.errors import Refusal
 from cogs.ui.embeds import item_pages, playlist_embed, profile_embed, recent_pages, recommendations_embed
-from cogs.ui.format import RANGE_LABELS, freshness, parse_range, range_label, short
+from cogs.ui.format import (
+    MEMBER_NOT_FOUND,
+    RANGE_LABELS,
+    freshness,
+    is_range,
+    member_or_range_words,
+    not_member_or_range,
+    parse_range,
+    prefix_leftover,
+    range_label,
+    short,
+)
 from cogs.ui.music_views import ProfileView, RecommendView
 from cogs.ui.views import link_view
 
@@ -40,15 +51,36 @@ class Music(BaseCog):
         await self.services.music.check_can_view(ctx.guild.id if ctx.guild else None, member.id, ctx.author.id)
         return member
 
+    async def _member_and_range(self, ctx: commands.Context, member: discord.Member | None,
+                                time_range: str | None) -> tuple[discord.Member | None, str]:
+        """The member and time range asked for. Typed after `!`, they may come in either order, and a word that is
+        neither a member here nor a range is answered in words (discord.py would pass it as a range, or drop it)."""
+        if ctx.interaction is not None:
+            return member, parse_range(time_range)
+        text = " ".join(w for w in (time_range or "", prefix_leftover(ctx)) if w)
+        if not text or is_range(text) or member is not None:
+            return member, parse_range(text)
+        for word, rest in member_or_range_words(text):
+            if rest and not is_range(rest):
+                continue
+            try:
+                found = await commands.MemberConverter().convert(ctx, word)
+            except commands.BadArgument:
+                if rest:  # the other words are a range, so this one was meant as a member
+                    raise Refusal(MEMBER_NOT_FOUND) from None
+                continue
+            return found, parse_range(rest)
+        raise Refusal(not_member_or_range(text))
+
     @commands.hybrid_command(name="profile", description="Your (or a member's) top artists and tracks")
     @app_commands.describe(member="Whose profile to show (you by default)", time_range="Which period")
     @app_commands.rename(time_range="range")
     async def profile(self, ctx: commands.Context, member: discord.Member | None = None,
                       time_range: str | None = None) -> None:
         """Show top artists and tracks, with a menu to switch the time range."""
+        member, chosen = await self._member_and_range(ctx, member, time_range)
         await self.begin(ctx, private=True)
         target = await self._target(ctx, member)
-        chosen = parse_range(time_range)
         music = self.services.music
         profile = await music.profile(target.id, chosen)
         years = await self.bot.db.run(self.bot.db.listening_years, target.id)
@@ -70,7 +102,7 @@ class Music(BaseCog):
         """Your most played tracks or artists: top tracks, top artists."""
         await self._top(ctx, "tracks", None, None)
 
-    @top.command(name="tracks", description="Your most played tracks")
+    @top.command(name="tracks", description="Your most played tracks", aliases=["songs", "song", "track"])
     @app_commands.describe(time_range="Which period", member="Whose top tracks (you by default)")
     @app_commands.rename(time_range="range")
     async def top_tracks(self, ctx: commands.Context, time_range: str | None = None,
@@ -78,7 +110,7 @@ class Music(BaseCog):
         """Your most played tracks for a period."""
         await self._top(ctx, "tracks", time_range, member)
 
-    @top.command(name="artists", description="Your most played artists")
+    @top.command(name="artists", description="Your most played artists", aliases=["artist"])
     @app_commands.describe(time_range="Which period", member="Whose top artists (you by default)")
     @app_commands.rename(time_range="range")
     async def top_artists(self, ctx: commands.Context, time_range: str | None = None,
@@ -91,9 +123,9 @@ class Music(BaseCog):
 
     async def _top(self, ctx: commands.Context, kind: str, time_range: str | None,
                    member: discord.Member | None) -> None:
+        member, chosen = await self._member_and_range(ctx, member, time_range)
         await self.begin(ctx, private=True)
         target = await self._target(ctx, member)
-        chosen = parse_range(time_range)
         items = await self.services.music.top(target.id, kind, chosen, 50)
         whose = "Your" if target.id == ctx.author.id else f"{short(target.display_name)}'s"
         title = f"{whose} top {kind} \u00b7 {range_label(chosen)}"

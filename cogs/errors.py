@@ -88,6 +88,8 @@ def describe(error: BaseException, *, usage: str | None = None) -> tuple[str | N
         options = ", ".join(f"`{o}`" for o in error.literals)
         return f"That isn't one of the options. Pick one of: {options}.", False
     if isinstance(error, commands.RangeError):
+        if isinstance(error.value, str):
+            return f"That's too long or too short: use {error.minimum} to {error.maximum} characters.", False
         return f"Pick a number from {error.minimum} to {error.maximum}.", False
     if isinstance(error, commands.BadArgument):
         message = str(error)

@@ -49,3 +49,9 @@ def test_a_database_that_stays_busy_asks_the_member_to_retry() -> None:
     text, unexpected = describe(sqlite3.OperationalError("database is locked"))
     assert text == "I'm very busy right now. Please try again in a moment." and not unexpected
     assert describe(sqlite3.OperationalError("no such table: plays"))[1]  # a real fault is still reported as one
+
+
+def test_a_text_out_of_range_is_described_in_characters_not_numbers() -> None:
+    text, _ = describe(commands.RangeError("x" * 300, minimum=1, maximum=100))
+    assert text == "That's too long or too short: use 1 to 100 characters."
+    assert describe(commands.RangeError(500, minimum=1, maximum=25))[0] == "Pick a number from 1 to 25."

@@ -10,9 +10,9 @@ from discord.ext import commands
 
 from cogs._base import BaseCog
 from cogs.errors import Refusal
-from cogs.ui.embeds import blend_embed, item_pages, playlist_embed, recommendations_embed, taste_embed, whoknows_embed
+from cogs.ui.embeds import blend_embed, item_pages, recommendations_embed, taste_embed, whoknows_embed
 from cogs.ui.format import MEMBER_NOT_FOUND, parse_range, prefix_leftover, range_label, short
-from cogs.ui.views import OwnedView, link_view
+from cogs.ui.views import OwnedView, SaveOnce
 from utils import community
 from utils.errors import BotError
 from utils.models import BlendResult
@@ -58,16 +58,12 @@ class BlendView(OwnedView):
         self.result = result
         self.names = names
         self.music = music
+        self._save = SaveOnce()
 
     @discord.ui.button(label="Save to my Spotify", emoji="\U0001f4be", style=discord.ButtonStyle.primary)
     async def save(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.music.save_blend(self.owner_id, self.guild_id, self.result, self.names)  # type: ignore[attr-defined]
-        button.disabled, button.label = True, "Saved"
-        await interaction.followup.send(embed=playlist_embed(result), view=link_view("Open in Spotify", result.url),
-                                        ephemeral=True)
-        if self.message is not None:
-            await self.message.edit(view=self)
+        await self._save.press(interaction, button, lambda: self.music.save_blend(  # type: ignore[attr-defined]
+            self.owner_id, self.guild_id, self.result, self.names))
 
 
 class Community(BaseCog):

@@ -116,6 +116,19 @@ async def test_blend_saves_exactly_the_songs_it_shows_and_says_how_many(linked: 
     assert len(playlist.uris) == total and list(playlist.uris[:len(shown)]) == shown
 
 
+async def test_a_double_press_on_blend_save_saves_once(linked: BotWorld) -> None:
+    linked.spotify.set_delay(0.3)
+    message = await linked.answer(await linked.slash("alice", "blend", {"member1": linked.user("bob")}))
+    cid = custom_id(message, "Save to my Spotify")
+    first, second = await asyncio.gather(linked.discord.click(message, cid, linked.user("alice")),
+                                         linked.discord.click(message, cid, linked.user("alice")))
+    answers = [embed_text((await first.wait_followups(1, timeout=20))[0]),
+               embed_text(await second.wait_original(timeout=20))]
+    linked.spotify.set_delay(0)
+    assert "Playlist saved" in answers[0] and "already saving this to your Spotify" in answers[1]
+    assert len(linked.spotify.playlists) == 1
+
+
 async def test_server_top_order_follows_the_numbers_it_shows(linked: BotWorld) -> None:
     await linked.link("carol")
     for kind in ("artists", "tracks"):

@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.ui.embeds import error_embed
-from utils.errors import BotError, describe_wait
+from utils.errors import BotError, LinkBroken, NotAllowlisted, NotEnoughData, NotLinked, describe_wait
 from utils.logger import get_logger
 
 if TYPE_CHECKING:
@@ -121,6 +121,20 @@ def describe(error: BaseException, *, usage: str | None = None) -> tuple[str | N
     return None, True
 
 
+def _refused_before_any_work(error: BaseException) -> bool:
+    """Turned away before doing anything: a bad option, a check, a plain refusal, not linked yet.
+
+    Failures after the work started (Spotify down half-way, a reply Discord refused) keep the cooldown, or
+    retrying at once would repeat the work and the Spotify calls the cooldown exists to space out.
+    """
+    original = _unwrap(error)
+    if isinstance(original, commands.CommandOnCooldown):
+        return False
+    if isinstance(original, commands.UserInputError | commands.CheckFailure) or getattr(original, "plain_refusal", False):
+        return True
+    return isinstance(original, NotLinked | LinkBroken | NotAllowlisted | NotEnoughData)
+
+
 def _database_busy(error: BaseException) -> bool:
     """SQLite gave up waiting for another writer (its busy timeout ran out): a moment later it will work."""
     text = str(error).lower()
@@ -172,8 +186,8 @@ class Errors(commands.Cog):
             return
         usage = f"{ctx.clean_prefix}{ctx.command.qualified_name} {ctx.command.signature}".strip() if ctx.command else None
         text, unexpected = describe(error, usage=usage)
-        if ctx.command is not None and not isinstance(_unwrap(error), commands.CommandOnCooldown):
-            ctx.command.reset_cooldown(ctx)  # a refused or failed try should not make the member wait to retry
+        if ctx.command is not None and _refused_before_any_work(error):
+            ctx.command.reset_cooldown(ctx)  # a refused try should not make the member wait to retry
         if unexpected:
             error_id = new_error_id()
             name = ctx.command.qualified_name if ctx.command else "?"

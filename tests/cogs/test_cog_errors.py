@@ -55,3 +55,17 @@ def test_a_text_out_of_range_is_described_in_characters_not_numbers() -> None:
     text, _ = describe(commands.RangeError("x" * 300, minimum=1, maximum=100))
     assert text == "That's too long or too short: use 1 to 100 characters."
     assert describe(commands.RangeError(500, minimum=1, maximum=25))[0] == "Pick a number from 1 to 25."
+
+
+async def test_a_failure_after_the_work_began_keeps_the_cooldown(world: BotWorld) -> None:
+    """Else a member whose reply fails could repeat the work (and its Spotify calls) as fast as they type."""
+    work: list[str] = []
+
+    async def fetch(ctx: commands.Context) -> None:
+        work.append("called Spotify")
+        raise RuntimeError("the reply could not be posted")
+
+    world.bot.add_command(commands.cooldown(1, 60, commands.BucketType.user)(commands.Command(fetch, name="fetch")))
+    assert "error id" in embed_text(await world.prefix("bob", "fetch"))
+    assert "Easy there" in embed_text(await world.prefix("bob", "fetch"))
+    assert work == ["called Spotify"]

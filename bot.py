@@ -224,10 +224,11 @@ class MusicBot(commands.Bot):
             problem = result.message if result.status == "failed" else None
         except Exception:
             log.exception("the first sync after linking failed")
-            problem = "Something went wrong on my side."
+            problem = "Something went wrong on my side. Please try again in a few minutes."
         if problem:  # they were told "in a minute": say it didn't work, and what to do
-            embed = error_embed(f"I couldn't fetch your listening just now. {problem}\nYour link is saved: run "
-                                "`/sync` in a few minutes to try again.")
+            # The problem says when to try again; name the command unless it already names one (/connect).
+            how = "" if "`/" in problem else "\nYour link is saved: when you try again, run `/sync`."
+            embed = error_embed(f"I couldn't fetch your listening just now. {problem}{how}")
             embed.title = "Not fetched yet"
             await self._dm(discord_id, embed)
 

@@ -33,7 +33,8 @@ async def test_a_first_fetch_that_fails_is_followed_by_a_dm_saying_what_to_do(wo
     bob_id = await world.link("bob", wait_sync=False)
     dm = await world.discord.wait_dm(bob_id, lambda m: "Not fetched yet" in embed_text(m), timeout=15)
     text = embed_text(dm)
-    assert "Spotify asked me to slow down" in text and "run `/sync` in a few minutes" in text
+    assert "Spotify asked me to slow down. Please try again in about 10 minutes." in text
+    assert "when you try again, run `/sync`" in text and "in a few minutes" not in text  # one wait, not two
     assert world.db.get_user(bob_id)["link_state"] == "linked"
 
 

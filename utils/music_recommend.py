@@ -188,9 +188,13 @@ def unfinished_playlist(db: Database, discord_id: int, keys: Sequence[str]) -> d
 
 def remember_unfinished_playlist(db: Database, discord_id: int, keys: Sequence[str],
                                  playlist: Mapping[str, Any]) -> None:
-    """Note a playlist made but not filled ({"id", "url", "name"}) under every one of `keys`. Blocking."""
+    """Note a playlist made but not filled ({"id", "url", "name"}) under every one of `keys`. Blocking.
+
+    Not for a member erased meanwhile (/privacy forget during the save): there is nobody to remember it for."""
     entry = {"id": playlist["id"], "url": playlist["url"], "name": playlist["name"], "at": time.time()}
     with db.transaction():
+        if db.get_user(discord_id) is None:
+            return
         payload = db.last_recommendations(discord_id) or {}
         entries = {**(payload.get(UNFINISHED) or {}), **{key: entry for key in keys}}
         payload[UNFINISHED] = dict(sorted(entries.items(), key=lambda kv: kv[1].get("at", 0.0))[-MAX_UNFINISHED:])

@@ -18,7 +18,10 @@ EXPORT_EXPLANATION = (
     "milliseconds since 1 January 1970; 'source' says whether it came from Spotify or a history file you "
     "imported); 'top_tracks' and 'top_artists' are Spotify's lists of your favourites for each period; "
     "'feedback' holds your likes (1) and 'not for me' (-1); 'guild_members' lists the servers where the bot "
-    "knows you. Your Spotify login is kept encrypted and is not included. Run /privacy forget to delete all of it."
+    "knows you; 'saved_recommendations' holds the last songs the bot recommended to you and, under "
+    "'unfinished_playlists', any playlist it made in your Spotify but couldn't fill yet (saving again fills that "
+    "one instead of making another). Your Spotify login is kept encrypted and is not included. Run /privacy "
+    "forget to delete all of it."
 )
 
 

@@ -273,3 +273,21 @@ async def test_reasons_can_name_a_liked_song_as_song_by_artist(services: Service
     row = services.db.tracks_by_key([liked])[liked]
     labels = load_personal(services.db, alice, time.time()).labels
     assert labels[liked] == f"{row['name']} by {row['artist_name']}"
+
+
+async def test_forget_during_a_failing_save_is_not_an_error(services: Services) -> None:
+    """/privacy forget while a save is under way: the half-made playlist is not remembered for an erased member."""
+    (bob,) = await sync_members(services, ("bob",))
+    services.fake.set_delay(0.4)
+    services.fake.fail_next("/v1/playlists/", 500, count=50)  # the playlist is made, the songs can't be added
+    save = asyncio.create_task(services.music.save_playlist(bob, "top_short"))
+    for _ in range(200):
+        if services.fake.requests_to("/v1/me/playlists", "POST"):
+            break
+        await asyncio.sleep(0.02)
+    await services.privacy.forget(bob)
+    with pytest.raises(BotError) as caught:
+        await save
+    services.fake.set_delay(0)
+    assert "couldn't add the songs" in caught.value.user_message
+    assert services.db.get_user(bob) is None and services.db.last_recommendations(bob) is None

@@ -100,6 +100,9 @@ class MusicService:
         self._fitter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fit")
         self.expander = CatalogueExpander(db, max_calls=catalogue_calls)
         self._clock = clock
+        # One playlist save at a time per member: two at once (the Save button and /playlist together) would each
+        # read a half-made playlist as empty and each add every song.
+        self._saving: dict[int, tuple[asyncio.Lock, list[int]]] = {}  # member: (lock, [saves holding or waiting])
 
     async def _compute(self, fn: Callable[..., T], *args: Any) -> T:
         """Run CPU-bound engine code on the engine threads."""
@@ -276,6 +279,19 @@ class MusicService:
 
     async def _create_playlist(self, discord_id: int, items: Sequence[Item], title: str,
                                kind: str | None = None) -> PlaylistResult:
+        """`_make_playlist`, one save at a time for each member."""
+        lock, users = self._saving.setdefault(discord_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                return await self._make_playlist(discord_id, items, title, kind)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._saving[discord_id]
+
+    async def _make_playlist(self, discord_id: int, items: Sequence[Item], title: str,
+                             kind: str | None) -> PlaylistResult:
         """Make the playlist and fill it, never leaving the member a second empty one.
 
         A playlist made but not filled (Spotify failed after creating it) is remembered under its songs and its

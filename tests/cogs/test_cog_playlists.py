@@ -27,6 +27,11 @@ def save_button(world: BotWorld, message: dict[str, Any]) -> dict[str, Any]:
                 or c.get("label") in ("Saving\u2026", "Saved"))
 
 
+def a_minute_passes(world: BotWorld) -> None:
+    """/playlist's one-minute cooldown is over (a failed save keeps it)."""
+    world.bot.get_command("playlist")._buckets._cache.clear()
+
+
 async def press_save(world: BotWorld, message: dict[str, Any], who: str) -> str:
     press = await world.discord.click(world.discord.message(message["id"]), custom_id(message, "Save as playlist"),
                                       world.user(who))
@@ -45,6 +50,7 @@ async def test_songs_that_could_not_be_added_go_into_the_same_playlist_next_time
     assert len(linked.spotify.requests_to(f"/v1/playlists/{made.id}/items", "POST")) == 1  # a 500 is not retried
 
     linked.spotify.clear_failures()
+    a_minute_passes(linked)
     again = await linked.answer(await linked.slash("bob", "playlist", {"source": "top_medium"}), timeout=30)
     assert "Playlist saved" in embed_text(again)
     assert components(again)[0]["url"] == f"https://open.spotify.com/playlist/{made.id}"
@@ -76,6 +82,7 @@ async def test_new_picks_in_between_still_fill_the_half_made_playlist(linked: Bo
     assert "couldn't add the songs" in text
     newer = await linked.answer(await linked.slash("alice", "recommend", {"count": 3, "mode": "discover"}))
     linked.spotify.clear_failures()
+    a_minute_passes(linked)
     text = embed_text(await linked.answer(await linked.slash("alice", "playlist", {"source": "last"}), timeout=30))
     assert "Playlist saved" in text
     assert playlist_ids(linked, "alice") == [shown_track_ids(newer)]
@@ -125,3 +132,22 @@ async def test_the_save_button_greys_out_at_once(linked: BotWorld) -> None:
     await press.wait_followups(1, timeout=20)
     linked.spotify.set_delay(0)
     assert len(linked.spotify.playlists) == 1
+
+
+async def test_two_saves_at_once_fill_a_half_made_playlist_once(linked: BotWorld) -> None:
+    message = await linked.answer(await linked.slash("alice", "recommend", {"count": 5}))
+    linked.spotify.fail_next("/v1/playlists/", 500, count=50)
+    text = embed_text(await linked.answer(await linked.slash("alice", "playlist", {"source": "last"}), timeout=30))
+    assert "couldn't add the songs" in text
+    (half_made,) = linked.spotify.playlists.values()
+    linked.spotify.clear_failures()
+    a_minute_passes(linked)
+
+    linked.spotify.set_delay(0.3)  # the Save button and /playlist last, both before either is answered
+    press = await linked.discord.click(message, custom_id(message, "Save as playlist"), linked.user("alice"))
+    slash = await linked.slash("alice", "playlist", {"source": "last"})
+    answers = [embed_text((await press.wait_followups(1, timeout=30))[0]), embed_text(await linked.answer(slash, timeout=30))]
+    linked.spotify.set_delay(0)
+    assert all("Playlist saved" in answer for answer in answers)
+    assert linked.spotify.playlists[half_made.id].uris and all(  # every song once, in every playlist
+        len(songs) == len(set(songs)) == 5 for songs in playlist_ids(linked, "alice"))

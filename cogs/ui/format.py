@@ -63,13 +63,14 @@ def looks_like_member(word: str) -> bool:
 
 
 def member_or_range_words(text: str) -> list[tuple[str, str]]:
-    """Ways to read a prefix command's left-over words as (member word, range words): the member first, or last."""
+    """Ways to read a prefix command's left-over words as (member words, range words): the member first, or last,
+    as one word or several ("Mary Jane all time"), the longest reading of the member first."""
     words = text.split()
-    if not words:
-        return []
-    readings = [(words[0], " ".join(words[1:]))]
-    if len(words) > 1:
-        readings.append((words[-1], " ".join(words[:-1])))
+    readings: list[tuple[str, str]] = []
+    for cut in range(len(words), 0, -1):
+        readings.append((" ".join(words[:cut]), " ".join(words[cut:])))
+    for cut in range(1, len(words)):
+        readings.append((" ".join(words[cut:]), " ".join(words[:cut])))
     return readings
 
 

@@ -47,3 +47,14 @@ async def test_a_member_who_left_is_not_found(linked: BotWorld) -> None:
     await asyncio.to_thread(linked.discord.remove_member, linked.guild, bob)
     await linked.wait_for(lambda: linked.bot.get_guild(linked.guild.id).get_member(bob.id) is None, "bob to leave")
     assert NOT_FOUND in embed_text(await linked.prefix("alice", f"profile <@{bob.id}>"))
+
+
+async def test_a_member_whose_name_has_a_space_is_found_without_quotes(linked: BotWorld) -> None:
+    erin = linked.discord.add_user("erin", "Erin")
+    linked.discord.add_member(linked.guild, erin, nick="Mary Jane")
+    await linked.link("erin", spotify_user="carol")
+    for typed, title in (("profile Mary Jane", "Erin's music"),
+                         ("top tracks Mary Jane all time", "Mary Jane's top tracks · All time"),
+                         ("top tracks all time Mary Jane", "Mary Jane's top tracks · All time")):
+        reply = await linked.prefix("alice", typed)
+        assert reply["embeds"][0]["title"] == title, typed

@@ -60,17 +60,17 @@ class Music(BaseCog):
         text = " ".join(w for w in (time_range or "", prefix_leftover(ctx)) if w)
         if not text or is_range(text) or member is not None:
             return member, parse_range(text)
-        for word, rest in member_or_range_words(text):
+        meant_a_member = False
+        for words, rest in member_or_range_words(text):
             if rest and not is_range(rest):
                 continue
             try:
-                found = await commands.MemberConverter().convert(ctx, word)
+                found = await commands.MemberConverter().convert(ctx, words)
             except commands.BadArgument:
-                if rest:  # the other words are a range, so this one was meant as a member
-                    raise Refusal(MEMBER_NOT_FOUND) from None
+                meant_a_member = meant_a_member or bool(rest)  # the other words are a range
                 continue
             return found, parse_range(rest)
-        raise Refusal(not_member_or_range(text))
+        raise Refusal(MEMBER_NOT_FOUND if meant_a_member else not_member_or_range(text))
 
     @commands.hybrid_command(name="profile", description="Your (or a member's) top artists and tracks")
     @app_commands.describe(member="Whose profile to show (you by default)", time_range="Which period")

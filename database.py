@@ -34,6 +34,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 TIME_RANGES = ("short_term", "medium_term", "long_term")
 LINK_NONE, LINK_OK, LINK_BROKEN = "none", "linked", "broken"
+UNFINISHED_PLAYLISTS = "unfinished_playlists"  # key of the saved-recommendations payload (see utils.music_recommend)
 
 
 def _usable_cpus() -> int:
@@ -180,6 +181,9 @@ class Database(ListeningReads):
     def set_link_state(self, discord_id: int, state: str, *, spotify_user_id: str | None = None,
                        spotify_display_name: str | None = None) -> None:
         with self.transaction() as conn:
+            before = conn.execute("SELECT spotify_user_id FROM users WHERE discord_id = ?", (discord_id,)).fetchone()
+            if spotify_user_id is not None and before is not None and before[0] not in (None, spotify_user_id):
+                _forget_unfinished_playlists(conn, discord_id)  # another Spotify account: those are not theirs
             conn.execute(
                 "UPDATE users SET link_state = ?, spotify_user_id = COALESCE(?, spotify_user_id), "
                 "spotify_display_name = COALESCE(?, spotify_display_name), "
@@ -192,6 +196,7 @@ class Database(ListeningReads):
         with self.transaction() as conn:
             conn.execute("DELETE FROM tokens WHERE discord_id = ?", (discord_id,))
             conn.execute("UPDATE users SET link_state = 'none' WHERE discord_id = ?", (discord_id,))
+            _forget_unfinished_playlists(conn, discord_id)  # the next link may be another Spotify account
 
     def set_hidden(self, discord_id: int, hidden: bool) -> None:
         self.ensure_user(discord_id)
@@ -561,6 +566,12 @@ class Database(ListeningReads):
             for table, column in USER_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (discord_id,))
             conn.execute("DELETE FROM users WHERE discord_id = ?", (discord_id,))
+
+
+def _forget_unfinished_playlists(conn: sqlite3.Connection, discord_id: int) -> None:
+    """Drop the half-made playlists remembered in the member's saved recommendations (utils.music_recommend)."""
+    conn.execute("UPDATE saved_recommendations SET payload = json_remove(payload, ?) WHERE discord_id = ? "
+                 "AND json_valid(payload)", (f"$.{UNFINISHED_PLAYLISTS}", discord_id))
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -45,6 +45,7 @@ class _Failure:
     remaining: int
     retry_after: int | None
     body: Any
+    method: str | None = None
 
 
 class _State:
@@ -160,12 +161,14 @@ class FakeSpotify:
     # ---- control API for tests ----
 
     def fail_next(
-        self, path_prefix: str, status: int, count: int = 1, retry_after: int | None = None, body: Any = None
+        self, path_prefix: str, status: int, count: int = 1, retry_after: int | None = None, body: Any = None,
+        method: str | None = None,
     ) -> None:
-        """Make the next `count` requests whose path starts with `path_prefix` answer `status`."""
+        """Make the next `count` requests whose path starts with `path_prefix` (and, if given, whose method is
+        `method`) answer `status`."""
         prefix = path_prefix if path_prefix.startswith("/") else "/" + path_prefix
         with self._lock:
-            self._state.failures.append(_Failure(prefix, status, count, retry_after, body))
+            self._state.failures.append(_Failure(prefix, status, count, retry_after, body, method))
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -246,7 +249,8 @@ class FakeSpotify:
         """Log the request, wait the configured delay, and apply any injected failure."""
         with self._lock:
             self._state.log.append(RequestRecord(method, path, query))
-            failure = next((f for f in self._state.failures if path.startswith(f.prefix)), None)
+            failure = next((f for f in self._state.failures if path.startswith(f.prefix)
+                            and f.method in (None, method)), None)
             if failure is not None:
                 failure.remaining -= 1
                 if failure.remaining <= 0:

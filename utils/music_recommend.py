@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from database import Database
+from database import UNFINISHED_PLAYLISTS, Database
 from utils.engine.algorithms import CatalogueExpansion
 from utils.engine.data import Recommendation as EngineRec
 from utils.engine.hybrid import Hybrid
@@ -167,7 +167,7 @@ def show_and_save(db: Database, discord_id: int, picks: list[EngineRec], mode: s
 # {key: {"id", "url", "name", "at"}}. One playlist is filed under the `songs_key` of its songs and, for the kinds
 # whose songs move (recommendations, top tracks), under the kind too, so saving that kind again fills it.
 
-UNFINISHED = "unfinished_playlists"
+UNFINISHED = UNFINISHED_PLAYLISTS  # forgotten by Database.unlink_user and on linking another account
 MAX_UNFINISHED = 10
 
 

@@ -70,6 +70,7 @@ NOT_FILLED = "I made the playlist **[{name}]({url})** in your Spotify but couldn
 SAME_PLAYLIST = "and I'll fill the same playlist instead of making a new one."
 MAYBE_MADE = ("Spotify didn't tell me in time whether it made the playlist **{name}**, so I stopped rather than risk "
               "making it twice. Have a look in your Spotify: if it isn't there, save again in a few minutes.")
+GONE = (403, 404)  # Spotify's answers about a remembered playlist that the member can no longer fill
 BLEND_SIZE = 30  # songs in a blend: all of them are saved, the embed shows as many as fit
 
 
@@ -305,24 +306,38 @@ class MusicService:
         client = await self.db.run(self.auth.client_for, discord_id)
         unfinished = await self.db.run(music_recommend.unfinished_playlist, self.db, discord_id, keys)
         playlist, present = (await self._reuse(client, discord_id, unfinished)) if unfinished else (None, [])
-        if playlist is None:
+        while True:
+            reused = playlist is not None
+            if playlist is None:
+                playlist = await self._new_playlist(client, title)
+            there = set(present)
+            missing = [uri for uri in uris if uri not in there]
             try:
-                made = await client.async_create_playlist(title, PLAYLIST_DESCRIPTION, False)
-            except WriteUncertain:
-                raise BotError(MAYBE_MADE.format(name=_md(title))) from None
-            url = (made.get("external_urls") or {}).get("spotify") or f"https://open.spotify.com/playlist/{made['id']}"
-            playlist = {"id": made["id"], "url": url, "name": title}
-        there = set(present)
-        missing = [uri for uri in uris if uri not in there]
-        try:
-            if missing:
-                await client.async_add_to_playlist(playlist["id"], missing)
-        except BotError as error:
+                if missing:
+                    await client.async_add_to_playlist(playlist["id"], missing)
+                break
+            except SpotifyRequestFailed as error:
+                if reused and error.status in GONE:  # not this account's any more (relinked), or deleted
+                    await self.db.run(music_recommend.forget_unfinished_playlist, self.db, discord_id, playlist["id"])
+                    playlist, present = None, []
+                    continue
+                failed: BotError = error
+            except BotError as error:
+                failed = error
             await self.db.run(music_recommend.remember_unfinished_playlist, self.db, discord_id, keys, playlist)
-            raise BotError(_not_filled(playlist, error)) from None
+            raise BotError(_not_filled(playlist, failed)) from None
         if unfinished:
             await self.db.run(music_recommend.forget_unfinished_playlist, self.db, discord_id, playlist["id"])
         return PlaylistResult(playlist["id"], playlist["url"], playlist["name"], len(uris), skipped)
+
+    @staticmethod
+    async def _new_playlist(client: Any, title: str) -> dict[str, Any]:
+        try:
+            made = await client.async_create_playlist(title, PLAYLIST_DESCRIPTION, False)
+        except WriteUncertain:
+            raise BotError(MAYBE_MADE.format(name=_md(title))) from None
+        url = (made.get("external_urls") or {}).get("spotify") or f"https://open.spotify.com/playlist/{made['id']}"
+        return {"id": made["id"], "url": url, "name": title}
 
     async def _reuse(self, client: Any, discord_id: int,
                      unfinished: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
@@ -330,7 +345,7 @@ class MusicService:
         try:
             return unfinished, await client.async_playlist_uris(unfinished["id"])
         except SpotifyRequestFailed as error:
-            if error.status == 404:
+            if error.status in GONE:  # deleted, or another account's (the member linked a different one)
                 await self.db.run(music_recommend.forget_unfinished_playlist, self.db, discord_id, unfinished["id"])
                 return None, []
             # Spotify won't show what is in it: fill it all (at worst a song twice, never a second playlist)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.cogs.support import BotWorld, components, custom_id, embed_text
 from utils import spotify_client
 
@@ -151,3 +153,43 @@ async def test_two_saves_at_once_fill_a_half_made_playlist_once(linked: BotWorld
     assert all("Playlist saved" in answer for answer in answers)
     assert linked.spotify.playlists[half_made.id].uris and all(  # every song once, in every playlist
         len(songs) == len(set(songs)) == 5 for songs in playlist_ids(linked, "alice"))
+
+
+@pytest.mark.parametrize("disconnect_first", [True, False])
+async def test_after_linking_another_spotify_account_saving_makes_a_new_playlist(world: BotWorld,
+                                                                                disconnect_first: bool) -> None:
+    await world.link("bob")
+    world.spotify.fail_next("/v1/playlists/", 500, count=50)
+    text = embed_text(await world.answer(await world.slash("bob", "playlist", {"source": "top_short"}), timeout=30))
+    assert "couldn't add the songs" in text
+    (old,) = world.spotify.playlists.values()
+    world.spotify.clear_failures()
+
+    if disconnect_first:
+        await world.answer(await world.slash("bob", "disconnect"))
+    await world.link("bob", spotify_user="carol")  # their other Spotify account
+    a_minute_passes(world)
+    text = embed_text(await world.answer(await world.slash("bob", "playlist", {"source": "top_short"}), timeout=30))
+    assert "Playlist saved" in text
+    (saved,) = playlist_ids(world, "carol")  # in the account linked now
+    assert len(saved) == len(set(saved)) > 0
+    assert not world.spotify.requests_to(f"/v1/playlists/{old.id}", "GET")  # the old account's playlist is forgotten
+
+
+@pytest.mark.parametrize("refused", ["GET", "POST"])  # Spotify won't show it, or won't let the member add to it
+async def test_a_half_made_playlist_spotify_refuses_is_replaced_by_a_new_one(linked: BotWorld, refused: str) -> None:
+    linked.spotify.fail_next("/v1/playlists/", 500, count=50)
+    embed_text(await linked.answer(await linked.slash("bob", "playlist", {"source": "top_short"}), timeout=30))
+    (old,) = linked.spotify.playlists.values()
+    linked.spotify.clear_failures()
+    linked.spotify.fail_next(f"/v1/playlists/{old.id}", 403, count=50, method=refused)
+    a_minute_passes(linked)
+    text = embed_text(await linked.answer(await linked.slash("bob", "playlist", {"source": "top_short"}), timeout=30))
+    assert "Playlist saved" in text
+    (new,) = [p for p in linked.spotify.playlists.values() if p.id != old.id]
+    assert [uri.rsplit(":", 1)[1] for uri in new.uris] == linked.spotify.top_tracks("bob", "short_term")[:50]
+    linked.spotify.clear_failures()
+    a_minute_passes(linked)  # and it stays forgotten: the next save makes its own playlist without asking about it
+    linked.spotify.clear_log()
+    await linked.answer(await linked.slash("bob", "playlist", {"source": "top_short"}), timeout=30)
+    assert not linked.spotify.requests_to(f"/v1/playlists/{old.id}")

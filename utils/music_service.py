@@ -64,10 +64,10 @@ OTHER_IN_DMS = "You can look at another member's listening only in a server you'
 PLAYLIST_SOURCES = {"top_short": "short_term", "top_medium": "medium_term", "top_long": "long_term"}
 MAX_PLAYLIST_TRACKS = 500
 PLAYLIST_DESCRIPTION = "Made for you by the Discord music bot."
-# A playlist made in the member's Spotify that could not be filled: said plainly, with its link, and the promise that
-# saving again fills that one (see _create_playlist).
+# A playlist made in the member's Spotify that could not be filled: said plainly, with its link, and how to have that
+# one filled (see _create_playlist), naming a way that still works later: a Save button stops after 10 minutes.
 NOT_FILLED = "I made the playlist **[{name}]({url})** in your Spotify but couldn't add the songs: {why}"
-SAME_PLAYLIST = "and I'll fill the same playlist instead of making a new one."
+SAME_PLAYLIST = "I'll fill the same playlist instead of making a new one."
 MAYBE_MADE = ("Spotify didn't tell me in time whether it made the playlist **{name}**, so I stopped rather than risk "
               "making it twice. Have a look in your Spotify: if it isn't there, save again in a few minutes.")
 GONE = (403, 404)  # Spotify's answers about a remembered playlist that the member can no longer fill
@@ -267,7 +267,9 @@ class MusicService:
         await self._require_visible(guild_id, blend.members, asker=discord_id)
         member_names = [names.get(member, "someone") for member in blend.members]
         title = community.blend_playlist_name(member_names, self._day())[:100]
-        return await self._create_playlist(discord_id, [item for item, _ in blend.items], title)
+        # a new /blend of the same members fills a half-made one too: its button stops working after 10 minutes
+        kind = f"blend:{guild_id}:" + ",".join(str(member) for member in sorted(blend.members))
+        return await self._create_playlist(discord_id, [item for item, _ in blend.items], title, kind=kind)
 
     def _check_playlists_on(self) -> None:
         if not getattr(self.settings, "feature_playlists", True):
@@ -305,7 +307,7 @@ class MusicService:
         keys = [music_recommend.songs_key(uris), *([kind] if kind else [])]
         client = await self.db.run(self.auth.client_for, discord_id)
         unfinished = await self.db.run(music_recommend.unfinished_playlist, self.db, discord_id, keys)
-        playlist, present = (await self._reuse(client, discord_id, unfinished)) if unfinished else (None, [])
+        playlist, present = (await self._reuse(client, discord_id, unfinished, kind)) if unfinished else (None, [])
         while True:
             reused = playlist is not None
             if playlist is None:
@@ -325,7 +327,7 @@ class MusicService:
             except BotError as error:
                 failed = error
             await self.db.run(music_recommend.remember_unfinished_playlist, self.db, discord_id, keys, playlist)
-            raise BotError(_not_filled(playlist, failed)) from None
+            raise BotError(_not_filled(playlist, failed, kind)) from None
         if unfinished:
             await self.db.run(music_recommend.forget_unfinished_playlist, self.db, discord_id, playlist["id"])
         return PlaylistResult(playlist["id"], playlist["url"], playlist["name"], len(uris), skipped)
@@ -340,7 +342,7 @@ class MusicService:
         return {"id": made["id"], "url": url, "name": title}
 
     async def _reuse(self, client: Any, discord_id: int,
-                     unfinished: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+                     unfinished: dict[str, Any], kind: str | None) -> tuple[dict[str, Any] | None, list[str]]:
         """The unfinished playlist and what is in it already; (None, []) when it is gone from Spotify."""
         try:
             return unfinished, await client.async_playlist_uris(unfinished["id"])
@@ -352,7 +354,7 @@ class MusicService:
             log.warning("could not read an unfinished playlist back (%s); filling it whole", error.status)
             return unfinished, []
         except BotError as error:
-            raise BotError(_not_filled(unfinished, error)) from None
+            raise BotError(_not_filled(unfinished, error, kind)) from None
 
     def _day(self) -> str:
         """Today as saved playlists are dated: "26 Nov 2026"."""
@@ -475,17 +477,26 @@ def _md(text: str) -> str:
     return "".join("\\" + ch if ch in "\\*_~`|[]()<>#" else ch for ch in text)
 
 
-def _not_filled(playlist: Mapping[str, Any], error: BotError) -> str:
+def _not_filled(playlist: Mapping[str, Any], error: BotError, kind: str | None) -> str:
     """Why an unfinished playlist could not be filled, and what to do next, in plain words."""
     if isinstance(error, RateLimited):
-        why = f"Spotify asked me to slow down. Save again in {describe_wait(error.retry_after)} {SAME_PLAYLIST}"
+        why = f"Spotify asked me to slow down. {_finish_later(kind, 'in ' + describe_wait(error.retry_after))}"
     elif isinstance(error, SpotifyUnavailable):
-        why = f"Spotify isn't answering. Save again in a few minutes {SAME_PLAYLIST}"
+        why = f"Spotify isn't answering. {_finish_later(kind, 'in a few minutes')}"
     elif isinstance(error, LinkBroken | NotAllowlisted):
-        why = f"{error.user_message.rstrip('.')}, then save again {SAME_PLAYLIST}"
+        why = f"{error.user_message} {_finish_later(kind, 'after that')}"
     else:
-        why = f"Spotify refused to add them. Save again later {SAME_PLAYLIST}"
+        why = f"Spotify refused to add them. {_finish_later(kind, 'later')}"
     return NOT_FILLED.format(name=_md(str(playlist["name"])), url=playlist["url"], why=why)
+
+
+def _finish_later(kind: str | None, when: str) -> str:
+    """How to have the same playlist filled: a command that still works once a Save button has stopped."""
+    if kind == "recommended":
+        return f"Run `/playlist last` {when} and {SAME_PLAYLIST}"
+    if kind and kind.startswith("blend:"):
+        return f"Run `/blend` with the same members {when} and save it, and {SAME_PLAYLIST}"
+    return f"Save again {when} and {SAME_PLAYLIST}"
 
 
 def _group_picks(model: Any, members: list[int], count: int) -> list[Any]:

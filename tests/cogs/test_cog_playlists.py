@@ -64,7 +64,7 @@ async def test_save_button_after_a_long_slow_down_fills_the_playlist_it_made(lin
     linked.spotify.fail_next("/v1/playlists/", 429, retry_after=3600)
     text = await press_save(linked, message, "alice")
     assert "I made the playlist **[Recommended for you" in text
-    assert "Spotify asked me to slow down. Save again in about an hour and I'll fill the same playlist" in text
+    assert "Spotify asked me to slow down. Run `/playlist last` in about an hour and I'll fill the same playlist" in text
     assert save_button(linked, message)["label"] == "Save as playlist"
     assert not save_button(linked, message).get("disabled")  # the member can try again
     assert playlist_ids(linked, "alice") == [[]]
@@ -193,3 +193,20 @@ async def test_a_half_made_playlist_spotify_refuses_is_replaced_by_a_new_one(lin
     linked.spotify.clear_log()
     await linked.answer(await linked.slash("bob", "playlist", {"source": "top_short"}), timeout=30)
     assert not linked.spotify.requests_to(f"/v1/playlists/{old.id}")
+
+
+async def test_a_half_made_blend_is_filled_by_a_new_blend_of_the_same_members(linked: BotWorld) -> None:
+    """The blend's Save button stops after 10 minutes, so the words name a way that works in an hour."""
+    message = await linked.answer(await linked.slash("alice", "blend", {"member1": linked.user("bob")}))
+    linked.spotify.fail_next("/v1/playlists/", 429, retry_after=3600)
+    press = await linked.discord.click(message, custom_id(message, "Save to my Spotify"), linked.user("alice"))
+    text = embed_text((await press.wait_followups(1, timeout=30))[0])
+    assert ("Spotify asked me to slow down. Run `/blend` with the same members in about an hour and save it, "
+            "and I'll fill the same playlist instead of making a new one.") in text
+    (half_made,) = linked.spotify.playlists.values()
+
+    spotify_client.reset_stats()  # the hour passes; the first message's button has stopped long ago
+    again = await linked.answer(await linked.slash("alice", "blend", {"member1": linked.user("bob")}))
+    press = await linked.discord.click(again, custom_id(again, "Save to my Spotify"), linked.user("alice"))
+    assert "Playlist saved" in embed_text((await press.wait_followups(1, timeout=30))[0])
+    assert list(linked.spotify.playlists) == [half_made.id] and linked.spotify.playlists[half_made.id].uris

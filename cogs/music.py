@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -28,6 +29,7 @@ from cogs.ui.views import link_view
 
 if TYPE_CHECKING:
     from bot import MusicBot
+    from utils.models import Profile
 
 PLAYLIST_SOURCES = [
     app_commands.Choice(name="My last recommendations", value="last"),
@@ -82,15 +84,17 @@ class Music(BaseCog):
         await self.begin(ctx, private=True)
         target = await self._target(ctx, member)
         music = self.services.music
-        profile = await music.profile(target.id, chosen)
+
+        async def load(time_range: str) -> Profile:
+            # named as this server knows them (their nickname here), like every other reply
+            return replace(await music.profile(target.id, time_range), display_name=target.display_name)
+
+        profile = await load(chosen)
         years = await self.bot.db.run(self.bot.db.listening_years, target.id)
         ranges = [*RANGE_LABELS, *(str(y) for y in sorted(years, reverse=True))][:25]
         if chosen not in ranges:
             ranges.append(chosen)
         avatar = target.display_avatar.url if target.display_avatar else None
-
-        async def load(time_range: str):
-            return await music.profile(target.id, time_range)
 
         view = ProfileView(ctx.author.id, chosen, ranges, load, avatar)
         await self.send(ctx, embed=profile_embed(profile, avatar_url=avatar), view=view, private=True)

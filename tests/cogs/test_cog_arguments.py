@@ -53,7 +53,7 @@ async def test_a_member_whose_name_has_a_space_is_found_without_quotes(linked: B
     erin = linked.discord.add_user("erin", "Erin")
     linked.discord.add_member(linked.guild, erin, nick="Mary Jane")
     await linked.link("erin", spotify_user="carol")
-    for typed, title in (("profile Mary Jane", "Erin's music"),
+    for typed, title in (("profile Mary Jane", "Mary Jane's music"),
                          ("top tracks Mary Jane all time", "Mary Jane's top tracks · All time"),
                          ("top tracks all time Mary Jane", "Mary Jane's top tracks · All time")):
         reply = await linked.prefix("alice", typed)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from database import Database
-from storage_keys import track_key
+from storage.keys import track_key
 from utils.errors import BotError
 from utils.logger import get_logger
 from utils.sync import track_rows

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from database import TIME_RANGES, Database
-from storage_keys import artist_key
+from storage.keys import artist_key
 from utils.engine.group import blend as engine_blend
 from utils.engine.group import taste_match
 from utils.errors import BotError

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import IO, Any
 
-from storage_keys import artist_key, local_id, track_key
+from storage.keys import artist_key, local_id, track_key
 from utils.errors import BadImportFile
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # the file as sent (zip or JSON)

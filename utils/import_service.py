@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from database import Database
-from storage_keys import local_id, track_key
+from storage.keys import local_id, track_key
 from utils.errors import LinkExpired
 from utils.history_import import SKIP_THRESHOLD_MS, ImportLimits, ParsedHistory, TrackInfo, parse_export
 from utils.listeners import ChangeListeners

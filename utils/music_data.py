@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from database import Database
-from storage_keys import artist_key
+from storage.keys import artist_key
 from utils.models import Item, spotify_url
 
 DAY_MS = 86_400_000

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from database import Database
-from storage_keys import artist_key
+from storage.keys import artist_key
 from utils import community, music_recommend, music_views
 from utils.cache import TTLCache
 from utils.catalogue import CatalogueExpander

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from database import TIME_RANGES, Database
-from storage_keys import artist_key
+from storage.keys import artist_key
 from utils.errors import BotError, NotEnoughData
 from utils.models import Item, Profile
 from utils.music_data import artist_genres, artist_item, items_for_keys, kind_of, track_item, window_ms

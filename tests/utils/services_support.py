@@ -18,7 +18,7 @@ from config import Settings
 from database import Database
 from fakes.spotify_server import FakeSpotify
 from spotify_auth import SpotifyAuth
-from storage_keys import local_id, track_key
+from storage.keys import local_id, track_key
 from utils import spotify_client
 from utils.music_service import MusicService
 from utils.privacy import PrivacyService

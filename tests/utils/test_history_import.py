@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage_keys import local_id, track_key
+from storage.keys import local_id, track_key
 from tests.helpers.export_files import (
     BASE_TIME,
     account_entry,

@@ -13,8 +13,8 @@ from cryptography.fernet import Fernet
 
 from config import Settings
 from database import Database
-from storage_keys import local_id, track_key
-from storage_schema import USER_TABLES
+from storage.keys import local_id, track_key
+from storage.schema import USER_TABLES
 from tests.helpers.export_files import (
     BASE_TIME,
     account_entry,

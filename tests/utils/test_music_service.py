@@ -13,7 +13,7 @@ import time
 import pytest
 from services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
 
-from storage_keys import artist_key
+from storage.keys import artist_key
 from utils.errors import BotError, NotEnoughData, NotLinked
 
 MEMBERS = ("alice", "bob", "carol", "dave", "erin")

@@ -14,7 +14,7 @@ import pytest
 
 from database import Database
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BATCH = 500
 
 # Runs in the child: endless insert_plays transactions, each reported on stdout once committed.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from storage_keys import artist_key
+from storage.keys import artist_key
 
 # The artist key of a play's track `t` (artist row `a`, LEFT JOINed): every query counting artists uses this one.
 TRACK_ARTIST_KEY = "COALESCE(a.name_key, normalise(t.artist_name))"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from database import Database
-from storage_keys import register_sql_functions
-from storage_schema import MIGRATIONS, SCHEMA_VERSION
+from storage.keys import register_sql_functions
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
 MEMBERS = 10
 WRITERS = 60

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-import storage_keys
-import storage_schema
+import storage.keys
+import storage.schema
 from config import Settings
 from database import Database
-from storage_keys import artist_key, local_id, track_key
-from storage_schema import MIGRATIONS, SCHEMA_VERSION
+from storage.keys import artist_key, local_id, track_key
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers.export_files import BASE_TIME, account_entry, to_json
 from utils.import_service import HistoryImporter
 from utils.music_data import items_for_keys
@@ -68,7 +68,7 @@ def test_fresh_file_is_at_the_current_version(tmp_path: Path) -> None:
     assert db.schema_version() == SCHEMA_VERSION
     db.close()
     names = {row[1] for row in schema_of(tmp_path / "sub" / "dir" / "bot.db") if row[0] == "table"}
-    assert {table for table, _ in storage_schema.USER_TABLES} <= names
+    assert {table for table, _ in storage.schema.USER_TABLES} <= names
 
 
 def test_old_file_upgrades_to_exactly_the_fresh_schema_and_keeps_its_data(tmp_path: Path) -> None:
@@ -283,7 +283,7 @@ def import_before_the_upgrade(path: Path, export: bytes, monkeypatch: pytest.Mon
     old = Database(path)
     old.migrate(target=2)
     with monkeypatch.context() as patch:
-        patch.setattr(storage_keys, "normalise", old_normalise)
+        patch.setattr(storage.keys, "normalise", old_normalise)
         added = import_history(old, export).plays_added
     old.close()
     return added

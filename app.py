@@ -9,12 +9,12 @@ from config import Settings
 from database import Database
 from keep_alive import WebContext, WebServer, create_app
 from spotify_auth import SpotifyAuth
-from utils import spotify_client
-from utils.import_service import HistoryImporter
 from utils.logger import setup_logging
-from utils.music_service import MusicService
+from utils.music.service import MusicService
 from utils.privacy import PrivacyService
-from utils.sync import SyncService
+from utils.sources import spotify_client
+from utils.sources.export_import import HistoryImporter
+from utils.sources.spotify_sync import SyncService
 
 
 def build_services(db: Database, settings: Settings, **sync_options: Any) -> Services:

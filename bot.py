@@ -32,11 +32,11 @@ class Services:
     """The plain-Python services the cogs call (see SERVICES.md)."""
 
     auth: Any  # spotify_auth.SpotifyAuth
-    sync: Any  # utils.sync.SyncService
-    music: Any  # utils.music_service.MusicService
+    sync: Any  # utils.sources.spotify_sync.SyncService
+    music: Any  # utils.music.service.MusicService
     privacy: Any  # utils.privacy.PrivacyService
-    importer: Any | None = None  # utils.import_service.HistoryImporter
-    spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.spotify_client.stats
+    importer: Any | None = None  # utils.sources.export_import.HistoryImporter
+    spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.sources.spotify_client.stats
 
 
 def make_intents() -> discord.Intents:
@@ -272,7 +272,7 @@ class MusicBot(commands.Bot):
     def spotify_stats(self) -> dict[str, Any]:
         if self.services.spotify_stats is not None:
             return self.services.spotify_stats()
-        from utils.spotify_client import stats
+        from utils.sources.spotify_client import stats
 
         return stats()
 

@@ -13,7 +13,7 @@ from cogs.errors import Refusal
 from cogs.ui.embeds import blend_embed, item_pages, recommendations_embed, taste_embed, whoknows_embed
 from cogs.ui.format import MEMBER_NOT_FOUND, parse_range, prefix_leftover, range_label, short
 from cogs.ui.views import OwnedView, SaveOnce
-from utils import community
+from utils.community import server as community
 from utils.errors import BotError
 from utils.models import BlendResult
 

@@ -187,6 +187,6 @@ class MemberStore(Connections):
 
 
 def forget_unfinished_playlists(conn: sqlite3.Connection, discord_id: int) -> None:
-    """Drop the half-made playlists remembered in the member's saved recommendations (utils.music_recommend)."""
+    """Drop the half-made playlists remembered in the member's saved recommendations (utils.music.recommend)."""
     conn.execute("UPDATE saved_recommendations SET payload = json_remove(payload, ?) WHERE discord_id = ? "
                  "AND json_valid(payload)", (f"$.{UNFINISHED_PLAYLISTS}", discord_id))

@@ -20,8 +20,8 @@ from database import Database
 from storage.keys import artist_key, local_id, track_key
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers.export_files import BASE_TIME, account_entry, to_json
-from utils.import_service import HistoryImporter
-from utils.music_data import items_for_keys
+from utils.listening.reads import items_for_keys
+from utils.sources.export_import import HistoryImporter
 
 
 def schema_of(path: Path) -> list[tuple[str, str, str, str | None]]:

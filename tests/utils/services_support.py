@@ -19,10 +19,10 @@ from database import Database
 from fakes.spotify_server import FakeSpotify
 from spotify_auth import SpotifyAuth
 from storage.keys import local_id, track_key
-from utils import spotify_client
-from utils.music_service import MusicService
+from utils.music.service import MusicService
 from utils.privacy import PrivacyService
-from utils.sync import SyncService
+from utils.sources import spotify_client
+from utils.sources.spotify_sync import SyncService
 
 CLIENT_ID = "svc-client-id"
 CLIENT_SECRET = "svc-client-secret-0123456789"

@@ -16,7 +16,7 @@ from database import Database
 from storage.keys import track_key
 from utils.errors import BotError
 from utils.logger import get_logger
-from utils.sync import track_rows
+from utils.sources.spotify_sync import track_rows
 
 log = get_logger(__name__)
 

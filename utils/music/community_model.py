@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from database import Database
 from utils.engine.data import Context, Interactions
 from utils.engine.hybrid import Hybrid
-from utils.music_data import interaction_weights, triples
+from utils.listening.reads import interaction_weights, triples
 
 # How much of each engine source a mode wants ("catalogue" = more from your own artists).
 MODE_WEIGHTS: dict[str, dict[str, float]] = {

@@ -17,7 +17,7 @@ from typing import Any
 
 from database import TIME_RANGES, Database
 from utils.errors import BotError, LinkBroken, NotLinked, RateLimited, describe_wait
-from utils.listeners import ChangeListeners
+from utils.events import ChangeListeners
 from utils.logger import get_logger
 from utils.models import SyncResult
 

@@ -14,16 +14,15 @@ from storage.keys import artist_key
 from utils.engine.group import blend as engine_blend
 from utils.engine.group import taste_match
 from utils.errors import BotError
-from utils.models import BlendResult, Item, TasteMatch, WhoKnowsEntry
-from utils.music_data import (
+from utils.listening.periods import check_time_range, window_ms
+from utils.listening.reads import (
     interaction_weights,
     items_for_keys,
     kind_of,
     rank_weight,
     ranked_counts,
-    window_ms,
 )
-from utils.music_views import check_time_range
+from utils.models import BlendResult, Item, TasteMatch, WhoKnowsEntry
 
 WEEK_MS = 7 * 86_400_000
 # What engine.group.blend does, in plain words: members take turns, and on a member's turn the song from

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
+from tests.utils.services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
 
 from storage.keys import artist_key
 from utils.errors import BotError, NotEnoughData, NotLinked
@@ -253,8 +253,8 @@ async def test_closing_waits_for_engine_work_before_the_database_closes(services
 
 
 async def test_a_genre_found_for_one_song_is_not_given_to_the_artists_other_songs(services: Services) -> None:
-    from utils.music_models import artist_of
-    from utils.music_recommend import load_personal
+    from utils.music.community_model import artist_of
+    from utils.music.recommend import load_personal
 
     alice, *_ = await sync_members(services)
     plain = load_personal(services.db, alice, time.time(), {})
@@ -265,7 +265,7 @@ async def test_a_genre_found_for_one_song_is_not_given_to_the_artists_other_song
 
 
 async def test_reasons_can_name_a_liked_song_as_song_by_artist(services: Services) -> None:
-    from utils.music_recommend import load_personal
+    from utils.music.recommend import load_personal
 
     alice, bob = await sync_members(services, ("alice", "bob"))
     liked = sorted(known_track_keys(services, bob) - known_track_keys(services, alice))[0]

@@ -20,9 +20,9 @@ from tests.helpers.export_files import (
     to_json,
     track_uri,
 )
-from utils import history_import
 from utils.errors import BadImportFile
-from utils.history_import import FORMAT_ACCOUNT, FORMAT_EXTENDED, ImportLimits, parse_export
+from utils.sources import export_reader
+from utils.sources.export_reader import FORMAT_ACCOUNT, FORMAT_EXTENDED, ImportLimits, parse_export
 
 URI_A = track_uri(1)
 

@@ -25,7 +25,7 @@ from tests.helpers.export_files import (
     track_uri,
 )
 from utils.errors import BadImportFile, LinkExpired
-from utils.import_service import HistoryImporter, hash_token, resolve_local_tracks
+from utils.sources.export_import import HistoryImporter, hash_token, resolve_local_tracks
 
 MEMBER = 111
 OTHER = 222
@@ -204,7 +204,7 @@ def test_a_bad_file_is_explained_and_changes_nothing(db: Database, importer: His
 
 
 def test_a_too_big_file_is_refused_and_changes_nothing(db: Database, tmp_path: Path) -> None:
-    from utils.history_import import ImportLimits
+    from utils.sources.export_reader import ImportLimits
 
     small = HistoryImporter(db, settings(tmp_path), limits=ImportLimits(max_upload_bytes=1000))
     before = table_counts(db)

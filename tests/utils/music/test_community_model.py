@@ -8,8 +8,8 @@ import time
 import pytest
 
 from database import Database
-from utils import music_models
-from utils.music_models import ModelCache
+from utils.music import community_model
+from utils.music.community_model import ModelCache
 
 GUILD = 5
 NOW_MS = 1_700_000_000_000
@@ -23,16 +23,16 @@ def listen(db: Database, discord_id: int, track_id: str, artist: str, title: str
                                  for i in range(times)])
 
 
-def model_tracks(model: music_models.CommunityModel, discord_id: int) -> set[str]:
+def model_tracks(model: community_model.CommunityModel, discord_id: int) -> set[str]:
     return set(model.track_weights.get(discord_id, {}))
 
 
 def fit_paused_after_reading(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
     """Make the next fit signal once it has read the data, then wait before handing its model back."""
     has_read, carry_on = threading.Event(), threading.Event()
-    real_fit = music_models.fit_community
+    real_fit = community_model.fit_community
 
-    def slow_fit(*args: object) -> music_models.CommunityModel:
+    def slow_fit(*args: object) -> community_model.CommunityModel:
         model = real_fit(*args)  # type: ignore[arg-type]
         has_read.set()
         carry_on.wait(10)
@@ -49,7 +49,7 @@ def test_a_model_read_before_a_change_is_not_kept_for_later_requests(
     listen(db, 2, "tr_b", "Other", "Second")
     cache = ModelCache()
     has_read, carry_on = fit_paused_after_reading(monkeypatch)
-    answers: list[music_models.CommunityModel] = []
+    answers: list[community_model.CommunityModel] = []
     fitting = threading.Thread(target=lambda: answers.append(cache.get(db, GUILD, [1, 2], time.time())))
     fitting.start()
     assert has_read.wait(10)

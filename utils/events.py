@@ -1,13 +1,20 @@
-"""How the web server tells the bot about things that happened in a browser, without importing Discord.
+"""Who to tell when something happens: the bot, about a browser's doings; services, about a member's changed data.
 
-The bot implements `BotBridge` with `asyncio.run_coroutine_threadsafe` onto its loop; every method is
-called from a web server thread and must return quickly and never raise.
+- `BotBridge`: how the web server tells the bot about things that happened in a browser, without importing
+  Discord. The bot implements it with `asyncio.run_coroutine_threadsafe` onto its loop; every method is called
+  from a web server thread and must return quickly and never raise.
+- `ChangeListeners`: who to tell when a member's stored data changes (a sync, an import, a privacy request).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol, TypedDict, runtime_checkable
+
+from utils.logger import get_logger
+
+log = get_logger(__name__)
 
 
 class BridgeStatus(TypedDict):
@@ -52,3 +59,21 @@ class NullBridge:
 
     def status(self) -> BridgeStatus:
         return {"connected": self.connected, "guilds": self.guilds, "latency_ms": self.latency_ms}
+
+
+Listener = Callable[[Any], Any]
+
+
+class ChangeListeners(list[Listener]):
+    """Callbacks given the member whose data changed (None: anyone's); one that fails is logged, the rest still run."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+    def notify(self, discord_id: int | None) -> None:
+        for listener in list(self):
+            try:
+                listener(discord_id)
+            except Exception:
+                log.exception("a %s listener failed", self.source)

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from fakes.spotify_server import FakeSpotify
-from utils import spotify_client
 from utils.errors import LinkBroken, NotAllowlisted, RateLimited, SpotifyUnavailable
-from utils.spotify_client import SpotifyClient, SpotifyRequestFailed
+from utils.sources import spotify_client
+from utils.sources.spotify_client import SpotifyClient, SpotifyRequestFailed
 
 
 def _calls(fake: FakeSpotify, prefix: str, method: str = "GET") -> int:

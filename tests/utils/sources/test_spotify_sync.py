@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
+from tests.utils.services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
 
 from database import Database
 from utils.errors import BotError

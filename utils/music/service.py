@@ -17,9 +17,8 @@ from typing import Any, TypeVar
 
 from database import Database
 from storage.keys import artist_key
-from utils import community, music_recommend, music_views
 from utils.cache import TTLCache
-from utils.catalogue import CatalogueExpander
+from utils.community import server as community
 from utils.errors import (
     BotError,
     LinkBroken,
@@ -30,6 +29,8 @@ from utils.errors import (
     SpotifyUnavailable,
     describe_wait,
 )
+from utils.listening.periods import describe_range
+from utils.listening.reads import items_for_keys
 from utils.logger import get_logger
 from utils.models import (
     BlendResult,
@@ -42,10 +43,12 @@ from utils.models import (
     TasteMatch,
     WhoKnowsEntry,
 )
-from utils.music_data import items_for_keys
-from utils.music_models import CommunityModel, ModelCache, artist_of
-from utils.music_recommend import FEW_MEMBERS, PersonalData
-from utils.spotify_client import SpotifyRequestFailed, WriteUncertain
+from utils.music import recommend as music_recommend
+from utils.music import top_lists as music_views
+from utils.music.community_model import CommunityModel, ModelCache, artist_of
+from utils.music.recommend import FEW_MEMBERS, PersonalData
+from utils.sources.catalogue import CatalogueExpander
+from utils.sources.spotify_client import SpotifyRequestFailed, WriteUncertain
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -371,7 +374,7 @@ class MusicService:
         if source in PLAYLIST_SOURCES:
             time_range = PLAYLIST_SOURCES[source]
             items = await self.top(discord_id, "tracks", time_range, 50)
-            words = music_views.describe_range(time_range)
+            words = describe_range(time_range)
             return items, f"Your top tracks of {words} · {day}"
         raise BotError("I can save your last recommendations or your top tracks.")
 
@@ -501,7 +504,7 @@ def _finish_later(kind: str | None, when: str) -> str:
 
 def _group_picks(model: Any, members: list[int], count: int) -> list[Any]:
     from utils.engine.group import group_recommend
-    from utils.music_models import make_context
+    from utils.music.community_model import make_context
 
     if model.model is None:
         return []

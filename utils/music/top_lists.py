@@ -10,22 +10,10 @@ from typing import Any
 
 from database import TIME_RANGES, Database
 from storage.keys import artist_key
-from utils.errors import BotError, NotEnoughData
+from utils.errors import NotEnoughData
+from utils.listening.periods import check_time_range, window_ms
+from utils.listening.reads import artist_genres, artist_item, items_for_keys, kind_of, track_item
 from utils.models import Item, Profile
-from utils.music_data import artist_genres, artist_item, items_for_keys, kind_of, track_item, window_ms
-
-TIME_RANGE_WORDS = {"short_term": "the last 4 weeks", "medium_term": "the last 6 months",
-                    "long_term": "the last year", "all_time": "all time"}
-
-
-def check_time_range(time_range: str) -> str:
-    if time_range in TIME_RANGES or time_range == "all_time" or (time_range.isdigit() and len(time_range) == 4):
-        return time_range
-    raise BotError("That time range isn't one I know. Pick 4 weeks, 6 months, a year, all time, or a year like 2019.")
-
-
-def describe_range(time_range: str) -> str:
-    return TIME_RANGE_WORDS.get(time_range, f"{time_range}")
 
 
 def stored_top(db: Database, discord_id: int, kind: str, time_range: str, limit: int, now: float) -> list[Item]:

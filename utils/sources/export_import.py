@@ -1,6 +1,6 @@
 """Storing imported listening history: one transaction per import, undo, and single-use upload links.
 
-Parsing lives in utils.history_import; this module turns parsed plays into rows of the same listening
+Parsing lives in utils.sources.export_reader; this module turns parsed plays into rows of the same listening
 tables the sync fills (marked source='import'), so every community feature counts imported members too.
 """
 
@@ -18,10 +18,10 @@ from typing import IO, Any
 from database import Database
 from storage.keys import local_id, track_key
 from utils.errors import LinkExpired
-from utils.history_import import SKIP_THRESHOLD_MS, ImportLimits, ParsedHistory, TrackInfo, parse_export
-from utils.listeners import ChangeListeners
+from utils.events import ChangeListeners
 from utils.logger import get_logger
 from utils.models import ImportSummary
+from utils.sources.export_reader import SKIP_THRESHOLD_MS, ImportLimits, ParsedHistory, TrackInfo, parse_export
 
 log = get_logger("import")
 

@@ -6,7 +6,6 @@ the database `name_key`, so a song counts once whether it came from a sync or an
 
 from __future__ import annotations
 
-import calendar
 import json
 import math
 from collections import defaultdict
@@ -16,11 +15,9 @@ from typing import Any
 
 from database import Database
 from storage.keys import artist_key
+from utils.listening.periods import DAY_MS
 from utils.models import Item, spotify_url
 
-DAY_MS = 86_400_000
-# A member's top list for a range stands for roughly this window of plays.
-RANGE_DAYS = {"short_term": 28, "medium_term": 182, "long_term": 365}
 # Recent top lists say more about taste today than year-long ones.
 RANGE_WEIGHT = {"short_term": 1.0, "medium_term": 0.7, "long_term": 0.5}
 # Rank 1 of a top list counts about as much as this many recent plays.
@@ -47,22 +44,6 @@ def band_weight(start_days: float, end_days: float | None) -> float:
     """Recency decay at the middle of an age band (open-ended bands use their start plus a year)."""
     middle = (start_days + (end_days if end_days is not None else start_days + 365)) / 2
     return 0.5 ** (middle / PLAY_HALF_LIFE_DAYS)
-
-
-def year_bounds_ms(year: int) -> tuple[int, int]:
-    return (calendar.timegm((year, 1, 1, 0, 0, 0)) * 1000, calendar.timegm((year + 1, 1, 1, 0, 0, 0)) * 1000)
-
-
-def window_ms(time_range: str, now: float) -> tuple[int, int]:
-    """Play window of a time range as (since_ms, until_ms): ranges by age, "all_time", or a year."""
-    now_ms = int(now * 1000)
-    if time_range in RANGE_DAYS:
-        return now_ms - RANGE_DAYS[time_range] * DAY_MS, now_ms + DAY_MS
-    if time_range == "all_time":
-        return 0, 2**62
-    if time_range.isdigit() and len(time_range) == 4:
-        return year_bounds_ms(int(time_range))
-    raise ValueError(f"unknown time range {time_range!r}")
 
 
 # -- engine inputs ------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.utils.services_support import GUILD, Services, services_fixture  # noqa: F401 - the `services` fixture
 
+from tests.utils.services_support import GUILD, Services, services_fixture  # noqa: F401 - the `services` fixture
 from utils.errors import NotEnoughData, NotLinked
 
 

@@ -38,7 +38,7 @@ def fit_paused_after_reading(monkeypatch: pytest.MonkeyPatch) -> tuple[threading
         carry_on.wait(10)
         return model
 
-    monkeypatch.setattr(music_models, "fit_community", slow_fit)
+    monkeypatch.setattr(community_model, "fit_community", slow_fit)
     return has_read, carry_on
 
 

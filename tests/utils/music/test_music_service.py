@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
-from tests.utils.services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
 
 from storage.keys import artist_key
+from tests.utils.services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
 from utils.errors import BotError, NotEnoughData, NotLinked
 
 MEMBERS = ("alice", "bob", "carol", "dave", "erin")

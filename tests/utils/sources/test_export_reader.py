@@ -90,7 +90,7 @@ def test_decoding_does_not_depend_on_where_chunks_end(monkeypatch: pytest.Monkey
     entries[7] = 12345  # a bare number, cut across a chunk edge when chunks are tiny
     data = b"\xef\xbb\xbf" + to_json(entries)
     whole = parse(data, "Streaming_History_Audio_x.json")
-    monkeypatch.setattr(history_import, "READ_CHUNK_CHARS", 7)
+    monkeypatch.setattr(export_reader, "READ_CHUNK_CHARS", 7)
     tiny = parse(data, "Streaming_History_Audio_x.json")
     assert tiny.plays == whole.plays and len(whole.plays) == 39 and whole.entries_broken == 1
 

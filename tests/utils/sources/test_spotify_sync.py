@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.utils.services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
 
 from database import Database
+from tests.utils.services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
 from utils.errors import BotError
 
 

@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+import app
 from config import Settings
 from database import Database
 from fakes.spotify_server import FakeSpotify
 from spotify_auth import SpotifyAuth
 from storage.keys import local_id, track_key
+from utils.community.service import CommunityService
+from utils.music.playlists import PlaylistService
 from utils.music.service import MusicService
 from utils.privacy import PrivacyService
 from utils.sources import spotify_client
@@ -47,6 +50,8 @@ class Services:
     auth: SpotifyAuth
     sync: SyncService
     music: MusicService
+    community: CommunityService
+    playlists: PlaylistService
     privacy: PrivacyService
     sleeps: list[float] = field(default_factory=list)
 
@@ -84,7 +89,6 @@ def services_fixture(tmp_path: Path) -> Iterator[Services]:
     with FakeSpotify(CLIENT_ID, CLIENT_SECRET, redirect_uris=["http://127.0.0.1:8765/callback"], seed=0) as fake:
         db = Database(tmp_path / "bot.db").open()
         settings = make_settings(fake, tmp_path / "bot.db")
-        auth = SpotifyAuth(settings, db)
         sleeps: list[float] = []
 
         async def fake_sleep(seconds: float) -> None:
@@ -92,12 +96,11 @@ def services_fixture(tmp_path: Path) -> Iterator[Services]:
             sleeps.append(seconds)
             spotify_client.reset_stats()
 
-        sync = SyncService(db, auth, settings, stagger_seconds=0, sleep=fake_sleep)
-        music = MusicService(db, auth, settings)
-        privacy = PrivacyService(db, auth)
-        music.watch(sync.on_synced, privacy.on_change)
+        built = app.build_services(db, settings, stagger_seconds=0, sleep=fake_sleep)
         try:
-            yield Services(fake, db, settings, auth, sync, music, privacy, sleeps)
+            yield Services(fake, db, settings, built.auth, built.sync, built.music, built.community, built.playlists,
+                           built.privacy, sleeps)
         finally:
+            built.workers.close()
             db.close()
             spotify_client.reset_stats()

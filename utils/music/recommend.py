@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from database import UNFINISHED_PLAYLISTS, Database
+from utils.community.model import CommunityModel, artist_of, make_context, with_mode
 from utils.engine.algorithms import CatalogueExpansion
 from utils.engine.data import Recommendation as EngineRec
 from utils.engine.hybrid import Hybrid
 from utils.errors import NotEnoughData
 from utils.listening.reads import Listening, artist_genres, items_for_keys, member_listening
 from utils.models import Recommendation, track_label
-from utils.music.community_model import CommunityModel, artist_of, make_context, with_mode
 
 FAVOURITE_ARTISTS = 15
 CATALOGUE_PER_ARTIST = 40

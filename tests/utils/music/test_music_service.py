@@ -120,37 +120,37 @@ async def test_hidden_member_is_never_shown_counted_or_named(services: Services)
     for mode in ("balanced", "discover", "familiar"):
         recs = await services.music.recommend(alice, GUILD, count=15, mode=mode)
         assert not any("Bob" in r.reason for r in recs.items)
-    model = services.music.models.get(services.db, GUILD, services.db.visible_members(GUILD), 0)
+    model = services.community.models.get(services.db, GUILD, services.db.visible_members(GUILD), 0)
     assert bob not in model.members
     # bob's own favourite artist: whoknows and the server top must not count him
     bob_artist = services.fake.catalogue.artists[services.fake.top_artists("bob", "medium_term")[0]].name
-    _, entries = await services.music.whoknows(GUILD, bob_artist)
+    _, entries = await services.community.whoknows(GUILD, bob_artist)
     assert bob not in [e.discord_id for e in entries]
-    listeners_now = {i.key: i.listeners for i in await services.music.server_top(GUILD, "artists", "medium_term")}
+    listeners_now = {i.key: i.listeners for i in await services.community.server_top(GUILD, "artists", "medium_term")}
     await services.privacy.set_visibility(bob, False)
-    listeners_shown = {i.key: i.listeners for i in await services.music.server_top(GUILD, "artists", "medium_term")}
+    listeners_shown = {i.key: i.listeners for i in await services.community.server_top(GUILD, "artists", "medium_term")}
     assert listeners_shown[artist_key(bob_artist)] == listeners_now.get(artist_key(bob_artist), 0) + 1
     # a hidden member still gets their own recommendations
     await services.privacy.set_visibility(bob, True)
     own = await services.music.recommend(bob, GUILD, count=5)
     assert own.items and not set(r.item.key for r in own.items) & known_track_keys(services, bob)
     with pytest.raises(BotError):
-        await services.music.taste(GUILD, alice, bob)
+        await services.community.taste(GUILD, alice, bob)
 
 
 async def test_taste_is_symmetric_and_between_0_and_100(services: Services) -> None:
     alice, bob, carol, *_ = await sync_members(services)
-    ab, ba = await services.music.taste(GUILD, alice, bob), await services.music.taste(GUILD, bob, alice)
+    ab, ba = await services.community.taste(GUILD, alice, bob), await services.community.taste(GUILD, bob, alice)
     assert ab.score == ba.score and 0 <= ab.score <= 100
     assert {i.key for i in ab.shared_artists} == {i.key for i in ba.shared_artists}
     assert "Alice" in ab.summary and "Bob" in ab.summary
-    ac = await services.music.taste(GUILD, alice, carol)
+    ac = await services.community.taste(GUILD, alice, carol)
     assert 0 <= ac.score <= 100
 
 
 async def test_blend_represents_every_member(services: Services) -> None:
     ids = await sync_members(services)
-    result = await services.music.blend(GUILD, ids, size=10)
+    result = await services.community.blend(GUILD, ids, size=10)
     assert len(result.items) == 10 and sorted(result.members) == sorted(ids)
     represented = {m for _, who in result.items for m in who}
     assert represented == set(ids)
@@ -158,15 +158,15 @@ async def test_blend_represents_every_member(services: Services) -> None:
 
 async def test_saving_a_blend_saves_the_songs_shown_unless_someone_hid_since(services: Services) -> None:
     alice, bob = await sync_members(services, ("alice", "bob"))
-    shown = await services.music.blend(GUILD, [alice, bob], asker=alice)
+    shown = await services.community.blend(GUILD, [alice, bob], asker=alice)
     assert len(shown.items) == 30
     names = {alice: "Alice", bob: "Bob"}
-    saved = await services.music.save_blend(alice, GUILD, shown, names)
+    saved = await services.playlists.save_blend(alice, GUILD, shown, names)
     assert saved.name.startswith("Blend: Alice, Bob \u00b7 ") and saved.track_count == 30
     assert list(services.fake.playlists[saved.playlist_id].uris) == [item.uri for item, _ in shown.items]
     await services.privacy.set_visibility(bob, True)
     with pytest.raises(BotError, match="Bob keeps their listening private"):
-        await services.music.save_blend(alice, GUILD, shown, names)
+        await services.playlists.save_blend(alice, GUILD, shown, names)
     assert len(services.fake.playlists) == 1
 
 
@@ -189,12 +189,12 @@ async def test_server_of_one_gets_catalogue_recommendations(services: Services) 
 
 async def test_server_features_can_be_turned_off(services: Services) -> None:
     await sync_members(services, ("alice", "bob"))
-    assert await services.music.server_top(GUILD, "artists", "short_term")
-    await services.music.set_community(GUILD, False)
+    assert await services.community.server_top(GUILD, "artists", "short_term")
+    await services.community.access.set_community(GUILD, False)
     with pytest.raises(BotError, match="turned off"):
-        await services.music.server_top(GUILD, "artists", "short_term")
+        await services.community.server_top(GUILD, "artists", "short_term")
     with pytest.raises(BotError, match="turned off"):
-        await services.music.whoknows(GUILD, "anyone")
+        await services.community.whoknows(GUILD, "anyone")
     # personal recommendations keep working without the community, and say why they are personal only
     recs = await services.music.recommend(IDS["alice"], GUILD, count=5)
     assert recs.items and recs.note == "Server features are off here, so these come from your own listening."
@@ -203,7 +203,7 @@ async def test_server_features_can_be_turned_off(services: Services) -> None:
 async def test_recommend_note_when_the_owner_turned_server_features_off(services: Services) -> None:
     await sync_members(services, ("alice", "bob", "carol"))
     assert (await services.music.recommend(IDS["alice"], GUILD, count=5)).note is None  # three members share
-    services.music.settings = dataclasses.replace(services.settings, feature_community=False)
+    services.music.settings = services.community.access.settings = dataclasses.replace(services.settings, feature_community=False)
     recs = await services.music.recommend(IDS["alice"], GUILD, count=5)
     assert recs.note == "Server features are off for this bot, so these come from your own listening."
 
@@ -218,7 +218,7 @@ async def test_save_playlist_creates_it_with_the_right_items_in_order_chunked(se
                [{"key": k} for k in keys[60:]]}
     services.db.save_last_recommendations(alice, payload)
     services.fake.clear_log()
-    result = await services.music.save_playlist(alice, "last", name="Test mix")
+    result = await services.playlists.save_playlist(alice, "last", name="Test mix")
     playlist = services.fake.playlists[result.playlist_id]
     expected = [f"spotify:track:{services.db.tracks_by_key([k])[k]['track_id']}" for k in keys]
     assert list(playlist.uris) == expected
@@ -226,15 +226,15 @@ async def test_save_playlist_creates_it_with_the_right_items_in_order_chunked(se
     assert result.track_count == 130 and result.skipped_local == 1
     assert len(services.fake.requests_to(f"/v1/playlists/{result.playlist_id}/items", "POST")) == 2
     with pytest.raises(NotLinked):
-        await services.music.save_playlist(77, "last")
+        await services.playlists.save_playlist(77, "last")
 
 
 async def test_weekly_digest_and_server_recommendations(services: Services) -> None:
     await sync_members(services)
-    digest = await services.music.weekly_digest(GUILD)
+    digest = await services.community.weekly_digest(GUILD)
     assert digest.guild_id == GUILD and digest.top_artists
     assert len(digest.recommendations) <= 5
-    server = await services.music.server_recommend(GUILD, count=8)
+    server = await services.community.server_recommend(GUILD, count=8)
     assert 0 < len(server.items) <= 8
     assert await services.music.artist_names(digest.top_artists[0].name[:3])
 
@@ -244,7 +244,7 @@ async def test_closing_waits_for_engine_work_before_the_database_closes(services
     services.music.invalidate()  # nothing cached: every request reads the database on an engine thread
     requests = [asyncio.ensure_future(services.music.recommend(m, GUILD, count=10)) for m in ids * 6]
     await asyncio.sleep(0.02)
-    await asyncio.to_thread(services.music.close)
+    await asyncio.to_thread(services.community.workers.close)
     busy = [t.name for t in threading.enumerate() if t.name.startswith(("engine", "fit"))]
     assert busy == []  # nothing is left reading or writing the database it is about to lose
     services.db.close()
@@ -253,7 +253,7 @@ async def test_closing_waits_for_engine_work_before_the_database_closes(services
 
 
 async def test_a_genre_found_for_one_song_is_not_given_to_the_artists_other_songs(services: Services) -> None:
-    from utils.music.community_model import artist_of
+    from utils.community.model import artist_of
     from utils.music.recommend import load_personal
 
     alice, *_ = await sync_members(services)
@@ -280,7 +280,7 @@ async def test_forget_during_a_failing_save_is_not_an_error(services: Services) 
     (bob,) = await sync_members(services, ("bob",))
     services.fake.set_delay(0.4)
     services.fake.fail_next("/v1/playlists/", 500, count=50)  # the playlist is made, the songs can't be added
-    save = asyncio.create_task(services.music.save_playlist(bob, "top_short"))
+    save = asyncio.create_task(services.playlists.save_playlist(bob, "top_short"))
     for _ in range(200):
         if services.fake.requests_to("/v1/me/playlists", "POST"):
             break

@@ -114,12 +114,12 @@ async def test_guild_membership_follows_discord_events(services: Services) -> No
     await services.sync.sync_member(bob)
     await services.sync.set_guild_members(GUILD, [alice, bob, 999])  # 999: a member we hold nothing on
     assert services.db.visible_members(GUILD) == [alice, bob]
-    assert (await services.music.blend(GUILD, [alice, bob])).items  # the server's view is now cached ...
+    assert (await services.community.blend(GUILD, [alice, bob])).items  # the server's view is now cached ...
     await services.sync.remove_member(GUILD, bob)
     assert services.db.visible_members(GUILD) == [alice]
     with pytest.raises(BotError):  # ... and follows Bob leaving at once
-        await services.music.blend(GUILD, [alice, bob])
+        await services.community.blend(GUILD, [alice, bob])
     await services.sync.add_member(GUILD, bob)
     assert services.db.visible_members(GUILD) == sorted([alice, bob])
-    assert (await services.music.blend(GUILD, [alice, bob])).items
+    assert (await services.community.blend(GUILD, [alice, bob])).items
     assert IDS["alice"] == alice

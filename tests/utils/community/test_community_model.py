@@ -8,8 +8,8 @@ import time
 import pytest
 
 from database import Database
-from utils.music import community_model
-from utils.music.community_model import ModelCache
+from utils.community import model as community_model
+from utils.community.model import ModelCache
 
 GUILD = 5
 NOW_MS = 1_700_000_000_000

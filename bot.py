@@ -80,6 +80,8 @@ class MusicBot(commands.Bot):
         self.scheduled_sync.before_loop(self._wait_ready)
         self.weekly_digest = tasks.loop(minutes=DIGEST_CHECK_MINUTES)(self._digest_tick)
         self.weekly_digest.before_loop(self._wait_ready)
+        # Whenever a member gains listening (a sync, an import), they count in every server we share with them.
+        self.watch_listening(getattr(services.sync, "on_synced", None), getattr(services.importer, "on_change", None))
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -138,6 +140,51 @@ class MusicBot(commands.Bot):
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         await self.services.sync.remove_guild(guild.id)
+
+    def watch_listening(self, *sources: list[Callable[[int | None], Any]] | None) -> None:
+        """Record a member's servers whenever a source (a service's ChangeListeners) reports their listening changed.
+
+        Sources of listening added later (Last.fm, ListenBrainz) pass their ChangeListeners here, or call
+        `record_member_servers` themselves.
+        """
+        for listeners in sources:
+            if listeners is not None:
+                listeners.append(self._listening_changed)
+
+    def _listening_changed(self, discord_id: int | None) -> None:
+        if discord_id is not None:
+            self.record_member_servers(discord_id)
+
+    def record_member_servers(self, discord_id: int, also: int | None = None) -> None:
+        """Count the member in every server the bot shares with them (Discord's member cache), plus `also`.
+
+        Call it whenever a member gains listening: a Spotify link, an import, another service linked. Safe from
+        any thread, returns at once; the next server command waits for the recording to finish.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._closing:
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._record_member_servers_now(discord_id, also)
+        else:
+            loop.call_soon_threadsafe(self._record_member_servers_now, discord_id, also)
+
+    def _record_member_servers_now(self, discord_id: int, also: int | None = None) -> None:
+        guild_ids = [g.id for g in self.guilds if g.id == also or g.get_member(discord_id) is not None]
+        if not guild_ids or self._closing:
+            return
+        task = self.services.community.access.record_servers_soon(discord_id, guild_ids)
+        self._background.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._record_done)
+
+    def _record_done(self, task: asyncio.Future[Any]) -> None:
+        self._background.discard(task)  # type: ignore[arg-type]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not record a member's servers", exc_info=task.exception())
 
     async def on_member_join(self, member: discord.Member) -> None:
         if not member.bot:
@@ -215,9 +262,7 @@ class MusicBot(commands.Bot):
     async def _after_link(self, discord_id: int, guild_id: int | None) -> None:
         from cogs.ui.embeds import error_embed, message_embed
 
-        for guild in self.guilds:
-            if guild.id == guild_id or guild.get_member(discord_id) is not None:
-                await self.services.sync.add_member(guild.id, discord_id)
+        self.record_member_servers(discord_id, also=guild_id)
         await self._dm(discord_id, message_embed(
             "You're linked! I'm fetching your listening now; try `/profile` or `/recommend` in a minute.",
             title="Spotify linked"))
@@ -238,9 +283,7 @@ class MusicBot(commands.Bot):
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         from cogs.ui.embeds import import_embed
 
-        for guild in self.guilds:
-            if guild.get_member(discord_id) is not None:
-                await self.services.sync.add_member(guild.id, discord_id)
+        self.record_member_servers(discord_id)
         await self._dm(discord_id, import_embed(summary))
 
     # -- health, for the owner's status command -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -47,6 +48,12 @@ class ArtistName(app_commands.Transformer, commands.Converter[str]):
 
     async def convert(self, ctx: commands.Context, argument: str) -> str:
         return argument
+
+
+def _server_name(guild: discord.Guild, discord_id: int, stored: str) -> str:
+    """A member as this server knows them (nickname, then global name), else the name we stored."""
+    member = guild.get_member(discord_id)
+    return member.display_name if member is not None else stored
 
 
 class BlendView(OwnedView):
@@ -116,6 +123,7 @@ class Community(BaseCog):
         await self.begin(ctx, private=False)
         assert ctx.guild is not None
         name, entries = await self.services.community.whoknows(ctx.guild.id, artist)
+        entries = [replace(e, display_name=_server_name(ctx.guild, e.discord_id, e.display_name)) for e in entries]
         await self.send(ctx, embed=whoknows_embed(name, entries, ctx.guild.name), private=False)
 
     @whoknows.autocomplete("artist")

@@ -53,9 +53,11 @@ class BaseCog(commands.Cog):
         return user.get("last_synced_at") if user else None
 
     async def range_autocomplete(self, interaction: discord.Interaction, current: str) -> list[discord.app_commands.Choice[str]]:
-        """Time ranges, plus the years this member has imported or synced plays for."""
-        years = await self.bot.db.run(self.bot.db.listening_years, interaction.user.id)
-        return [discord.app_commands.Choice(name=label, value=value) for label, value in range_choices(current, years)]
+        """Time ranges, plus the years and months this member has imported or synced plays for."""
+        months = await self.bot.db.run(self.bot.db.listening_months, interaction.user.id)
+        years = sorted({year for year, _ in months})
+        return [discord.app_commands.Choice(name=label[:100], value=value)
+                for label, value in range_choices(current, years, months)]
 
 
 async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -140,7 +140,7 @@ class Community(BaseCog):
     @server.command(name="top", description="This server's most played tracks or artists")
     @app_commands.describe(kind="Tracks or artists", time_range="Which period")
     @app_commands.rename(time_range="range")
-    async def server_top(self, ctx: commands.Context, kind: Literal["tracks", "artists"] = "artists",
+    async def server_top(self, ctx: commands.Context, kind: Literal["tracks", "artists"] = "artists", *,
                          time_range: str | None = None) -> None:
         """This server's most played tracks or artists."""
         await self._server_top(ctx, kind, time_range)

@@ -69,6 +69,10 @@ class ListeningReads:
     def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
         """All-time (year None) or one year's most played tracks or artists of one member."""
         start, end = (0, 2**62) if year is None else _year_bounds_ms(year)
+        return self.window_counts(discord_id, kind, start, end, limit)
+
+    def window_counts(self, discord_id: int, kind: str, start: int, end: int, limit: int = 50) -> list[dict[str, Any]]:
+        """One member's most played tracks or artists with plays in [start, end) ms."""
         group = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
         join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
         return self.query(
@@ -83,6 +87,14 @@ class ListeningReads:
             "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year FROM plays "
             "WHERE discord_id = ? AND skipped = 0 ORDER BY year", (discord_id,))
         return [row["year"] for row in rows]
+
+    def listening_months(self, discord_id: int) -> list[tuple[int, int]]:
+        """(year, month) of every month with plays by this member, oldest first."""
+        rows = self.query(
+            "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year, "
+            "CAST(strftime('%m', played_at / 1000, 'unixepoch') AS INTEGER) AS month FROM plays "
+            "WHERE discord_id = ? AND skipped = 0 ORDER BY year, month", (discord_id,))
+        return [(row["year"], row["month"]) for row in rows]
 
     def whoknows(self, guild_id: int, artist: str, limit: int = 15) -> list[dict[str, Any]]:
         """Visible members of a guild who play an artist, by listens, then by their best top-artist rank."""

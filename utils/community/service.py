@@ -17,6 +17,7 @@ from utils.community.access import CommunityAccess
 from utils.community.model import CommunityModel, ModelCache, make_context
 from utils.engine.group import group_recommend
 from utils.errors import BotError, NotEnoughData
+from utils.listening.periods import describe_range
 from utils.listening.reads import items_for_keys
 from utils.models import BlendResult, Digest, Item, Recommendation, RecommendationList, TasteMatch, WhoKnowsEntry
 from utils.workers import EngineWorkers
@@ -46,7 +47,8 @@ class CommunityService:
         members = await self.access.require_community(guild_id)
         items = await self.db.run(server.server_top, self.db, members, kind, time_range, limit, self._clock())
         if not items:
-            raise NotEnoughData("Nobody on this server has shared listening for that period yet.")
+            raise NotEnoughData(f"Nobody on this server has shared plays in {describe_range(time_range)} yet. "
+                                "Try another period.")
         return items
 
     async def whoknows(self, guild_id: int, artist: str) -> tuple[str, list[WhoKnowsEntry]]:

@@ -22,7 +22,8 @@ from utils.models import ImportSummary
 
 log = get_logger("bot")
 
-COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin")
+COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.server_life", "cogs.privacy", "cogs.history",
+        "cogs.admin")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
 
@@ -203,6 +204,7 @@ class MusicBot(commands.Bot):
             log.exception("the scheduled sync failed; it will run again next time")
 
     async def _digest_tick(self) -> None:
+        from cogs._base import server_names
         from cogs.ui.embeds import digest_embed
 
         due_before = time.time() - DIGEST_EVERY_SECONDS
@@ -215,7 +217,9 @@ class MusicBot(commands.Bot):
                 continue
             try:
                 digest = await self.services.community.weekly_digest(guild.id)
-                await channel.send(embed=digest_embed(digest, guild.name))
+                names = await server_names(self.db, guild, [uid for change in digest.crown_changes
+                                                            for uid in (change.discord_id, change.previous_id)])
+                await channel.send(embed=digest_embed(digest, guild.name, names))
             except Exception:
                 log.exception("could not post the weekly digest in a server")
             await self.db.run(self.db.update_guild_settings, guild.id, last_digest_at=time.time())

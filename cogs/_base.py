@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -58,6 +59,19 @@ class BaseCog(commands.Cog):
         years = sorted({year for year, _ in months})
         return [discord.app_commands.Choice(name=label[:100], value=value)
                 for label, value in range_choices(current, years, months)]
+
+
+def server_name(guild: discord.Guild, discord_id: int, stored: str) -> str:
+    """A member as this server knows them (nickname, then global name), else the name we stored."""
+    member = guild.get_member(discord_id)
+    return member.display_name if member is not None else stored
+
+
+async def server_names(db: Any, guild: discord.Guild, ids: Iterable[int | None]) -> dict[int, str]:
+    """Members as this server knows them, falling back to the names we stored."""
+    wanted = [i for i in dict.fromkeys(ids) if i is not None]
+    stored = await db.run(db.display_names, wanted) if wanted else {}
+    return {i: server_name(guild, i, stored.get(i, "someone")) for i in wanted}
 
 
 async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._base import BaseCog
+from cogs._base import BaseCog, server_name, server_names
 from cogs.errors import Refusal
 from cogs.ui.embeds import blend_embed, item_pages, recommendations_embed, taste_embed, whoknows_embed
 from cogs.ui.format import MEMBER_NOT_FOUND, parse_range, prefix_leftover, range_label, short
@@ -48,12 +48,6 @@ class ArtistName(app_commands.Transformer, commands.Converter[str]):
 
     async def convert(self, ctx: commands.Context, argument: str) -> str:
         return argument
-
-
-def _server_name(guild: discord.Guild, discord_id: int, stored: str) -> str:
-    """A member as this server knows them (nickname, then global name), else the name we stored."""
-    member = guild.get_member(discord_id)
-    return member.display_name if member is not None else stored
 
 
 class BlendView(OwnedView):
@@ -122,9 +116,13 @@ class Community(BaseCog):
                           "Try a shorter name, like `/whoknows Daft Punk`.")
         await self.begin(ctx, private=False)
         assert ctx.guild is not None
-        name, entries = await self.services.community.whoknows(ctx.guild.id, artist)
-        entries = [replace(e, display_name=_server_name(ctx.guild, e.discord_id, e.display_name)) for e in entries]
-        await self.send(ctx, embed=whoknows_embed(name, entries, ctx.guild.name), private=False)
+        community = self.services.community
+        name, entries = await community.whoknows(ctx.guild.id, artist)
+        entries = [replace(e, display_name=server_name(ctx.guild, e.discord_id, e.display_name)) for e in entries]
+        crown = await community.crowns.check(ctx.guild.id, artist, [(e.discord_id, e.plays) for e in entries])
+        names = await server_names(self.bot.db, ctx.guild, [crown.change.discord_id, crown.change.previous_id]
+                                   if crown and crown.change else [])
+        await self.send(ctx, embed=whoknows_embed(name, entries, ctx.guild.name, crown, names), private=False)
 
     @whoknows.autocomplete("artist")
     async def artist_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -157,6 +157,8 @@ class MemberStore(Connections):
         with self.transaction() as conn:
             conn.execute("DELETE FROM guild_members WHERE guild_id = ?", (guild_id,))
             conn.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+            for table in ("crowns", "crown_changes", "crown_settings"):
+                conn.execute(f"DELETE FROM {table} WHERE guild_id = ?", (guild_id,))
 
     def visible_members(self, guild_id: int) -> list[int]:
         """Members of the guild who count in community features: not hidden, with some listening data."""

@@ -14,6 +14,7 @@ from typing import Any
 from database import Database
 from utils.community import server
 from utils.community.access import CommunityAccess
+from utils.community.crowns import CrownService
 from utils.community.model import CommunityModel, ModelCache, make_context
 from utils.engine.group import group_recommend
 from utils.errors import BotError, NotEnoughData
@@ -35,6 +36,11 @@ class CommunityService:
         self.models = models
         self.workers = workers
         self._clock = clock
+        self.crowns = CrownService(db, access, clock=clock)
+
+    def invalidate(self, discord_id: int | None = None) -> None:
+        """Someone's listening or visibility changed (a ChangeListeners hook): crowns need a recount."""
+        self.crowns.invalidate(discord_id)
 
     async def model(self, guild_id: int, members: list[int], now: float) -> CommunityModel:
         """The server's fitted model: the cached one, or fitted on the fitting threads."""
@@ -87,7 +93,7 @@ class CommunityService:
                 recs = (await self.server_recommend(guild_id, 5)).items
             except NotEnoughData:
                 recs = []
-        return Digest(guild_id, artists, tracks, risers, recs)
+        return Digest(guild_id, artists, tracks, risers, recs, await self.crowns.changes(guild_id))
 
 
 def _group_picks(model: CommunityModel, members: list[int], count: int) -> list[Any]:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from cogs._base import BaseCog, server_names
 from cogs.errors import Refusal
-from cogs.ui.server_embeds import crown_board_embed, member_crowns_embed
+from cogs.ui.server_embeds import affinity_embed, crown_board_embed, member_crowns_embed
 
 if TYPE_CHECKING:
     from bot import MusicBot
@@ -53,6 +53,18 @@ class ServerLife(BaseCog):
         names = await server_names(self.bot.db, guild, [member for member, _ in board])
         await self.send(ctx, embed=crown_board_embed(guild.name, board, names, int(settings["threshold"])),
                         private=False)
+
+    # -- who matches you --------------------------------------------------------------------------------
+
+    @commands.hybrid_command(name="affinity", description="The ten members here whose taste is closest to yours")
+    @commands.guild_only()
+    async def affinity(self, ctx: commands.Context) -> None:
+        """The ten members of this server closest to your taste, with the score /taste gives and what ties you."""
+        guild = self._guild(ctx)
+        await self.begin(ctx, private=False)
+        matches = await self.services.community.affinity(guild.id, ctx.author.id)
+        names = await server_names(self.bot.db, guild, [member for member, _, _ in matches])
+        await self.send(ctx, embed=affinity_embed(ctx.author.display_name, guild.name, matches, names), private=False)
 
 
 async def setup(bot: MusicBot) -> None:

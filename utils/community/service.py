@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from database import Database
-from utils.community import server
+from utils.cache import TTLCache
+from utils.community import affinity, server
 from utils.community.access import CommunityAccess
 from utils.community.crowns import CrownService
+from utils.community.crowns import artist_names as crown_artist_names
 from utils.community.model import CommunityModel, ModelCache, make_context
 from utils.engine.group import group_recommend
 from utils.errors import BotError, NotEnoughData
@@ -37,10 +39,27 @@ class CommunityService:
         self.workers = workers
         self._clock = clock
         self.crowns = CrownService(db, access, clock=clock)
+        # Prepared taste profiles of a server's members, for /affinity; dropped on any change in listening.
+        self.tastes: TTLCache[dict[int, affinity.MemberTaste]] = TTLCache(ttl=600.0, max_entries=50)
 
     def invalidate(self, discord_id: int | None = None) -> None:
-        """Someone's listening or visibility changed (a ChangeListeners hook): crowns need a recount."""
+        """Someone's listening or visibility changed (a ChangeListeners hook): crowns need a recount, tastes a reread."""
         self.crowns.invalidate(discord_id)
+        self.tastes.clear()
+
+    async def affinity(self, guild_id: int, member_id: int, limit: int = 10) -> list[tuple[int, int, list[str]]]:
+        """The members here whose taste is closest to this member's: (member, score as /taste shows it, artists
+        that tie them), best first."""
+        members = await self.access.require_visible(guild_id, [member_id], asker=member_id)
+        now = self._clock()
+        key = (guild_id, tuple(members), affinity.day_start(now))
+        tastes = await self.tastes.get_or_load(
+            key, lambda: self.workers.compute(affinity.tastes, self.db, members, now))
+        if tastes[member_id].empty:
+            raise NotEnoughData()
+        found = await self.workers.compute(affinity.closest, tastes, member_id, limit)
+        names = await self.db.run(crown_artist_names, self.db, [k for _, m in found for k in m.artists])
+        return [(member, m.score, [names[k] for k in m.artists]) for member, m in found]
 
     async def model(self, guild_id: int, members: list[int], now: float) -> CommunityModel:
         """The server's fitted model: the cached one, or fitted on the fitting threads."""

@@ -2,8 +2,9 @@
 
 The pieces live in the `storage` package: connections, transactions and migrations (storage/connection.py),
 members, tokens and servers (storage/members.py), artists, tracks and listening (storage/music.py), reads of
-listening (storage/listening.py), crowns (storage/crowns.py), export and erasure (storage/account_data.py),
-the tables as versioned migrations (storage/schema.py) and how names become keys (storage/keys.py).
+listening (storage/listening.py), crowns and a year in music (storage/crowns.py, storage/recap_reads.py), export
+and erasure (storage/account_data.py), the tables as versioned migrations (storage/schema.py) and how names become
+keys (storage/keys.py).
 
 Knows tables, not Discord or Spotify. Every method is blocking; async code calls them through
 `await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own
@@ -23,9 +24,10 @@ from storage.crowns import CrownStore
 from storage.listening import ListeningReads
 from storage.members import LINK_BROKEN, LINK_NONE, LINK_OK, UNFINISHED_PLAYLISTS, MemberStore
 from storage.music import TIME_RANGES, MusicStore
+from storage.recap_reads import RecapReads
 
 __all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLAYLISTS", "Database"]
 
 
-class Database(MemberStore, MusicStore, ListeningReads, CrownStore, AccountData):
+class Database(MemberStore, MusicStore, ListeningReads, RecapReads, CrownStore, AccountData):
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""

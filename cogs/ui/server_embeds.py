@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import discord
 
 from cogs.ui.format import DESCRIPTION_MAX, FIELD_VALUE_MAX, SPOTIFY_GREEN, TITLE_MAX, clip, fit_lines, plural, short
+from utils.community.recap import Recap
 from utils.models import Crown, CrownChange, CrownCheck
 
 CROWN = "\U0001f451"
@@ -74,3 +77,38 @@ def affinity_embed(name: str, guild_name: str, matches: list[tuple[int, int, lis
     embed.set_footer(text="The same score as /taste. Members who hid their listening aren't counted.")
     return embed
 
+
+
+def recap_embed(recap: Recap, whose: str) -> discord.Embed:
+    """A year in music: `whose` is "Alice's" or "Test Server's"."""
+    lines = [f"**{recap.plays:,}** plays \u00b7 **{recap.minutes:,}** minutes of music"]
+    if recap.listeners > 1:
+        lines[0] += f" \u00b7 {plural(recap.listeners, 'listener')}"
+    change = recap.change_percent
+    if change is not None:
+        more = "more" if change >= 0 else "less"
+        lines.append(f"{abs(change)}% {more} listening than in {recap.year - 1} ({recap.previous_minutes:,} minutes)")
+    elif not recap.previous_plays:
+        lines.append(f"Nothing from {recap.year - 1} to compare with.")
+    if recap.month_name:
+        busiest = recap.monthly_plays[recap.busiest_month - 1] if recap.busiest_month else 0
+        lines.append(f"Busiest month: **{recap.month_name}** ({plural(busiest, 'play')})")
+    embed = _embed(f"{short(whose)} {recap.year} in music", "\n".join(lines))
+    numbered = [(name, [f"`{i}.` {short(text, 80)} \u00b7 {plural(plays, 'play')}"
+                        for i, (text, plays) in enumerate(rows, 1)])
+                for name, rows in (
+                    ("Top artists", [(a.name, a.plays or 0) for a in recap.top_artists]),
+                    ("Top tracks", [(f"{t.name} \u2014 {t.artist_name or ''}", t.plays or 0) for t in recap.top_tracks]),
+                    ("Top albums", [(f"{a.name} \u2014 {a.artist_name}", a.plays) for a in recap.top_albums]))]
+    for name, rows in numbered:
+        if rows:
+            _field(embed, name, rows)
+    if recap.new_artists:
+        _field(embed, f"First heard in {recap.year} ({recap.new_artist_count:,} new artists)",
+               [f"{short(a.name, 80)} \u00b7 {plural(a.plays or 0, 'play')}" for a in recap.new_artists])
+    if recap.on_repeat:
+        _field(embed, "On repeat", [f"{short(r.item.name, 60)} \u2014 {r.plays} times on "
+                                    f"{time.strftime('%-d %b', time.gmtime(r.day_ms / 1000))}"
+                                    for r in recap.on_repeat])
+    embed.set_footer(text="Counted from synced and imported plays (UTC), skips left out.")
+    return embed

@@ -18,6 +18,7 @@ from utils.community.access import CommunityAccess
 from utils.community.crowns import CrownService
 from utils.community.crowns import artist_names as crown_artist_names
 from utils.community.model import CommunityModel, ModelCache, make_context
+from utils.community.recap import Recap, build_recap
 from utils.engine.group import group_recommend
 from utils.errors import BotError, NotEnoughData
 from utils.listening.periods import describe_range
@@ -46,6 +47,24 @@ class CommunityService:
         """Someone's listening or visibility changed (a ChangeListeners hook): crowns need a recount, tastes a reread."""
         self.crowns.invalidate(discord_id)
         self.tastes.clear()
+
+    async def member_recap(self, guild_id: int | None, member_id: int, asker: int, year: int | None = None) -> Recap:
+        """One member's year in music (this year, or their latest with plays, when none is named)."""
+        await self.access.check_can_view(guild_id, member_id, asker)
+        return await self._recap([member_id], year)
+
+    async def server_recap(self, guild_id: int, year: int | None = None) -> Recap:
+        """The year in music of everyone who shares their listening here."""
+        members = await self.access.require_community(guild_id)
+        return await self._recap(members, year)
+
+    async def _recap(self, members: list[int], year: int | None) -> Recap:
+        if year is None:
+            latest = await self.db.run(self.db.latest_play_ms, members)
+            if latest is None:
+                raise NotEnoughData()
+            year = min(time.gmtime(self._clock()).tm_year, time.gmtime(latest / 1000).tm_year)
+        return await self.workers.compute(build_recap, self.db, members, year)
 
     async def affinity(self, guild_id: int, member_id: int, limit: int = 10) -> list[tuple[int, int, list[str]]]:
         """The members here whose taste is closest to this member's: (member, score as /taste shows it, artists

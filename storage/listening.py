@@ -102,9 +102,14 @@ class ListeningReads:
         return self.query(
             "WITH members AS (SELECT gm.discord_id FROM guild_members gm JOIN users u ON u.discord_id = gm.discord_id "
             "  WHERE gm.guild_id = :g AND u.hidden = 0), "
-            "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p JOIN tracks t ON t.track_id = p.track_id "
-            "  LEFT JOIN artists a ON a.artist_id = t.artist_id WHERE p.skipped = 0 "
-            f"  AND {TRACK_ARTIST_KEY} = :k AND p.discord_id IN (SELECT discord_id FROM members) "
+            # The artist's songs first (by index: artists by key, songs by artist or by the key's prefix when no
+            # artist row names them), then their plays: never a walk through every play of every member.
+            "songs AS (SELECT t.track_id FROM artists a JOIN tracks t ON t.artist_id = a.artist_id WHERE a.name_key = :k "
+            "  UNION SELECT t.track_id FROM tracks t LEFT JOIN artists a ON a.artist_id = t.artist_id "
+            "  WHERE t.name_key >= :k || ' - ' AND t.name_key < :k || ' -!' AND a.artist_id IS NULL "
+            f"  AND {TRACK_ARTIST_KEY} = :k), "
+            "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p WHERE p.skipped = 0 "
+            "  AND p.track_id IN (SELECT track_id FROM songs) AND p.discord_id IN (SELECT discord_id FROM members) "
             "  GROUP BY p.discord_id), "
             "ranks AS (SELECT ta.discord_id, MIN(ta.rank) AS best_rank FROM top_artists ta "
             "  JOIN artists a ON a.artist_id = ta.artist_id WHERE a.name_key = :k "

@@ -10,6 +10,7 @@ Blocking (run `build_recap` with `db.run`). Plays are counted in UTC years, skip
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -81,40 +82,70 @@ def build_recap(db: Database, members: Sequence[int], year: int) -> Recap:
     """The year in music of these members. NotEnoughData (in words) when they have no plays that year."""
     members = sorted(set(members))
     start, end = year_bounds_ms(year)
-    totals = db.recap_totals(members, start, end) if members else {"plays": 0}
-    if not totals["plays"]:
+    rows = db.recap_plays(members, month_bounds_ms(year)) if members else []
+    if not rows:
         raise NotEnoughData(f"There are no plays in {year} that I know of. Pick another year, or bring in older "
                             "listening with `/import file`.")
-    months_plays, months_minutes = [0] * 12, [0] * 12
-    for row in db.recap_months(members, month_bounds_ms(year)):
-        months_plays[row["month"] - 1] = int(row["plays"])
-        months_minutes[row["month"] - 1] = int((row["ms"] or 0) // 60_000)
-    busiest = max(range(12), key=lambda m: (months_plays[m], -m)) + 1
-    artists = _items(db, db.recap_top(members, start, end, "artists", TOP), "artists")
-    tracks = _items(db, db.recap_top(members, start, end, "tracks", TOP), "tracks")
-    albums = [Album(r["name"], r["artist_name"], int(r["plays"])) for r in db.recap_top(members, start, end, "albums", TOP)]
-    new_keys = _new_artists(db, members, start, end)
-    new_items = items_for_keys(db, [k for k, _ in new_keys[:TOP]], "artists",
-                               {k: {"plays": p} for k, p in new_keys[:TOP]})
-    repeats = [Repeat(_items(db, [r], "tracks")[0], int(r["plays"]), int(r["day"]), int(r["discord_id"]))
-               for r in db.recap_repeats(members, start, end, REPEAT_AT_LEAST, 3)]
-    before = db.recap_totals(members, *year_bounds_ms(year - 1))
-    return Recap(year, tuple(members), int(totals["plays"]), int((totals["ms"] or 0) // 60_000),
-                 int(totals["listeners"]), artists, tracks, albums, new_items, len(new_keys), busiest,
-                 months_plays, months_minutes, repeats, int(before["plays"] or 0), int((before["ms"] or 0) // 60_000))
+    before = db.recap_tracks_before(members, start)
+    previous = db.recap_plays(members, month_bounds_ms(year - 1))
+    repeat_rows = db.recap_repeats(members, start, end, REPEAT_AT_LEAST, 3)
+    songs = db.recap_tracks({r["track_id"] for r in rows} | before | {r["track_id"] for r in previous})
+    count, prior = _Count(songs), _Count(songs)
+    for row in rows:
+        count.add(row)
+    for row in previous:
+        prior.add(row)
+    heard = {artist_key(songs[t]["artist_key"]) for t in before if t in songs}
+    new = sorted(((k, p) for k, p in count.artists.items() if k not in heard), key=lambda kp: (-kp[1], kp[0]))
+    repeat_keys = [songs[r["track_id"]]["name_key"] if r["track_id"] in songs else "" for r in repeat_rows]
+    shown = items_for_keys(db, repeat_keys, "tracks")
+    return Recap(
+        year, tuple(members), count.plays, count.ms // 60_000, db.recap_listeners(members, start, end),
+        _top(db, count.artists, "artists"), _top(db, count.tracks, "tracks"), count.top_albums(),
+        items_for_keys(db, [k for k, _ in new[:TOP]], "artists", {k: {"plays": p} for k, p in new[:TOP]}), len(new),
+        max(range(12), key=lambda m: (count.months[m], -m)) + 1, count.months,
+        [ms // 60_000 for ms in count.months_ms],
+        [Repeat(item, int(r["plays"]), int(r["day"]), int(r["discord_id"]))
+         for item, r in zip(shown, repeat_rows, strict=True)],
+        prior.plays, prior.ms // 60_000)
 
 
-def _items(db: Database, rows: list[dict], kind: str) -> list[Item]:
-    keys = [artist_key(r["key"]) if kind == "artists" else r["key"] for r in rows]
-    return items_for_keys(db, keys, kind, {k: {"plays": int(r["plays"]), "rank": i}
-                                           for i, (k, r) in enumerate(zip(keys, rows, strict=True), 1)})
+class _Count:
+    """Everything a recap counts, in one pass over the year's plays grouped by month and song."""
+
+    def __init__(self, songs: dict[str, dict]) -> None:
+        self.songs = songs
+        self.plays = self.ms = 0
+        self.months, self.months_ms = [0] * 12, [0] * 12
+        self.tracks: Counter[str] = Counter()
+        self.artists: Counter[str] = Counter()
+        self.albums: Counter[tuple[str, str]] = Counter()
+        self.album_names: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def add(self, row: dict) -> None:
+        song = self.songs.get(row["track_id"])
+        plays = int(row["plays"])
+        ms = int(row["ms"]) + int(row["unknown"]) * int((song or {}).get("duration_ms") or 0)
+        self.plays += plays
+        self.ms += ms
+        self.months[row["month"] - 1] += plays
+        self.months_ms[row["month"] - 1] += ms
+        if song is None:
+            return
+        artist = artist_key(song["artist_key"])
+        self.tracks[song["name_key"]] += plays
+        self.artists[artist] += plays
+        if song.get("album_name"):
+            album = (artist, song["album_name"].lower())
+            self.albums[album] += plays
+            self.album_names.setdefault(album, (song["album_name"], song["artist_name"]))
+
+    def top_albums(self) -> list[Album]:
+        ranked = sorted(self.albums.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+        return [Album(*self.album_names[album], plays) for album, plays in ranked]
 
 
-def _new_artists(db: Database, members: Sequence[int], start: int, end: int) -> list[tuple[str, int]]:
-    """Artists first heard this year (nobody of `members` played them before), most played first."""
-    this_year: dict[str, int] = {}
-    for key, plays in db.recap_artist_plays(members, start, end).items():
-        this_year[artist_key(key)] = this_year.get(artist_key(key), 0) + int(plays)
-    heard = {artist_key(k) for k in db.recap_artists_before(members, start)}
-    return sorted(((k, p) for k, p in this_year.items() if k not in heard), key=lambda kp: (-kp[1], kp[0]))
-
+def _top(db: Database, counts: Counter[str], kind: str) -> list[Item]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+    return items_for_keys(db, [k for k, _ in ranked], kind,
+                          {k: {"plays": p, "rank": i} for i, (k, p) in enumerate(ranked, 1)})

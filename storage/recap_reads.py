@@ -36,6 +36,19 @@ class RecapReads:
                 [*bounds[1:13], *chunk, bounds[0], bounds[12]])
         return rows
 
+    def recap_totals(self, members: Sequence[int], start: int, end: int) -> list[dict[str, Any]]:
+        """Plays and ms in [start, end), in one row for plays of known length and one per song for the others
+        (their length is the song's): track_id (None for the first), plays, ms, unknown."""
+        rows: list[dict[str, Any]] = []
+        for chunk in chunks(list(members), 900):
+            marks = ",".join("?" * len(chunk))
+            rows += self.query(
+                "SELECT CASE WHEN ms_played IS NULL THEN track_id END AS track_id, COUNT(*) AS plays, "
+                "COALESCE(SUM(ms_played), 0) AS ms, SUM(CASE WHEN ms_played IS NULL THEN 1 ELSE 0 END) AS unknown "
+                f"FROM plays WHERE discord_id IN ({marks}) AND skipped = 0 AND played_at >= ? AND played_at < ? "
+                "GROUP BY 1", [*chunk, start, end])
+        return rows
+
     def recap_listeners(self, members: Sequence[int], start: int, end: int) -> int:
         """How many of these members played anything in [start, end)."""
         total = 0

@@ -13,6 +13,7 @@ import calendar
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from database import Database
 from storage.keys import artist_key
@@ -78,36 +79,66 @@ def month_bounds_ms(year: int) -> list[int]:
     return [calendar.timegm((year + (m - 1) // 12, (m - 1) % 12 + 1, 1, 0, 0, 0)) * 1000 for m in range(1, 14)]
 
 
-def build_recap(db: Database, members: Sequence[int], year: int) -> Recap:
-    """The year in music of these members. NotEnoughData (in words) when they have no plays that year."""
-    members = sorted(set(members))
+@dataclass
+class RecapParts:
+    """What a recap reads from the database; the reads are independent, so they may run side by side."""
+
+    rows: list[dict]
+    before: set[str]
+    previous: list[dict]
+    repeats: list[dict]
+    listeners: int
+
+
+def read_recap(db: Database, members: Sequence[int], year: int, part: str) -> Any:
+    """One of a recap's reads (`part` names it), blocking."""
     start, end = year_bounds_ms(year)
-    rows = db.recap_plays(members, month_bounds_ms(year)) if members else []
-    if not rows:
+    if part == "rows":
+        return db.recap_plays(members, month_bounds_ms(year))
+    if part == "before":
+        return db.recap_tracks_before(members, start)
+    if part == "previous":
+        return db.recap_totals(members, *year_bounds_ms(year - 1))
+    if part == "repeats":
+        return db.recap_repeats(members, start, end, REPEAT_AT_LEAST, 3)
+    return db.recap_listeners(members, start, end)
+
+
+READS = ("rows", "before", "previous", "repeats", "listeners")
+
+
+def build_recap(db: Database, members: Sequence[int], year: int) -> Recap:
+    """The year in music of these members (reading one part after the other). NotEnoughData when no plays."""
+    members = sorted(set(members))
+    return assemble_recap(db, members, year, RecapParts(*(read_recap(db, members, year, part) for part in READS)))
+
+
+def assemble_recap(db: Database, members: Sequence[int], year: int, reads: RecapParts) -> Recap:
+    """A Recap from its reads. NotEnoughData (in words) when the members have no plays that year."""
+    if not reads.rows:
         raise NotEnoughData(f"There are no plays in {year} that I know of. Pick another year, or bring in older "
                             "listening with `/import file`.")
-    before = db.recap_tracks_before(members, start)
-    previous = db.recap_plays(members, month_bounds_ms(year - 1))
-    repeat_rows = db.recap_repeats(members, start, end, REPEAT_AT_LEAST, 3)
-    songs = db.recap_tracks({r["track_id"] for r in rows} | before | {r["track_id"] for r in previous})
-    count, prior = _Count(songs), _Count(songs)
-    for row in rows:
+    songs = db.recap_tracks({r["track_id"] for r in reads.rows} | reads.before |
+                            {r["track_id"] for r in reads.previous if r["track_id"] is not None})
+    count = _Count(songs)
+    for row in reads.rows:
         count.add(row)
-    for row in previous:
-        prior.add(row)
-    heard = {artist_key(songs[t]["artist_key"]) for t in before if t in songs}
+    prior_plays = sum(int(r["plays"]) for r in reads.previous)
+    prior_ms = sum(int(r["ms"]) + int(r["unknown"]) * int(songs.get(r["track_id"] or "", {}).get("duration_ms") or 0)
+                   for r in reads.previous)
+    heard = {artist_key(songs[t]["artist_key"]) for t in reads.before if t in songs}
     new = sorted(((k, p) for k, p in count.artists.items() if k not in heard), key=lambda kp: (-kp[1], kp[0]))
-    repeat_keys = [songs[r["track_id"]]["name_key"] if r["track_id"] in songs else "" for r in repeat_rows]
+    repeat_keys = [songs[r["track_id"]]["name_key"] if r["track_id"] in songs else "" for r in reads.repeats]
     shown = items_for_keys(db, repeat_keys, "tracks")
     return Recap(
-        year, tuple(members), count.plays, count.ms // 60_000, db.recap_listeners(members, start, end),
+        year, tuple(members), count.plays, count.ms // 60_000, reads.listeners,
         _top(db, count.artists, "artists"), _top(db, count.tracks, "tracks"), count.top_albums(),
         items_for_keys(db, [k for k, _ in new[:TOP]], "artists", {k: {"plays": p} for k, p in new[:TOP]}), len(new),
         max(range(12), key=lambda m: (count.months[m], -m)) + 1, count.months,
         [ms // 60_000 for ms in count.months_ms],
         [Repeat(item, int(r["plays"]), int(r["day"]), int(r["discord_id"]))
-         for item, r in zip(shown, repeat_rows, strict=True)],
-        prior.plays, prior.ms // 60_000)
+         for item, r in zip(shown, reads.repeats, strict=True)],
+        prior_plays, prior_ms // 60_000)
 
 
 class _Count:

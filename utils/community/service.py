@@ -7,17 +7,18 @@ The counting itself lives in `server.py`; who may take part is decided by `acces
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from database import Database
-from utils.community import affinity, server
+from utils.community import affinity, recap, server
 from utils.community.access import CommunityAccess
 from utils.community.crowns import CrownService
 from utils.community.crowns import artist_names as crown_artist_names
 from utils.community.model import CommunityModel, ModelCache, make_context
-from utils.community.recap import Recap, build_recap
+from utils.community.recap import Recap
 from utils.engine.group import group_recommend
 from utils.errors import BotError, NotEnoughData
 from utils.listening.periods import describe_range
@@ -87,7 +88,11 @@ class CommunityService:
             if latest is None:
                 raise NotEnoughData()
             year = min(time.gmtime(self._clock()).tm_year, time.gmtime(latest / 1000).tm_year)
-        return await self.workers.compute(build_recap, self.db, members, year)
+        members = sorted(set(members))
+        # The reads are independent: side by side on the database threads (SQLite lets go of Python meanwhile).
+        parts = await asyncio.gather(*(self.db.run(recap.read_recap, self.db, members, year, part)
+                                       for part in recap.READS))
+        return await self.workers.compute(recap.assemble_recap, self.db, members, year, recap.RecapParts(*parts))
 
     async def affinity(self, guild_id: int, member_id: int, limit: int = 10) -> list[tuple[int, int, list[str]]]:
         """The members here whose taste is closest to this member's: (member, score as /taste shows it, artists

@@ -86,6 +86,8 @@ class ServerLife(BaseCog):
         result = await self.services.community.member_recap(ctx.guild.id if ctx.guild else None, target.id,
                                                             ctx.author.id, chosen)
         whose = "Your" if target.id == ctx.author.id else f"{target.display_name}'s"
+        # Chart hook (utils/images, another branch): `result.monthly_plays` holds the twelve monthly counts, January
+        # first. Draw them there, then pass `file=` to self.send and `embed.set_image(url="attachment://<name>")`.
         await self.send(ctx, embed=recap_embed(result, whose), private=ctx.guild is None)
 
     @recap.command(name="server", description="This server's year in music")

@@ -344,6 +344,10 @@ class MusicBot(commands.Bot):
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        for part in ("crowns", "tastes"):  # a big server's crowns or profiles being reread: let it finish first
+            settled = getattr(getattr(self.services.community, part, None), "settled", None)
+            if settled is not None:
+                await settled()
         if self.web_server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.web_server.stop)

@@ -19,12 +19,16 @@ from database import Database
 from storage.keys import artist_key
 from utils.community.access import CommunityAccess
 from utils.errors import BotError
+from utils.logger import get_logger
 from utils.models import Crown, CrownChange, CrownCheck
 
+log = get_logger(__name__)
+
 WEEK_SECONDS = 7 * 86400
-# A stale server's crowns are recounted from all its plays when asked for, but a recount may take at most about
-# 1/RECOUNT_SHARE of the time (a big server's 1.5 s recount waits 30 s), and never waits more than REBUILD_EVERY.
-# A recount quicker than QUICK_RECOUNT_SECONDS (most servers) is simply done whenever the crowns are stale.
+# A stale server's crowns are recounted from all its plays when asked for. A recount quicker than
+# QUICK_RECOUNT_SECONDS (most servers) is done there and then; a slower one runs in the background while the answer
+# shows the crowns as they are, and takes at most about 1/RECOUNT_SHARE of the time (a big server's 1.5 s recount
+# waits 30 s), never waiting more than REBUILD_EVERY.
 REBUILD_EVERY_SECONDS = 300.0
 RECOUNT_SHARE = 20
 QUICK_RECOUNT_SECONDS = 0.1
@@ -123,6 +127,7 @@ class CrownService:
         self._counted: dict[int, tuple[int, float, tuple[int, ...]]] = {}  # guild -> (epoch, when, members)
         self._cost: dict[int, float] = {}  # guild -> seconds its last recount took
         self._locks: dict[int, asyncio.Lock] = {}
+        self._background: dict[int, asyncio.Future[None]] = {}  # guild -> its recount under way
 
     def invalidate(self, discord_id: int | None = None) -> None:
         """Someone's listening or visibility changed: every server's crowns need a recount (a ChangeListeners hook)."""
@@ -159,9 +164,32 @@ class CrownService:
             cost = self._cost.get(guild_id, 0.0)
             gap = 0.0 if cost < QUICK_RECOUNT_SECONDS else min(self.rebuild_every, RECOUNT_SHARE * cost)
             due = counted is None or self._clock() - counted[1] >= gap
-            if first or (recount and stale and due):
+            if first or (recount and stale and due and cost < QUICK_RECOUNT_SECONDS):
                 await self._recount(guild_id, members, int(settings["threshold"]), record=not first)
+            elif recount and stale and due:  # a slow recount: this answer uses the crowns as they are
+                self._recount_soon(guild_id, members, int(settings["threshold"]))
         return members, settings
+
+    def _recount_soon(self, guild_id: int, members: list[int], threshold: int) -> None:
+        """Recount a big server's crowns in the background (once at a time): the next answer shows them."""
+        if guild_id in self._background:
+            return
+
+        async def recount() -> None:
+            try:
+                async with self._locks.setdefault(guild_id, asyncio.Lock()):
+                    await self._recount(guild_id, members, threshold, record=True)
+            except Exception:
+                log.exception("could not recount the crowns of a server")
+            finally:
+                self._background.pop(guild_id, None)
+
+        self._background[guild_id] = asyncio.ensure_future(recount())
+
+    async def settled(self) -> None:
+        """Wait for background recounts (tests, benchmarks, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background.values()), return_exceptions=True)
 
     async def _recount(self, guild_id: int, members: list[int], threshold: int, *, record: bool) -> None:
         epoch = self._epoch

@@ -85,10 +85,15 @@ def taste(db: Database, a_id: int, b_id: int, now: float) -> TasteMatch:
     if a_id == b_id:
         raise BotError("Pick someone other than yourself to compare tastes with.")
     both = affinity.tastes(db, [a_id, b_id], now)
-    if any(both[member].empty for member in (a_id, b_id)):
+    return taste_of(db, a_id, b_id, both[a_id], both[b_id])
+
+
+def taste_of(db: Database, a_id: int, b_id: int, a: affinity.MemberTaste, b: affinity.MemberTaste) -> TasteMatch:
+    """`taste` from prepared profiles (those /affinity ranks by, so the two agree)."""
+    if a.empty or b.empty:
         raise BotError("One of you has no listening data here yet: link Spotify with `/connect` or bring in your "
                        "history with `/import file` first.")
-    found = affinity.taste_between(both[a_id], both[b_id])  # the score /affinity ranks by, so the two agree
+    found = affinity.taste_between(a, b)  # the score /affinity ranks by
     score = found.score
     names = db.display_names([a_id, b_id])
     artist_items = items_for_keys(db, found.artists[:10], "artists")

@@ -40,37 +40,14 @@ class CommunityService:
         self.workers = workers
         self._clock = clock
         self.crowns = CrownService(db, access, clock=clock)
-        # Prepared taste profiles for /affinity, per server: (the day they were read for, member -> profile). A change
-        # in someone's listening drops only their profile, so the next /affinity rereads one member, not the server.
-        self.tastes: dict[int, tuple[float, dict[int, affinity.MemberTaste]]] = {}
-        self._taste_changes = 0
+        # Prepared taste profiles, shared by /taste and /affinity so they always agree.
+        self.tastes = affinity.TasteProfiles(db, workers)
 
     def invalidate(self, discord_id: int | None = None) -> None:
         """Someone's listening or visibility changed (a ChangeListeners hook): crowns need a recount, and the
         member's taste profile a reread."""
         self.crowns.invalidate(discord_id)
-        self._taste_changes += 1
-        if discord_id is None:
-            self.tastes.clear()
-        else:
-            for _, profiles in list(self.tastes.values()):  # may run on the web thread: a snapshot
-                profiles.pop(discord_id, None)
-
-    async def _server_tastes(self, guild_id: int, members: list[int], now: float) -> dict[int, affinity.MemberTaste]:
-        """Every member's prepared profile, reading only those not prepared yet today."""
-        day = affinity.day_start(now)
-        cached = self.tastes.get(guild_id)
-        profiles = cached[1] if cached is not None and cached[0] == day else {}
-        missing = [m for m in members if m not in profiles]
-        if missing:
-            changes = self._taste_changes
-            read = await self.workers.compute(affinity.tastes, self.db, missing, now)
-            profiles = {**profiles, **read}
-            if changes == self._taste_changes:  # nothing changed while reading: keep them for the next ask
-                if len(self.tastes) >= 200 and guild_id not in self.tastes:
-                    self.tastes.pop(next(iter(self.tastes)))
-                self.tastes[guild_id] = (day, profiles)
-        return {m: profiles[m] for m in members}
+        self.tastes.forget(discord_id)
 
     async def member_recap(self, guild_id: int | None, member_id: int, asker: int, year: int | None = None) -> Recap:
         """One member's year in music (this year, or their latest with plays, when none is named)."""
@@ -98,7 +75,7 @@ class CommunityService:
         """The members here whose taste is closest to this member's: (member, score as /taste shows it, artists
         that tie them), best first."""
         members = await self.access.require_visible(guild_id, [member_id], asker=member_id)
-        tastes = await self._server_tastes(guild_id, members, self._clock())
+        tastes = await self.tastes.get(guild_id, members, self._clock())
         if tastes[member_id].empty:
             raise NotEnoughData()
         found = await self.workers.compute(affinity.closest, tastes, member_id, limit)
@@ -126,7 +103,10 @@ class CommunityService:
 
     async def taste(self, guild_id: int, a_id: int, b_id: int) -> TasteMatch:
         await self.access.require_visible(guild_id, [a_id, b_id], asker=a_id)
-        return await self.db.run(server.taste, self.db, a_id, b_id, self._clock())
+        if a_id == b_id:
+            raise BotError("Pick someone other than yourself to compare tastes with.")
+        both = await self.tastes.get(guild_id, [a_id, b_id], self._clock())  # the profiles /affinity ranks by
+        return await self.db.run(server.taste_of, self.db, a_id, b_id, both[a_id], both[b_id])
 
     async def blend(self, guild_id: int, member_ids: Sequence[int], size: int = BLEND_SIZE,
                     asker: int | None = None) -> BlendResult:

@@ -11,6 +11,7 @@ a decompression bomb, redirects. Paths:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import threading
@@ -102,10 +103,8 @@ class ImageServer:
         else:
             handler.send_header("Connection", "close")
         handler.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the fetcher stopped reading, as it should
             handler.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the fetcher stopped reading, as it should
         if not sized:
             handler.close_connection = True
 

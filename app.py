@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bot import MusicBot, Services, run_bot
@@ -10,6 +11,7 @@ from database import Database
 from keep_alive import WebContext, WebServer, create_app
 from spotify_auth import SpotifyAuth
 from utils import spotify_client
+from utils.images.service import ImageService
 from utils.import_service import HistoryImporter
 from utils.logger import setup_logging
 from utils.music_service import MusicService
@@ -29,7 +31,13 @@ def build_services(db: Database, settings: Settings, **sync_options: Any) -> Ser
     importer = HistoryImporter(db, settings)
     music.watch(sync.on_synced, privacy.on_change, importer.on_change)
     return Services(auth=auth, sync=sync, music=music, privacy=privacy, importer=importer,
-                    spotify_stats=spotify_client.stats)
+                    spotify_stats=spotify_client.stats, images=build_images(settings))
+
+
+def build_images(settings: Settings) -> ImageService:
+    """The one image fetcher and its caches; the disk cache sits beside the database."""
+    folder = Path(settings.database_path).parent / "image-cache"
+    return ImageService(settings.image_hosts, folder, settings.image_cache_mb)
 
 
 async def run_app(settings: Settings) -> None:

@@ -22,7 +22,8 @@ from utils.models import ImportSummary
 
 log = get_logger("bot")
 
-COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin")
+COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin",
+        "cogs.charts")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
 
@@ -37,6 +38,7 @@ class Services:
     privacy: Any  # utils.privacy.PrivacyService
     importer: Any | None = None  # utils.import_service.HistoryImporter
     spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.spotify_client.stats
+    images: Any | None = None  # utils.images.service.ImageService (None: answers without pictures)
 
 
 def make_intents() -> discord.Intents:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import mimetypes
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,13 @@ async def read_body(request: web.Request) -> Upload:
     return Upload(json.loads(text) if text.strip() else {}, [])
 
 
+def _content_type(file: SentFile) -> str:
+    """The file's type as Discord reports it: guessed from the name when the upload didn't say."""
+    if file.content_type and file.content_type != "application/octet-stream":
+        return file.content_type
+    return mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
+
+
 class MessageStore:
     """Every message, by id, plus the files attached to each."""
 
@@ -76,7 +84,7 @@ class MessageStore:
             "size": len(file.data),
             "url": f"{self.base_url}/attachments/{key}",
             "proxy_url": f"{self.base_url}/attachments/{key}",
-            "content_type": file.content_type,
+            "content_type": _content_type(file),
         }
 
     def create(
@@ -188,8 +196,13 @@ class MessageStore:
             if str(entry.get("id")) in old:
                 kept.append(old[str(entry["id"])])
                 kept_files.append(old_files[str(entry["id"])])
-        for file in upload.files:
-            kept.append(self.host(file))
+        described = {str(e.get("id")): e for e in wanted or [] if str(e.get("id")) not in old}
+        for index, file in enumerate(upload.files):
+            hosted = self.host(file)
+            entry = described.get(str(index), {})  # new files are named by their index in the upload
+            if entry.get("description"):
+                hosted["description"] = entry["description"]  # alt text, as Discord keeps it
+            kept.append(hosted)
             kept_files.append(file)
         message["attachments"] = kept
         self.files[message_id] = kept_files

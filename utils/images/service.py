@@ -17,8 +17,6 @@ from utils.models import Item
 
 FETCH_WORKERS = 8  # covers fetched at once: enough for a 10x10 in a few round trips, gentle on the image host
 DRAW_WORKERS = 2  # drawing is CPU work; more threads than cores only add waiting
-DEFAULT_HOSTS = ("i.scdn.co", "mosaic.scdn.co", "image-cdn-ak.spotifycdn.com", "image-cdn-fa.spotifycdn.com",
-                 "cdn.discordapp.com")
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,7 @@ class MusicBot(commands.Bot):
             log.exception("the scheduled sync failed; it will run again next time")
 
     async def _digest_tick(self) -> None:
+        from cogs.ui.charts import digest_chart
         from cogs.ui.embeds import digest_embed
 
         due_before = time.time() - DIGEST_EVERY_SECONDS
@@ -167,7 +168,7 @@ class MusicBot(commands.Bot):
                 continue
             try:
                 digest = await self.services.music.weekly_digest(guild.id)
-                await channel.send(embed=digest_embed(digest, guild.name))
+                await channel.send(**await digest_chart(self.services, digest, digest_embed(digest, guild.name)))
             except Exception:
                 log.exception("could not post the weekly digest in a server")
             await self.db.run(self.db.update_guild_settings, guild.id, last_digest_at=time.time())

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import discord
 
 from cogs.ui.format import DESCRIPTION_MAX, FOOTER_MAX, SPOTIFY_GREEN, TITLE_MAX, clip, fit_lines, plural, short
-from utils.images.service import ChartEntry
+from utils.images.service import ChartEntry, ImageService, entries_from_items
+from utils.logger import get_logger
+from utils.models import Digest, Item, TasteMatch
+
+log = get_logger("cogs.charts")
 
 CHART_FILE = "chart.png"
 TASTE_FILE = "taste.png"
@@ -66,3 +71,50 @@ def attach_chart(embed: discord.Embed) -> discord.Embed:
     embed.set_thumbnail(url=None)
     embed.set_image(url=f"attachment://{CHART_FILE}")
     return embed
+
+
+def avatar_url(user: discord.abc.User) -> str | None:
+    """A member's avatar (or Discord's default one) at a size the taste card needs."""
+    try:
+        return user.display_avatar.with_size(256).url
+    except (AttributeError, ValueError):
+        return None
+
+
+async def picture_file(draw: Callable[[], Awaitable[bytes]], alt: str, filename: str = CHART_FILE) -> discord.File | None:
+    """A drawn picture as an attachment, or None when drawing failed: the text answer goes out either way."""
+    try:
+        return chart_file(await draw(), alt, filename)
+    except Exception:
+        log.exception("could not draw a picture; the answer goes out without it")
+        return None
+
+
+async def taste_file(images: ImageService | None, match: TasteMatch, first: discord.abc.User,
+                     second: discord.abc.User) -> discord.File | None:
+    """The taste match card: both avatars, the score and the artists shared."""
+    if images is None:
+        return None
+    shared = [artist.name for artist in match.shared_artists[:5]]
+    names = (first.display_name, second.display_name)
+    alt = (f"Taste match card: {names[0]} and {names[1]}, {match.score}% match. "
+           + (f"Artists they share: {', '.join(shared)}." if shared else "No artists in common yet."))
+    return await picture_file(lambda: images.taste_card(names, (avatar_url(first), avatar_url(second)), match.score,
+                                                        shared), alt, TASTE_FILE)
+
+
+async def items_chart_file(images: ImageService | None, items: Sequence[Item], kind: str,
+                           grid: int = 3) -> discord.File | None:
+    """A small chart of a list's first covers (server top, the weekly digest), or None without pictures."""
+    if images is None or not items:
+        return None
+    entries = entries_from_items(items[: grid * grid])
+    return await picture_file(lambda: images.chart(entries, grid), alt_text(kind, grid, entries))
+
+
+async def digest_chart(services: Any, digest: Digest, embed: discord.Embed) -> dict[str, Any]:
+    """`send` arguments adding the week's top artists as a picture in the digest's embed (none without pictures)."""
+    picture = await items_chart_file(getattr(services, "images", None), digest.top_artists, "artists")
+    if picture is None:
+        return {"embed": embed}
+    return {"embed": attach_chart(embed), "file": picture}

@@ -72,3 +72,29 @@ async def test_bad_sizes_and_no_data_get_plain_words(linked: BotWorld) -> None:
     text = embed_text(await linked.answer(await linked.slash("carol", "chart me", {"kind": "albums"})))
     assert "/connect" in text and not linked.discord.files(await linked.answer(
         await linked.slash("carol", "chart me", {"kind": "artists"})))
+
+
+async def test_taste_gets_a_match_card_with_a_drawn_face_for_avatars_off_the_list(linked: BotWorld) -> None:
+    message = await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("bob")}), timeout=20)
+    files = linked.discord.files(message)
+    assert [f.filename for f in files] == ["taste.png"]
+    card = Image.open(io.BytesIO(files[0].data)).convert("RGB")
+    assert card.size == (900, 420)
+    # Discord's avatar host is not in the test IMAGE_HOSTS, so each face is the member's drawn tile
+    assert card.getpixel((150, 80)) == name_colour("Alice")
+    assert message["embeds"][0]["image"]["url"].endswith("taste.png")
+    score = message["embeds"][0]["description"].split("%")[0].strip("*")
+    assert message["attachments"][0]["description"].startswith(f"Taste match card: Alice and Bob, {score}% match.")
+
+
+async def test_server_top_and_the_weekly_digest_carry_a_chart(linked: BotWorld) -> None:
+    message = await linked.answer(await linked.slash("carol", "server top", {"kind": "artists", "range": "all_time"}),
+                                  timeout=20)
+    assert picture(linked, message).size == (900, 900)
+    assert message["embeds"][0]["image"]["url"].endswith("chart.png")
+    music = linked.guild.channel("music")
+    await linked.answer(await linked.slash("alice", "settings digest", {"channel": music.id}))
+    await linked.bot._digest_tick()
+    digest = await linked.discord.wait_message(music)
+    assert picture(linked, digest).size == (900, 900)
+    assert digest["attachments"][0]["description"].startswith("A 3 by 3 grid of artist pictures")

@@ -12,6 +12,7 @@ from cogs._base import BaseCog
 from cogs.errors import Refusal
 from cogs.ui.charts import KIND_WORDS, LABELS_OFF_WORDS, SIZES, alt_text, chart_embed, chart_file, parse_size
 from cogs.ui.format import MEMBER_NOT_FOUND, freshness, is_range, parse_range, prefix_leftover, range_label, short
+from utils import community
 from utils.images.charts import member_entries, server_entries
 
 if TYPE_CHECKING:
@@ -130,7 +131,8 @@ class Charts(BaseCog):
         entries = await server_entries(self.services.music, self.bot.db, ctx.guild.id, request.kind,
                                        request.time_range, request.grid ** 2)
         title = f"Top {request.kind} in {short(ctx.guild.name)} \u00b7 {range_label(request.time_range)}"
-        footer = "From the members who share their listening here."
+        order = "Ranked by plays." if request.kind == "albums" else community.server_top_order(request.time_range)
+        footer = f"{order} Members who hid their listening aren't counted."
         await self._send_chart(ctx, request, entries, title, footer, private=False)
 
     chart_server.autocomplete("time_range")(BaseCog.range_autocomplete)

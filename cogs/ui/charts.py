@@ -42,8 +42,9 @@ def entry_line(entry: ChartEntry, position: int) -> str:
     line = f"`{position:>2}.` **{short(entry.name)}**"
     if entry.subtitle:
         line += f" \u2014 {short(entry.subtitle)}"
-    if entry.plays:
-        line += f" \u00b7 {plural(entry.plays, 'play')}"
+    counts = [plural(n, word) for n, word in ((entry.plays, "play"), (entry.listeners, "listener")) if n]
+    if counts:
+        line += " \u00b7 " + ", ".join(counts)
     return line
 
 

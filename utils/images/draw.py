@@ -10,6 +10,7 @@ import colorsys
 import functools
 import hashlib
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ def tile_size(grid: int) -> int:
 
 def png(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    image.save(out, "PNG", compress_level=1)  # speed over a few more kilobytes
+    image.save(out, "PNG", compress_level=1, compress_type=zlib.Z_RLE)  # fast, and smaller than level 1 alone
     return out.getvalue()
 
 
@@ -80,6 +81,8 @@ def fallback_tile(name: str, size: int) -> Image.Image:
 
 def cover(image: Image.Image, size: int) -> Image.Image:
     """`image` cropped to a centred square and scaled to `size`."""
+    if image.size == (size, size) and image.mode == "RGB":
+        return image  # scaled already (the image service keeps covers at each square size)
     width, height = image.size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
@@ -98,19 +101,32 @@ def _label_shade(size: int) -> Image.Image:
     return shade.resize((size, height))
 
 
-def _label(image: Image.Image, tile: Tile, x: int, y: int, size: int) -> None:
+@functools.lru_cache(maxsize=1024)
+def label_overlay(name: str, subtitle: str | None, plays: int | None, size: int) -> Image.Image:
+    """The lower part of a square with its name and play count, as a see-through image (kept: names repeat)."""
     shade = _label_shade(size)
-    image.paste((0, 0, 0), (x, y + size - shade.height, x + size, y + size), shade)
-    draw = ImageDraw.Draw(image)
+    overlay = Image.new("RGBA", (size, shade.height), (0, 0, 0, 0))
+    overlay.putalpha(shade)
     big = max(11, size // 13)
     small = max(10, size // 16)
     pad = max(4, size // 25)
-    second = " \u00b7 ".join(p for p in (tile.subtitle, _plays(tile.plays)) if p)
-    bottom = y + size - pad
-    if second:
-        draw_text(draw, (x + pad, bottom), fit(second, small, size - 2 * pad), small, MUTED, shadow=True)
-        bottom -= small + pad // 2
-    draw_text(draw, (x + pad, bottom), fit(tile.name, big, size - 2 * pad), big, TEXT, shadow=True)
+    second = " \u00b7 ".join(p for p in (subtitle, _plays(plays)) if p)
+    bottom = shade.height - pad
+    lines = [(fit(second, small, size - 2 * pad), small, MUTED)] if second else []
+    lines.append((fit(name, big, size - 2 * pad), big, TEXT))
+    for text, text_size, colour in lines:
+        # each line drawn once as a mask, then pasted twice: a dark shadow, then the letters
+        mask = Image.new("L", overlay.size, 0)
+        draw_text(ImageDraw.Draw(mask), (pad, bottom), text, text_size, (255,))
+        overlay.paste((0, 0, 0, 255), (1, 1), mask)
+        overlay.paste((*colour, 255), (0, 0), mask)
+        bottom -= text_size + pad // 2
+    return overlay
+
+
+def _label(image: Image.Image, tile: Tile, x: int, y: int, size: int) -> None:
+    overlay = label_overlay(tile.name, tile.subtitle, tile.plays, size)
+    image.paste(overlay, (x, y + size - overlay.height), overlay)
 
 
 def _plays(plays: int | None) -> str | None:

@@ -1,7 +1,8 @@
 """Fonts that draw names in any script, from the font packages requirements.txt installs (never downloaded).
 
-Noto Sans CJK covers Latin (with accents), Greek, Cyrillic, Japanese, Korean and Chinese; Arabic letters are
-drawn with Noto Sans Arabic. Text is split into runs by which font has its letters, and each run drawn in turn.
+Noto Sans draws Latin (with accents), Greek and Cyrillic; Noto Sans CJK Japanese, Korean and Chinese (and any
+other letter it has); Noto Sans Arabic the Arabic script. Text is split into runs by font, each drawn in turn.
+Noto Sans goes first where it can: a TrueType font draws about twice as fast as the CJK font's outlines.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def _main_path() -> Path:
     return Path(str(noto_cjk_sans_jp_regular.FONT_PATH))
 
 
+def _latin_path() -> Path:
+    try:
+        import fontpkg_noto_sans
+    except ImportError as error:  # pragma: no cover
+        raise FontsMissing("fontpkg-noto-sans is not installed") from error
+    return next(iter(sorted((Path(fontpkg_noto_sans.ROOT) / "files").glob("NotoSans[[]*.ttf"))))
+
+
 def _arabic_path() -> Path:
     try:
         import fontpkg_noto_sans_arabic
@@ -43,6 +52,11 @@ def main_font(size: int) -> Font:
 
 
 @functools.lru_cache(maxsize=64)
+def latin_font(size: int) -> Font:
+    return ImageFont.truetype(str(_latin_path()), size)
+
+
+@functools.lru_cache(maxsize=64)
 def arabic_font(size: int) -> Font:
     return ImageFont.truetype(str(_arabic_path()), size)
 
@@ -52,12 +66,24 @@ def is_arabic(char: str) -> bool:
     return any(low <= code <= high for low, high in _ARABIC)
 
 
+def is_latin(char: str) -> bool:
+    """Latin, Greek, Cyrillic (with their accents and combining marks) and common punctuation."""
+    code = ord(char)
+    return code < 0x0530 or 0x1E00 <= code <= 0x1FFF or 0x2000 <= code <= 0x206F
+
+
+def font_for(char: str, size: int) -> Font:
+    if is_latin(char):
+        return latin_font(size)
+    return arabic_font(size) if is_arabic(char) else main_font(size)
+
+
 def runs(text: str, size: int) -> list[tuple[str, Font]]:
     """`text` cut into pieces that one font draws, in reading order of the pieces."""
     pieces: list[tuple[str, Font]] = []
     for char in text:
-        font = arabic_font(size) if is_arabic(char) else main_font(size)
-        if pieces and (pieces[-1][1] is font or (char.isspace() and font is main_font(size))):
+        font = font_for(char, size)
+        if pieces and (pieces[-1][1] is font or char.isspace()):
             pieces[-1] = (pieces[-1][0] + char, pieces[-1][1])  # spaces stay in the current run
         else:
             pieces.append((char, font))
@@ -106,7 +132,7 @@ def missing_glyphs(text: str, size: int = 24) -> list[str]:
     """The letters of `text` our fonts would draw as the missing-glyph box (none, for the scripts we cover)."""
     missing = []
     for char in dict.fromkeys(c for c in text if not c.isspace()):
-        font = arabic_font(size) if is_arabic(char) else main_font(size)
+        font = font_for(char, size)
         if _mask(char, font) == _mask(_NOT_A_CHARACTER, font):
             missing.append(char)
     return missing

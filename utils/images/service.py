@@ -27,16 +27,17 @@ class ChartEntry:
     subtitle: str | None = None
     plays: int | None = None
     image_url: str | None = None
+    listeners: int | None = None  # server charts: how many members play it
 
 
 def entries_from_items(items: Sequence[Item]) -> list[ChartEntry]:
     """Tracks and artists as chart squares: a track shows its artist under its name."""
-    return [ChartEntry(item.name, item.artist_name, item.plays, item.image_url) for item in items]
+    return [ChartEntry(item.name, item.artist_name, item.plays, item.image_url, item.listeners) for item in items]
 
 
 class ImageService:
     def __init__(self, hosts: Sequence[str], cache_folder: str | Path | None, cache_mb: int, *,
-                 timeout: float = 5.0, memory_mb: int = 48) -> None:
+                 timeout: float = 5.0, memory_mb: int = 64) -> None:
         disk = DiskCache(cache_folder, cache_mb * 1024 * 1024) if cache_folder is not None and cache_mb > 0 else None
         self.fetcher = ImageFetcher(hosts, disk, MemoryCache(memory_mb * 1024 * 1024), timeout=timeout)
         self._fetch_pool = ThreadPoolExecutor(FETCH_WORKERS, thread_name_prefix="image-fetch")
@@ -54,9 +55,25 @@ class ImageService:
         found = dict(zip(wanted, self._fetch_pool.map(self.fetcher.image, wanted), strict=True))
         return [found.get(u) if u else None for u in urls]
 
+    def scaled(self, url: str | None, side: int) -> Image.Image | None:
+        """The cover at `url` as a `side` square, kept in the memory cache (charts of one size repeat covers)."""
+        if not url:
+            return None
+        key = f"{url}#{side}"
+        found = self.fetcher.memory.get(key)
+        if found is None:
+            picture = self.fetcher.image(url)
+            if picture is None:
+                return None
+            found = draw.cover(picture, side)
+            self.fetcher.memory.put(key, found)
+        return found
+
     def chart_png(self, entries: Sequence[ChartEntry], grid: int, labels: bool = True) -> bytes:
         shown = list(entries[: grid * grid])
-        pictures = self.pictures([e.image_url for e in shown])
+        self.pictures([e.image_url for e in shown])  # fetched in parallel first
+        side = draw.tile_size(grid)
+        pictures = [self.scaled(e.image_url, side) for e in shown]
         tiles = [draw.Tile(e.name, e.subtitle, e.plays, p) for e, p in zip(shown, pictures, strict=True)]
         return draw.collage(tiles, grid, labels=labels)
 

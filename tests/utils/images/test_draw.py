@@ -9,7 +9,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from utils.images import draw
 from utils.images.draw import Tile, collage, fallback_tile, month_bars, taste_card
-from utils.images.fonts import arabic_font, draw_text, main_font, missing_glyphs, runs
+from utils.images.fonts import arabic_font, draw_text, latin_font, main_font, missing_glyphs, runs
 
 NAMES = "米津玄師 ヨルシカ 아이유 周杰倫 Дельфин Σωκράτης Beyoncé Ñandú عمرو دياب"
 
@@ -47,8 +47,9 @@ def test_a_japanese_name_draws_its_letters_not_the_missing_glyph_box() -> None:
     assert len(set(cells)) == 4
 
 
-def test_arabic_goes_to_the_arabic_font() -> None:
-    assert [font for _, font in runs("Amr عمرو", 20)] == [main_font(20), arabic_font(20)]
+def test_each_script_goes_to_a_font_that_has_it() -> None:
+    assert [font for _, font in runs("Amr عمرو 米津 Ёж", 20)] == [latin_font(20), arabic_font(20), main_font(20),
+                                                                 latin_font(20)]
 
 
 @pytest.mark.parametrize("grid, side", [(3, 900), (5, 1000), (10, 1200)])

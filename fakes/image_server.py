@@ -2,7 +2,7 @@
 a decompression bomb, redirects. Paths:
 
     /ok.jpg /ok.png          real pictures            /missing      404
-    /slow.jpg                waits `slow_seconds`     /drip.jpg     a JPEG start, then a byte every 0.2 s
+    /slow.jpg[?anything]     waits `slow_seconds`     /drip.jpg     a JPEG start, then a byte every 0.2 s
     /huge.jpg                6 MB that start like a JPEG (and say so in Content-Length)
     /huge-unsized.jpg        the same without Content-Length (chunked)
     /page.html               a web page, not a picture    /bomb.png   a PNG header claiming 50,000 x 50,000
@@ -42,6 +42,9 @@ class ImageServer:
     def __init__(self, slow_seconds: float = 2.0) -> None:
         self.slow_seconds = slow_seconds
         self.hits: list[str] = []
+        self.in_flight = 0
+        self.most_at_once = 0  # the most requests being answered at the same moment
+        self._count = threading.Lock()
         self.files = {"/ok.jpg": (picture("JPEG"), "image/jpeg"), "/ok.png": (picture("PNG", (20, 160, 90)), "image/png"),
                       "/page.html": (b"<!doctype html><html><body>Hello</body></html>" * 20, "text/html"),
                       "/bomb.png": (png_bomb(), "image/png")}
@@ -53,7 +56,14 @@ class ImageServer:
 
             def do_GET(self) -> None:
                 server.hits.append(self.path)
-                server.answer(self)
+                with server._count:
+                    server.in_flight += 1
+                    server.most_at_once = max(server.most_at_once, server.in_flight)
+                try:
+                    server.answer(self)
+                finally:
+                    with server._count:
+                        server.in_flight -= 1
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -75,7 +85,7 @@ class ImageServer:
         self._server.server_close()
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
-        path = handler.path
+        path = handler.path.split("?")[0]  # /slow.jpg?n=3: a different address for the same picture
         if path in self.files:
             self._send(handler, *self.files[path])
         elif path == "/slow.jpg":

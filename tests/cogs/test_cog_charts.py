@@ -54,6 +54,10 @@ async def test_chart_sizes_kinds_labels_off_and_by_prefix(linked: BotWorld) -> N
     reply = await linked.prefix("bob", "chart 4x4 tracks long", timeout=20)
     assert reply["embeds"][0]["title"] == "Your top tracks · Last year"
     assert picture(linked, reply).size == (1000, 1000)
+    alice = linked.user("alice").id
+    reply = await linked.prefix("bob", f"chart artists all time off <@{alice}>", timeout=20)
+    assert reply["embeds"][0]["title"] == "Alice's top artists · All time"
+    assert picture(linked, reply).size == (900, 900)
 
 
 async def test_chart_of_another_member_and_of_the_server(linked: BotWorld) -> None:

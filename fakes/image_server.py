@@ -6,6 +6,7 @@ a decompression bomb, redirects. Paths:
     /huge.jpg                6 MB that start like a JPEG (and say so in Content-Length)
     /huge-unsized.jpg        the same without Content-Length (chunked)
     /page.html               a web page, not a picture    /bomb.png   a PNG header claiming 50,000 x 50,000
+    /big.png                 a PNG header claiming 6,000 x 6,000 (under Pillow's own limit, over ours)
     /redirect-same           302 to /ok.jpg           /redirect-other   302 to the same file on another host name
 """
 
@@ -47,7 +48,7 @@ class ImageServer:
         self._count = threading.Lock()
         self.files = {"/ok.jpg": (picture("JPEG"), "image/jpeg"), "/ok.png": (picture("PNG", (20, 160, 90)), "image/png"),
                       "/page.html": (b"<!doctype html><html><body>Hello</body></html>" * 20, "text/html"),
-                      "/bomb.png": (png_bomb(), "image/png")}
+                      "/bomb.png": (png_bomb(), "image/png"), "/big.png": (png_bomb(6000), "image/png")}
         server = self
 
         class Handler(BaseHTTPRequestHandler):

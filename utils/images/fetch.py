@@ -149,8 +149,11 @@ class ImageFetcher:
             raise ImageRefused("not an image")
         return bytes(body)
 
-    def image(self, url: str | None) -> Image.Image | None:
-        """The decoded cover at `url` from the caches or the web, or None when there is none to be had."""
+    def image(self, url: str | None, *, disk: bool = True) -> Image.Image | None:
+        """The decoded cover at `url` from the caches or the web, or None when there is none to be had.
+
+        `disk=False` keeps it in memory only: members' avatars never go to the disk cache.
+        """
         if not url:
             return None
         cached = self.memory.get(url)
@@ -161,7 +164,7 @@ class ImageFetcher:
         if failed_at is not None and time.monotonic() - failed_at < FAILURE_MEMORY_SECONDS:
             return None
         try:
-            image = self._load(url)
+            image = self._load(url, disk)
         except ImageRefused as why:
             log.info("image not used (%s): %s", why, urlsplit(url).hostname)
             with self._lock:
@@ -172,8 +175,9 @@ class ImageFetcher:
         self.memory.put(url, image)
         return image
 
-    def _load(self, url: str) -> Image.Image:
-        data = self.disk.get(url) if self.disk is not None else None
+    def _load(self, url: str, use_disk: bool = True) -> Image.Image:
+        disk = self.disk if use_disk else None
+        data = disk.get(url) if disk is not None else None
         if data is not None:
             try:
                 return decode(data)
@@ -181,6 +185,6 @@ class ImageFetcher:
                 pass  # a damaged file: fetch it again
         data = self.fetch_bytes(url)
         image = decode(data)
-        if self.disk is not None:
-            self.disk.put(url, data)
+        if disk is not None:
+            disk.put(url, data)
         return image

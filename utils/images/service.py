@@ -49,10 +49,10 @@ class ImageService:
 
     # -- blocking parts ----------------------------------------------------------------------------------
 
-    def pictures(self, urls: Sequence[str | None]) -> list[Image.Image | None]:
+    def pictures(self, urls: Sequence[str | None], *, disk: bool = True) -> list[Image.Image | None]:
         """The covers at `urls` (None where there is none), fetched at most FETCH_WORKERS at a time."""
         wanted = list(dict.fromkeys(u for u in urls if u))
-        found = dict(zip(wanted, self._fetch_pool.map(self.fetcher.image, wanted), strict=True))
+        found = dict(zip(wanted, self._fetch_pool.map(lambda u: self.fetcher.image(u, disk=disk), wanted), strict=True))
         return [found.get(u) if u else None for u in urls]
 
     def scaled(self, url: str | None, side: int) -> Image.Image | None:
@@ -79,7 +79,7 @@ class ImageService:
 
     def taste_png(self, names: tuple[str, str], avatar_urls: tuple[str | None, str | None], score: int,
                   shared: Sequence[str]) -> bytes:
-        first, second = self.pictures(list(avatar_urls))
+        first, second = self.pictures(list(avatar_urls), disk=False)  # a member's face is not kept on disk
         return draw.taste_card(names, (first, second), score, shared)
 
     # -- for the event loop ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -70,6 +71,8 @@ class Charts(BaseCog):
             return ChartRequest(size, time_range, kind, labels), ""
         words = [w for part in (size, time_range, kind, labels, prefix_leftover(ctx)) if part for w in part.split()]
         request, leftover = ChartRequest.from_words(words)
+        if any(re.fullmatch(r"\d+\s*[x\u00d7*]\s*\d+", word.lower()) for word in leftover):
+            raise Refusal(f"A chart is square: {SIZE_WORDS}")
         return request, " ".join(leftover)
 
     async def _send_chart(self, ctx: commands.Context, request: ChartRequest, entries: list, title: str,

@@ -73,6 +73,7 @@ async def test_chart_of_another_member_and_of_the_server(linked: BotWorld) -> No
 async def test_bad_sizes_and_no_data_get_plain_words(linked: BotWorld) -> None:
     text = embed_text(await linked.prefix("alice", "chart 12x12"))
     assert "3x3 to 10x10" in text
+    assert "A chart is square" in embed_text(await linked.prefix("alice", "chart 3x5 albums"))
     text = embed_text(await linked.answer(await linked.slash("carol", "chart me", {"kind": "albums"})))
     assert "/connect" in text and not linked.discord.files(await linked.answer(
         await linked.slash("carol", "chart me", {"kind": "artists"})))

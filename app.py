@@ -10,13 +10,18 @@ from config import Settings
 from database import Database
 from keep_alive import WebContext, WebServer, create_app
 from spotify_auth import SpotifyAuth
-from utils import spotify_client
+from utils.community.access import CommunityAccess
+from utils.community.model import ModelCache
+from utils.community.service import CommunityService
 from utils.images.service import ImageService
-from utils.import_service import HistoryImporter
 from utils.logger import setup_logging
-from utils.music_service import MusicService
+from utils.music.playlists import PlaylistService
+from utils.music.service import MusicService
 from utils.privacy import PrivacyService
-from utils.sync import SyncService
+from utils.sources import spotify_client
+from utils.sources.export_import import HistoryImporter
+from utils.sources.spotify_sync import SyncService
+from utils.workers import EngineWorkers
 
 
 def build_services(db: Database, settings: Settings, **sync_options: Any) -> Services:
@@ -26,12 +31,17 @@ def build_services(db: Database, settings: Settings, **sync_options: Any) -> Ser
     """
     auth = SpotifyAuth(settings, db)
     sync = SyncService(db, auth, settings, **sync_options)
-    music = MusicService(db, auth, settings)
+    workers = EngineWorkers()
+    access = CommunityAccess(db, settings)
+    community = CommunityService(db, access, ModelCache(), workers)
+    music = MusicService(db, auth, settings, community, workers)
+    playlists = PlaylistService(db, auth, settings, access)
     privacy = PrivacyService(db, auth)
     importer = HistoryImporter(db, settings)
     music.watch(sync.on_synced, privacy.on_change, importer.on_change)
-    return Services(auth=auth, sync=sync, music=music, privacy=privacy, importer=importer,
-                    spotify_stats=spotify_client.stats, images=build_images(settings))
+    return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,
+                    importer=importer, workers=workers, spotify_stats=spotify_client.stats,
+                    images=build_images(settings))
 
 
 def build_images(settings: Settings) -> ImageService:

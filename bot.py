@@ -30,14 +30,17 @@ DIGEST_CHECK_MINUTES = 60
 
 @dataclass
 class Services:
-    """The plain-Python services the cogs call (see SERVICES.md)."""
+    """The plain-Python services the cogs call (built by app.build_services)."""
 
     auth: Any  # spotify_auth.SpotifyAuth
-    sync: Any  # utils.sync.SyncService
-    music: Any  # utils.music_service.MusicService
+    sync: Any  # utils.sources.spotify_sync.SyncService
+    music: Any  # utils.music.service.MusicService
+    community: Any  # utils.community.service.CommunityService
+    playlists: Any  # utils.music.playlists.PlaylistService
     privacy: Any  # utils.privacy.PrivacyService
-    importer: Any | None = None  # utils.import_service.HistoryImporter
-    spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.spotify_client.stats
+    importer: Any | None = None  # utils.sources.export_import.HistoryImporter
+    workers: Any | None = None  # utils.workers.EngineWorkers
+    spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.sources.spotify_client.stats
     images: Any | None = None  # utils.images.service.ImageService (None: answers without pictures)
 
 
@@ -167,7 +170,7 @@ class MusicBot(commands.Bot):
             if not isinstance(channel, discord.abc.Messageable) or guild is None:
                 continue
             try:
-                digest = await self.services.music.weekly_digest(guild.id)
+                digest = await self.services.community.weekly_digest(guild.id)
                 await channel.send(**await digest_chart(self.services, digest, digest_embed(digest, guild.name)))
             except Exception:
                 log.exception("could not post the weekly digest in a server")
@@ -275,7 +278,7 @@ class MusicBot(commands.Bot):
     def spotify_stats(self) -> dict[str, Any]:
         if self.services.spotify_stats is not None:
             return self.services.spotify_stats()
-        from utils.spotify_client import stats
+        from utils.sources.spotify_client import stats
 
         return stats()
 
@@ -301,9 +304,8 @@ class MusicBot(commands.Bot):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.web_server.stop)
         await self.close()
-        close_music = getattr(self.services.music, "close", None)
-        if close_music is not None:
-            await asyncio.to_thread(close_music)  # engine work still running uses the database: wait for it
+        if self.services.workers is not None:
+            await asyncio.to_thread(self.services.workers.close)  # engine work still running uses the database: wait
         if self.db.is_open:
             await asyncio.to_thread(self.db.close)
         log.info("stopped")

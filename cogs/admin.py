@@ -134,7 +134,7 @@ class Admin(BaseCog):
         assert ctx.guild is not None
         await self.begin(ctx, private=True)
         enabled = state == "on"
-        await self.services.music.set_community(ctx.guild.id, enabled)
+        await self.services.community.access.set_community(ctx.guild.id, enabled)
         text = ("Server features are on: charts, taste matches, who knows and blends work here." if enabled else
                 "Server features are off: nobody's listening is compared or shown here. "
                 "Personal commands keep working.")

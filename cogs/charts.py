@@ -13,7 +13,7 @@ from cogs._base import BaseCog
 from cogs.errors import Refusal
 from cogs.ui.charts import KIND_WORDS, LABELS_OFF_WORDS, SIZES, alt_text, chart_embed, chart_file, parse_size
 from cogs.ui.format import MEMBER_NOT_FOUND, freshness, is_range, parse_range, prefix_leftover, range_label, short
-from utils import community
+from utils.community import server as community
 from utils.images.charts import member_entries, server_entries
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ class Charts(BaseCog):
         if member is not None and member.id != ctx.author.id:
             if member.bot:
                 raise Refusal("Bots don't listen to music, sadly.")
-            await self.services.music.check_can_view(ctx.guild.id if ctx.guild else None, member.id, ctx.author.id)
+            await self.services.community.access.check_can_view(ctx.guild.id if ctx.guild else None, member.id,
+                                                                ctx.author.id)
             target = member
         entries = await member_entries(self.services.music, self.bot.db, target.id, request.kind,
                                        request.time_range, request.grid ** 2)
@@ -131,7 +132,7 @@ class Charts(BaseCog):
                           "or `tracks`, a period like `short` or `2024`, and `off` for no names.")
         assert ctx.guild is not None
         await self.begin(ctx, private=False)
-        entries = await server_entries(self.services.music, self.bot.db, ctx.guild.id, request.kind,
+        entries = await server_entries(self.services.community, self.bot.db, ctx.guild.id, request.kind,
                                        request.time_range, request.grid ** 2)
         title = f"Top {request.kind} in {short(ctx.guild.name)} \u00b7 {range_label(request.time_range)}"
         order = "Ranked by plays." if request.kind == "albums" else community.server_top_order(request.time_range)

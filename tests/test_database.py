@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from database import Database
-from storage_keys import artist_key, local_id, normalise, track_key
+from storage.keys import artist_key, local_id, normalise, track_key
 
 GUILD = 900_000_000_000_000_001
 OTHER_GUILD = 900_000_000_000_000_002

@@ -14,8 +14,7 @@ from typing import Any
 from database import TIME_RANGES, Database
 from utils.errors import NotEnoughData
 from utils.images.service import ChartEntry, entries_from_items
-from utils.music_data import window_ms
-from utils.music_views import check_time_range
+from utils.listening.periods import check_time_range, window_ms
 
 KINDS = ("albums", "artists", "tracks")
 # An album is its Spotify id, or for imported plays without one, its name and artist.
@@ -65,13 +64,13 @@ async def member_entries(music: Any, db: Database, member_id: int, kind: str, ti
     return entries_from_items(await music.top(member_id, kind, time_range, limit))
 
 
-async def server_entries(music: Any, db: Database, guild_id: int, kind: str, time_range: str,
+async def server_entries(community: Any, db: Database, guild_id: int, kind: str, time_range: str,
                          limit: int) -> list[ChartEntry]:
-    """A server's chart squares, from the members who share their listening there."""
+    """A server's chart squares, from the members who share their listening there (`community`: CommunityService)."""
     if kind == "albums":
-        members = await music._require_community(guild_id)  # the same check and members as /server top
+        members = await community.access.require_community(guild_id)  # the same check and members as /server top
         entries = await db.run(top_albums, db, members, time_range, limit, time.time())
         if not entries:
             raise NotEnoughData("Nobody on this server has shared listening for that period yet.")
         return entries
-    return entries_from_items(await music.server_top(guild_id, kind, time_range, limit))
+    return entries_from_items(await community.server_top(guild_id, kind, time_range, limit))

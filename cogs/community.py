@@ -158,7 +158,8 @@ class Community(BaseCog):
         pages = item_pages(title, items, footer=footer)
         picture = await items_chart_file(self.services.images, items, kind)
         if picture is not None:
-            attach_chart(pages[0])
+            for page in pages:  # the same picture above every page of the list
+                attach_chart(page)
         await self.send_pages(ctx, pages, private=False, file=picture)
 
     @server.command(name="recommend", description="Songs this server could enjoy together")

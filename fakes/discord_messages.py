@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import mimetypes
 import re
@@ -61,6 +62,19 @@ def _content_type(file: SentFile) -> str:
     return mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
 
 
+def _picture_size(file: SentFile) -> dict[str, int]:
+    """Discord gives an image attachment its width and height."""
+    if not _content_type(file).startswith("image/"):
+        return {}
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(file.data)) as picture:
+            return {"width": picture.width, "height": picture.height}
+    except Exception:  # not a picture Pillow reads: Discord leaves the size out too
+        return {}
+
+
 class MessageStore:
     """Every message, by id, plus the files attached to each."""
 
@@ -85,6 +99,7 @@ class MessageStore:
             "url": f"{self.base_url}/attachments/{key}",
             "proxy_url": f"{self.base_url}/attachments/{key}",
             "content_type": _content_type(file),
+            **_picture_size(file),
         }
 
     def create(
@@ -131,6 +146,7 @@ class MessageStore:
         self.channel_of[message_id] = channel_id
         self.files[message_id] = []
         self._attach(message, upload)
+        self._resolve_embeds(message)
         if message["flags"] & EPHEMERAL:
             self.ephemeral.add(message_id)
         channel = self.world.channels.get(channel_id)
@@ -150,6 +166,7 @@ class MessageStore:
             message["flags"] = kept | int(payload["flags"])
         message["flags"] &= ~LOADING
         self._attach(message, upload)
+        self._resolve_embeds(message)
         message["edited_timestamp"] = iso_now()
         self._set_mentions(message)
         return message
@@ -162,6 +179,7 @@ class MessageStore:
         message["components"] = upload.payload.get("components") or []
         message["flags"] &= ~LOADING
         self._attach(message, upload)
+        self._resolve_embeds(message)
         self._set_mentions(message)
         return message
 
@@ -206,6 +224,18 @@ class MessageStore:
             kept_files.append(file)
         message["attachments"] = kept
         self.files[message_id] = kept_files
+
+    @staticmethod
+    def _resolve_embeds(message: dict[str, Any]) -> None:
+        """An embed picture named `attachment://file` points at that attachment, as Discord rewrites it."""
+        by_name = {a["filename"]: a for a in message["attachments"]}
+        for embed in message["embeds"]:
+            for slot in ("image", "thumbnail"):
+                url = (embed.get(slot) or {}).get("url") or ""
+                attachment = by_name.get(url.removeprefix("attachment://")) if url.startswith("attachment://") else None
+                if attachment is not None:
+                    embed[slot] = {"url": attachment["url"], "proxy_url": attachment["proxy_url"],
+                                   **{k: attachment[k] for k in ("width", "height") if k in attachment}}
 
     def _set_mentions(self, message: dict[str, Any]) -> None:
         ids = {int(x) for x in _MENTION.findall(message["content"])}

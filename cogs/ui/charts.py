@@ -68,7 +68,7 @@ def chart_embed(title: str, kind: str, grid: int, entries: Sequence[ChartEntry],
 
 
 def attach_chart(embed: discord.Embed) -> discord.Embed:
-    """Show the chart attachment as the embed's picture (list embeds get it on their first page)."""
+    """Show the chart attachment as the embed's picture (instead of a thumbnail)."""
     embed.set_thumbnail(url=None)
     embed.set_image(url=f"attachment://{CHART_FILE}")
     return embed

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from tests.cogs.support import BotWorld, embed_text
+from tests.cogs.support import BotWorld, custom_id, embed_text
 from utils.images.draw import name_colour
 
 
@@ -30,13 +30,14 @@ async def test_chart_is_a_picture_of_real_covers_with_alt_text_and_the_list(link
                                                                            "range": "all_time"}), timeout=20)
     embed = message["embeds"][0]
     assert embed["title"] == "Your top albums · All time"
-    assert embed["image"]["url"].startswith("attachment://chart.png") or "chart.png" in embed["image"]["url"]
+    attachment = message["attachments"][0]
+    assert embed["image"]["url"] == attachment["url"]  # the picture shows in the embed, as Discord rewrites it
+    assert (attachment["width"], attachment["height"]) == (900, 900) == (embed["image"]["width"], embed["image"]["height"])
     lines = embed["description"].splitlines()
     assert len(lines) == 9 and lines[0].startswith("` 1.`") and "play" in lines[0]
     image = picture(linked, message)
     assert image.size == (900, 900)
     assert len(set(squares(image, 3))) == 9
-    attachment = message["attachments"][0]
     assert attachment["description"].startswith("A 3 by 3 grid of album covers, in order: ")
     assert attachment["content_type"] == "image/png"
     # the covers came from the fake Spotify's image host, not drawn tiles: no square has its name's colour
@@ -96,7 +97,12 @@ async def test_server_top_and_the_weekly_digest_carry_a_chart(linked: BotWorld) 
     message = await linked.answer(await linked.slash("carol", "server top", {"kind": "artists", "range": "all_time"}),
                                   timeout=20)
     assert picture(linked, message).size == (900, 900)
-    assert message["embeds"][0]["image"]["url"].endswith("chart.png")
+    assert message["embeds"][0]["image"]["url"] == message["attachments"][0]["url"]
+    turned = await linked.discord.click(message, custom_id(message, "Next"), linked.user("carol"))
+    await turned.wait_response()
+    page_two = linked.discord.message(message["id"])
+    assert "Page 2" in page_two["embeds"][0]["footer"]["text"]
+    assert page_two["embeds"][0]["image"]["url"] == message["attachments"][0]["url"]  # the picture stays
     music = linked.guild.channel("music")
     await linked.answer(await linked.slash("alice", "settings digest", {"channel": music.id}))
     await linked.bot._digest_tick()

@@ -39,6 +39,11 @@ def png_bomb(side: int = 50_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # the default 5 refuses connections when a test opens eight at once on a busy host
+    daemon_threads = True
+
+
 class ImageServer:
     def __init__(self, slow_seconds: float = 2.0) -> None:
         self.slow_seconds = slow_seconds
@@ -66,8 +71,7 @@ class ImageServer:
                     with server._count:
                         server.in_flight -= 1
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="image-server", daemon=True)
 
     @property

@@ -33,7 +33,7 @@ DIGEST_CHECK_MINUTES = 60
 # The schedule itself lives in the database (rounds of SYNC_INTERVAL_MINUTES with leases): each process
 # only looks every minute for members due and not taken, so several processes share the work.
 SYNC_CHECK_MINUTES = 1
-NEW_MEMBERS_CHECK_SECONDS = 30
+NEW_MEMBERS_CHECK_SECONDS = 5
 
 
 @dataclass
@@ -89,8 +89,6 @@ class MusicBot(commands.Bot):
         self.new_members = tasks.loop(seconds=NEW_MEMBERS_CHECK_SECONDS)(self._record_new_members)
         self.new_members.before_loop(self._wait_ready)
         self._members_seen_at = time.time()
-        if settings.sharded:  # Discord lets a bot add to its User-Agent: say which process sent a request
-            self.http.user_agent += f" shards {_shard_label(settings)}"
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -360,12 +358,6 @@ def create_bot(settings: Settings, db: Database, services: Services, **options: 
     """A MusicBot, or a ShardedMusicBot when SHARD_COUNT is set."""
     cls = ShardedMusicBot if settings.sharded else MusicBot
     return cls(settings, db, services, **options)
-
-
-def _shard_label(settings: Settings) -> str:
-    """"0,1/4": the shards this process runs out of how many ("all/4" when it runs every one)."""
-    ids = ",".join(map(str, settings.shard_ids)) if settings.shard_ids else "all"
-    return f"{ids}/{settings.shard_count}"
 
 
 def _reachable(url: str) -> bool:

@@ -68,7 +68,6 @@ class InteractionRecord:
         self.replied_at: float | None = None  # monotonic time the first follow-up or edit reached Discord
         self.shards: list[tuple[int, int]] = []  # the shard(s) whose connection it was sent to
         self.callbacks = 0  # how many times the bot tried to answer it (Discord takes the first)
-        self.answered_by: str | None = None  # the User-Agent of the first answer: which bot process sent it
 
     def __repr__(self) -> str:
         return f"<InteractionRecord {self.label} response={self.response and self.response['type']}>"

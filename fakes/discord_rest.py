@@ -308,7 +308,6 @@ class Rest:
         record.callbacks += 1
         if record.response is not None:
             return error(40060)
-        record.answered_by = request.headers.get("User-Agent")
         body = await read_body(request)
         kind = int(body.payload.get("type", 0))
         data = body.payload.get("data") or {}

@@ -3,7 +3,8 @@
 The pieces live in the `storage` package: connections, transactions and migrations (storage/connection.py),
 members, tokens and servers (storage/members.py), artists, tracks and listening (storage/music.py), reads of
 listening (storage/listening.py), claims that several processes share (storage/coordination.py), export and
-erasure (storage/account_data.py), the tables as versioned migrations (storage/schema.py) and how names become keys (storage/keys.py).
+erasure (storage/account_data.py), the tables as versioned migrations (storage/schema.py) and how names become
+keys (storage/keys.py).
 
 Knows tables, not Discord or Spotify. Every method is blocking; async code calls them through
 `await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,7 +167,7 @@ async def cluster(tmp_path: Path, shared: SharedDatabase) -> AsyncIterator[Clust
         for port in web_ports.values():
             await world.wait_for(lambda port=port: _ready(port), f"the web server on {port} to be ready")
         yield world
-        for shard, process in processes.items():
+        for process in processes.values():
             process.send_signal(signal.SIGTERM)
         for shard, process in processes.items():
             assert await asyncio.to_thread(process.wait, 30) == 0, f"shard {shard} did not stop cleanly\n{world.output()}"

@@ -4,8 +4,8 @@ Every command is answered once, by the process whose shard has the server; the s
 member once between the two; each digest is posted once; a Spotify link finished on the other process's web
 server still brings the confirmation DM, the first sync, and the member counted in all their servers.
 
-The database is a SQLite file both processes open, or the server named by TEST_DATABASE_URL when set (for a
-run against PostgreSQL: that database must be empty, the processes get it as DATABASE_URL).
+The database is a SQLite file both processes open, or PostgreSQL in a PostgreSQL run (tests/helpers/shared_target.py):
+the processes get it as DATABASE_PATH or DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from fakes.discord_world import FakeGuild
 from fakes.spotify_server import FakeSpotify
 from fakes.world import components, embed_text
 from spotify_auth import SpotifyAuth
+from tests.helpers.shared_target import settings_env, shared_target
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_ID, CLIENT_SECRET = "shard-test-client", "shard-test-secret-0123456789"
@@ -61,12 +62,9 @@ class SharedDatabase:
 
 
 @pytest.fixture
-def shared_database(tmp_path: Path) -> SharedDatabase:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return SharedDatabase({"DATABASE_URL": url}, lambda: Database(url).open())
-    path = tmp_path / "shared.db"
-    return SharedDatabase({"DATABASE_PATH": str(path)}, lambda: Database(path).open())
+def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> SharedDatabase:
+    target = shared_target(request, tmp_path)
+    return SharedDatabase(settings_env(target), lambda: Database(target).open())
 
 
 @dataclass

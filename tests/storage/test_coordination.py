@@ -10,17 +10,19 @@ from pathlib import Path
 import pytest
 
 from database import Database
+from tests.helpers.shared_target import shared_target
 
 GUILD, MEMBER = 77, 1001
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[list[Database]]:
-    """Six openings of one database file, as six bot processes would have."""
-    first = Database(tmp_path / "bot.db").open()
+def processes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Database]]:
+    """Six openings of one database, as six bot processes would have."""
+    target = shared_target(request, tmp_path)
+    first = Database(target).open()
     first.ensure_user(MEMBER, "Alice")
     first.update_guild_settings(GUILD, digest_channel_id=5)
-    others = [Database(tmp_path / "bot.db").open() for _ in range(5)]
+    others = [Database(target).open() for _ in range(5)]
     yield [first, *others]
     for db in [first, *others]:
         db.close()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from storage.connection import Connections
 
+_EVER = 1e18  # a time after every other: "no limit"
+
 
 class Coordination(Connections):
     """Leases on members for the scheduled sync, claims on servers for the weekly digest."""
@@ -21,15 +23,21 @@ class Coordination(Connections):
             (synced_before, now))
         return [row["discord_id"] for row in rows]
 
-    def claim_sync(self, discord_id: int, holder: str, until: float, now: float) -> bool:
-        """Take the member for a sync until `until`, unless another process holds them; True if taken."""
+    def claim_sync(self, discord_id: int, holder: str, until: float, now: float,
+                   synced_before: float | None = None) -> bool:
+        """Take the member for a sync until `until`, unless another process holds them; True if taken.
+
+        With `synced_before`, only while they are still due (not synced since): a member another process
+        synced a moment ago is not taken again, whatever the state of the leases.
+        """
         with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO sync_leases (discord_id, holder, expires_at) "
-                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE discord_id = ?) "
+                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE discord_id = ? "
+                "AND (last_synced_at IS NULL OR last_synced_at < ?)) "
                 "ON CONFLICT (discord_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
                 "WHERE sync_leases.expires_at <= ?",
-                (discord_id, holder, until, discord_id, now))
+                (discord_id, holder, until, discord_id, _EVER if synced_before is None else synced_before, now))
             return cursor.rowcount == 1
 
     def extend_sync_claim(self, discord_id: int, holder: str, until: float) -> None:

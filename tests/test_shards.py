@@ -225,13 +225,13 @@ async def test_two_processes_share_the_servers_the_sync_the_digest_and_a_link(
         # The scheduled sync took each pre-linked member once between the two processes.
         ids = list(PRELINKED)
         await world.wait_for(lambda: all((world.db.get_user(i) or {}).get("last_synced_at") for i in ids),
-                             "the scheduled sync of every linked member")
+                             "the scheduled sync of every linked member", 60)
         assert recently_played_calls(world.spotify) == len(ids)
         # Neither process even looked at a member the other had: no "skipped, synced a moment ago" in any run.
         def runs() -> list[tuple[int, ...]]:
             return [tuple(map(int, m)) for m in RUN_LINE.findall(world.output(tail=None))]
 
-        await world.wait_for(lambda: sum(map(sum, runs())) >= len(ids), "the sync runs to finish")
+        await world.wait_for(lambda: sum(map(sum, runs())) >= len(ids), "the sync runs to finish", 30)
         await asyncio.sleep(0.5)
         runs = runs()
         assert sum(r[0] for r in runs) == len(ids) and not any(r[1] or r[2] for r in runs), runs

@@ -73,3 +73,12 @@ def test_members_who_linked_lately_are_found_by_every_process(processes: list[Da
     processes[0].set_link_state(MEMBER, "linked", spotify_user_id="alice")
     assert processes[3].users_joined_since(before) == [MEMBER, 2002]
     assert processes[3].users_joined_since(time.time() + 1) == []
+
+
+def test_a_member_synced_since_the_list_was_read_is_not_taken(processes: list[Database]) -> None:
+    now = time.time()
+    processes[0].set_link_state(MEMBER, "linked", spotify_user_id="alice")
+    processes[0].store_sync(MEMBER, artists=[], tracks=[], top_tracks={}, top_artists={}, plays=[],
+                            recent_cursor_ms=None, synced_at=now)
+    assert not processes[1].claim_sync(MEMBER, "late", now + 60, now, synced_before=now - 600)
+    assert processes[1].claim_sync(MEMBER, "late", now + 60, now, synced_before=now + 1)

@@ -211,8 +211,8 @@ class SyncService:
                 results.append(SyncResult(discord_id, FAILED, 0, "Spotify asked us to slow down; "
                                           "your data will be refreshed in the next round."))
                 continue
-            if not await self._claim(discord_id, force):
-                continue  # another process has them
+            if not await self._claim(discord_id, cutoff, force):
+                continue  # another process has them, or synced them since the list was read
             if results and self.stagger_seconds > 0:
                 await self._sleep(self.stagger_seconds)
             self.last_run = info
@@ -249,10 +249,10 @@ class SyncService:
                 self._pause(error.retry_after)
         return SyncResult(discord_id, FAILED, 0, RateLimited(self._paused_until - self._clock()).user_message), True
 
-    async def _claim(self, discord_id: int, force: bool) -> bool:
+    async def _claim(self, discord_id: int, synced_before: float, force: bool) -> bool:
         now = self._clock()
         return await self.db.run(self.db.claim_sync, discord_id, self.holder, now + self.claim_seconds,
-                                 _EVER if force else now)
+                                 _EVER if force else now, synced_before)
 
     def _round_end(self) -> float:
         """When the current round of the schedule ends: the same moment for every process."""

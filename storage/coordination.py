@@ -59,7 +59,8 @@ class Coordination(Connections):
             return cursor.rowcount == 1
 
     def users_joined_since(self, since: float) -> list[int]:
-        """Members who linked Spotify or first reached the bot (an upload) since `since`, by any process."""
+        """Members who linked Spotify, first reached the bot or imported history since `since`, through any process."""
         rows = self.query("SELECT discord_id FROM users WHERE linked_at > ? UNION "
-                          "SELECT discord_id FROM users WHERE created_at > ?", (since, since))
+                          "SELECT discord_id FROM users WHERE created_at > ? UNION "
+                          "SELECT discord_id FROM imports WHERE created_at > ?", (since, since, since))
         return sorted(row["discord_id"] for row in rows)

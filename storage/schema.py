@@ -193,8 +193,8 @@ _V3 = [
 
 # Version 6: several bot processes on one database (shards). A scheduled sync takes a member with a lease
 # that expires, so each member is synced once per round whichever process gets there first; a process
-# that dies mid-sync lets go when its lease runs out. Members who linked or arrived recently are found
-# by time, so every process can record them in its own servers.
+# that dies mid-sync lets go when its lease runs out. Members who linked, arrived or imported recently are
+# found by time, so every process can record them in its own servers.
 _V6 = [
     """CREATE TABLE IF NOT EXISTS sync_leases (
         discord_id INTEGER PRIMARY KEY REFERENCES users (discord_id) ON DELETE CASCADE,
@@ -203,6 +203,7 @@ _V6 = [
     )""",
     "CREATE INDEX IF NOT EXISTS idx_users_linked_at ON users (linked_at)",
     "CREATE INDEX IF NOT EXISTS idx_users_created_at ON users (created_at)",
+    "CREATE INDEX IF NOT EXISTS idx_imports_created_at ON imports (created_at)",
 ]
 
 # 4 and 5 belong to features on other branches; they stay empty here so the numbers line up when merged.

@@ -73,6 +73,12 @@ def test_members_who_linked_lately_are_found_by_every_process(processes: list[Da
     processes[0].set_link_state(MEMBER, "linked", spotify_user_id="alice")
     assert processes[3].users_joined_since(before) == [MEMBER, 2002]
     assert processes[3].users_joined_since(time.time() + 1) == []
+    processes[0].ensure_user(3003, "Carol")
+    with processes[0].transaction() as conn:  # she reached the bot long ago; her import is what is new
+        conn.execute("UPDATE users SET created_at = 1 WHERE discord_id = 3003")
+    assert 3003 not in processes[4].users_joined_since(before)
+    processes[0].record_import(3003, "history.json", 10, 0)
+    assert processes[4].users_joined_since(before) == [MEMBER, 2002, 3003]
 
 
 def test_a_member_synced_since_the_list_was_read_is_not_taken(processes: list[Database]) -> None:

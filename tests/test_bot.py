@@ -119,7 +119,7 @@ async def test_bridge_drops_events_when_the_bot_is_not_running(tmp_path: Path) -
 
 def test_shard_settings_make_an_auto_sharded_bot_for_the_listed_shards_and_none_make_a_plain_one(tmp_path: Path) -> None:
     base = Settings(discord_token="t", spotify_client_id="c", spotify_client_secret="s", token_encryption_keys=("k",))
-    services = Services(auth=None, sync=None, music=None, privacy=None)
+    services = Services(auth=None, sync=None, music=None, community=None, playlists=None, privacy=None)
     db = Database(tmp_path / "bot.db")
     plain = create_bot(base, db, services)
     assert type(plain) is MusicBot and not isinstance(plain, discord.AutoShardedClient)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot import MusicBot, Services, run_bot
+from bot import Services, create_bot, run_bot
 from config import Settings
 from database import Database
 from keep_alive import WebContext, WebServer, create_app
@@ -58,6 +58,6 @@ async def run_app(settings: Settings) -> None:
     ctx = WebContext(settings=settings, db=db, auth=services.auth, importer=services.importer)
     web = WebServer(create_app(ctx), settings.web_host, settings.web_port).start()
     log.info("Web server listening on %s:%s", settings.web_host, web.port)
-    bot = MusicBot(settings, db, services, web_server=web)
+    bot = create_bot(settings, db, services, web_server=web)
     ctx.bridge = bot
     await run_bot(bot)

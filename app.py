@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bot import Services, create_bot, run_bot
@@ -12,6 +13,7 @@ from spotify_auth import SpotifyAuth
 from utils.community.access import CommunityAccess
 from utils.community.model import ModelCache
 from utils.community.service import CommunityService
+from utils.images.service import ImageService
 from utils.logger import setup_logging
 from utils.music.playlists import PlaylistService
 from utils.music.service import MusicService
@@ -38,7 +40,14 @@ def build_services(db: Database, settings: Settings, **sync_options: Any) -> Ser
     importer = HistoryImporter(db, settings)
     music.watch(sync.on_synced, privacy.on_change, importer.on_change)
     return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,
-                    importer=importer, workers=workers, spotify_stats=spotify_client.stats)
+                    importer=importer, workers=workers, spotify_stats=spotify_client.stats,
+                    images=build_images(settings))
+
+
+def build_images(settings: Settings) -> ImageService:
+    """The one image fetcher and its caches; the disk cache sits beside the database."""
+    folder = Path(settings.database_path).parent / "image-cache"
+    return ImageService(settings.image_hosts, folder, settings.image_cache_mb)
 
 
 async def run_app(settings: Settings) -> None:

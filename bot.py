@@ -27,7 +27,8 @@ from utils.models import ImportSummary
 
 log = get_logger("bot")
 
-COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin")
+COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin",
+        "cogs.charts")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
 # The schedule itself lives in the database (rounds of SYNC_INTERVAL_MINUTES with leases): each process
@@ -49,6 +50,7 @@ class Services:
     importer: Any | None = None  # utils.sources.export_import.HistoryImporter
     workers: Any | None = None  # utils.workers.EngineWorkers
     spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.sources.spotify_client.stats
+    images: Any | None = None  # utils.images.service.ImageService (None: answers without pictures)
 
 
 def make_intents() -> discord.Intents:
@@ -184,6 +186,7 @@ class MusicBot(commands.Bot):
             log.exception("the scheduled sync failed; it will run again next time")
 
     async def _digest_tick(self) -> None:
+        from cogs.ui.charts import digest_chart
         from cogs.ui.embeds import digest_embed
 
         due_before = time.time() - DIGEST_EVERY_SECONDS
@@ -200,7 +203,7 @@ class MusicBot(commands.Bot):
                 continue
             try:
                 digest = await self.services.community.weekly_digest(guild.id)
-                await channel.send(embed=digest_embed(digest, guild.name))
+                await channel.send(**await digest_chart(self.services, digest, digest_embed(digest, guild.name)))
             except Exception:
                 log.exception("could not post the weekly digest in a server")
 

@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 DEFAULT_SPOTIFY_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_SPOTIFY_ACCOUNTS_URL = "https://accounts.spotify.com/"
+# Where chart covers and avatars may be fetched from: Spotify's image hosts and Discord's avatar host.
+DEFAULT_IMAGE_HOSTS = ("i.scdn.co", "mosaic.scdn.co", "image-cdn-ak.spotifycdn.com", "image-cdn-fa.spotifycdn.com",
+                       "cdn.discordapp.com")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -54,6 +57,8 @@ class Settings:
     discord_api_url: str = DEFAULT_DISCORD_API_URL
     spotify_api_url: str = DEFAULT_SPOTIFY_API_URL
     spotify_accounts_url: str = DEFAULT_SPOTIFY_ACCOUNTS_URL
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
+    image_cache_mb: int = 200
     shard_count: int | None = None  # total shards across every process; None: one unsharded connection
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
 
@@ -132,6 +137,25 @@ class _Reader:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             self.problems.append(f"{name} must be a web address starting with http:// or https:// (got {value!r}).")
         return value
+
+
+def _image_hosts(reader: _Reader) -> tuple[str, ...]:
+    """IMAGE_HOSTS: host names (or host:port) separated by commas; empty means the default list."""
+    raw = reader.raw("IMAGE_HOSTS")
+    if not raw:
+        return DEFAULT_IMAGE_HOSTS
+    hosts = tuple(dict.fromkeys(h.strip().lower() for h in raw.split(",") if h.strip()))
+    for host in hosts:
+        parts = urlsplit(f"//{host}")
+        try:
+            parts.port  # noqa: B018 - raises for a bad port
+            valid = bool(parts.hostname) and parts.netloc == host and " " not in host
+        except ValueError:
+            valid = False
+        if not valid:
+            reader.problems.append(f"IMAGE_HOSTS must be host names separated by commas, like i.scdn.co "
+                                   f"(no http:// or paths; got {host!r}).")
+    return hosts
 
 
 def _check_fernet_keys(reader: _Reader, raw: str) -> tuple[str, ...]:
@@ -228,6 +252,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         discord_api_url=reader.url("DISCORD_API_URL", DEFAULT_DISCORD_API_URL).rstrip("/"),
         spotify_api_url=_with_slash(reader.url("SPOTIFY_API_URL", DEFAULT_SPOTIFY_API_URL)),
         spotify_accounts_url=_with_slash(reader.url("SPOTIFY_ACCOUNTS_URL", DEFAULT_SPOTIFY_ACCOUNTS_URL)),
+        image_hosts=_image_hosts(reader),
+        image_cache_mb=reader.integer("IMAGE_CACHE_MB", 200, 0, 100_000) or 0,
         shard_count=shard_count,
         shard_ids=shard_ids,
     )

@@ -162,6 +162,30 @@ def test_process_environment_is_used_by_default(monkeypatch: pytest.MonkeyPatch)
         load_settings()
 
 
+def test_image_settings_default_to_spotify_hosts_and_a_200_mb_cache() -> None:
+    from config import DEFAULT_IMAGE_HOSTS
+
+    settings = load_settings(_image_env(), read_dotenv=False)
+    assert settings.image_hosts == DEFAULT_IMAGE_HOSTS and "i.scdn.co" in settings.image_hosts
+    assert settings.image_cache_mb == 200
+    custom = load_settings(_image_env(IMAGE_HOSTS="127.0.0.1:5000, I.SCDN.CO", IMAGE_CACHE_MB="0"), read_dotenv=False)
+    assert custom.image_hosts == ("127.0.0.1:5000", "i.scdn.co") and custom.image_cache_mb == 0
+
+
+def test_bad_image_settings_are_explained() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_image_env(IMAGE_HOSTS="https://i.scdn.co/image", IMAGE_CACHE_MB="lots"), read_dotenv=False)
+    text = caught.value.render()
+    assert "IMAGE_HOSTS must be host names" in text and "IMAGE_CACHE_MB must be a whole number" in text
+
+
+def _image_env(**extra: str) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    return {"DISCORD_TOKEN": "t", "SPOTIFY_CLIENT_ID": "c", "SPOTIFY_CLIENT_SECRET": "s",
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), **extra}
+
+
 def test_no_shard_settings_mean_one_unsharded_process() -> None:
     s = load()
     assert (s.shard_count, s.shard_ids, s.sharded) == (None, None, False)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bot import MusicBot, Services, run_bot
+from bot import Services, create_bot, run_bot
 from config import Settings
 from database import Database
 from keep_alive import WebContext, WebServer, create_app
@@ -12,6 +13,7 @@ from spotify_auth import SpotifyAuth
 from utils.community.access import CommunityAccess
 from utils.community.model import ModelCache
 from utils.community.service import CommunityService
+from utils.images.service import ImageService
 from utils.logger import setup_logging
 from utils.music.playlists import PlaylistService
 from utils.music.service import MusicService
@@ -40,7 +42,14 @@ def build_services(db: Database, settings: Settings, **sync_options: Any) -> Ser
     for listeners in (sync.on_synced, privacy.on_change, importer.on_change):
         listeners.append(community.invalidate)
     return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,
-                    importer=importer, workers=workers, spotify_stats=spotify_client.stats)
+                    importer=importer, workers=workers, spotify_stats=spotify_client.stats,
+                    images=build_images(settings))
+
+
+def build_images(settings: Settings) -> ImageService:
+    """The one image fetcher and its caches; the disk cache sits beside the database."""
+    folder = Path(settings.database_path).parent / "image-cache"
+    return ImageService(settings.image_hosts, folder, settings.image_cache_mb)
 
 
 async def run_app(settings: Settings) -> None:
@@ -51,6 +60,6 @@ async def run_app(settings: Settings) -> None:
     ctx = WebContext(settings=settings, db=db, auth=services.auth, importer=services.importer)
     web = WebServer(create_app(ctx), settings.web_host, settings.web_port).start()
     log.info("Web server listening on %s:%s", settings.web_host, web.port)
-    bot = MusicBot(settings, db, services, web_server=web)
+    bot = create_bot(settings, db, services, web_server=web)
     ctx.bridge = bot
     await run_bot(bot)

@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 DEFAULT_SPOTIFY_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_SPOTIFY_ACCOUNTS_URL = "https://accounts.spotify.com/"
+# Where chart covers and avatars may be fetched from: Spotify's image hosts and Discord's avatar host.
+DEFAULT_IMAGE_HOSTS = ("i.scdn.co", "mosaic.scdn.co", "image-cdn-ak.spotifycdn.com", "image-cdn-fa.spotifycdn.com",
+                       "cdn.discordapp.com")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -54,6 +57,15 @@ class Settings:
     discord_api_url: str = DEFAULT_DISCORD_API_URL
     spotify_api_url: str = DEFAULT_SPOTIFY_API_URL
     spotify_accounts_url: str = DEFAULT_SPOTIFY_ACCOUNTS_URL
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
+    image_cache_mb: int = 200
+    shard_count: int | None = None  # total shards across every process; None: one unsharded connection
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
+
+    @property
+    def sharded(self) -> bool:
+        """Whether this process runs discord.py's AutoShardedBot (SHARD_COUNT set)."""
+        return self.shard_count is not None
 
     @property
     def public_base_url(self) -> str:
@@ -127,6 +139,25 @@ class _Reader:
         return value
 
 
+def _image_hosts(reader: _Reader) -> tuple[str, ...]:
+    """IMAGE_HOSTS: host names (or host:port) separated by commas; empty means the default list."""
+    raw = reader.raw("IMAGE_HOSTS")
+    if not raw:
+        return DEFAULT_IMAGE_HOSTS
+    hosts = tuple(dict.fromkeys(h.strip().lower() for h in raw.split(",") if h.strip()))
+    for host in hosts:
+        parts = urlsplit(f"//{host}")
+        try:
+            parts.port  # noqa: B018 - raises for a bad port
+            valid = bool(parts.hostname) and parts.netloc == host and " " not in host
+        except ValueError:
+            valid = False
+        if not valid:
+            reader.problems.append(f"IMAGE_HOSTS must be host names separated by commas, like i.scdn.co "
+                                   f"(no http:// or paths; got {host!r}).")
+    return hosts
+
+
 def _check_fernet_keys(reader: _Reader, raw: str) -> tuple[str, ...]:
     keys = tuple(key.strip() for key in raw.split(",") if key.strip())
     for position, key in enumerate(keys, start=1):
@@ -152,6 +183,33 @@ def _check_redirect_uri(reader: _Reader, uri: str) -> None:
         reader.problems.append(f"SPOTIFY_REDIRECT_URI must be a full web address (got {uri!r}).")
 
 
+def _read_shards(reader: _Reader) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT alone: this process runs every shard; with SHARD_IDS, only those; neither: no shards."""
+    count = reader.integer("SHARD_COUNT", None, 1, 100_000)
+    raw_ids = reader.raw("SHARD_IDS")
+    if not raw_ids:
+        return count, None
+    ids: set[int] = set()
+    for part in raw_ids.replace(" ", ",").split(","):
+        if not part:
+            continue
+        if not part.isdigit():
+            reader.problems.append(f"SHARD_IDS must be shard numbers separated by commas, like 0,1 (got {part!r}).")
+            return count, None
+        ids.add(int(part))
+    if count is None:
+        if not reader.raw("SHARD_COUNT"):
+            reader.problems.append("SHARD_IDS needs SHARD_COUNT too: the total number of shards across all your "
+                                   "processes (for example SHARD_COUNT=4 with SHARD_IDS=0,1 here and 2,3 elsewhere).")
+        return None, None
+    outside = sorted(i for i in ids if i >= count)
+    if outside:
+        reader.problems.append(f"SHARD_IDS may only name shards 0 to {count - 1} when SHARD_COUNT is {count} "
+                               f"(got {', '.join(map(str, outside))}).")
+        return count, None
+    return count, tuple(sorted(ids)) or None
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
     """Build the settings from `env` (default: the process environment plus `.env`); raise ConfigError."""
     if env is None:
@@ -172,6 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     if log_level not in LOG_LEVELS:
         reader.problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {log_level!r}).")
         log_level = "INFO"
+    shard_count, shard_ids = _read_shards(reader)
     settings = Settings(
         discord_token=discord_token,
         spotify_client_id=client_id,
@@ -193,6 +252,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         discord_api_url=reader.url("DISCORD_API_URL", DEFAULT_DISCORD_API_URL).rstrip("/"),
         spotify_api_url=_with_slash(reader.url("SPOTIFY_API_URL", DEFAULT_SPOTIFY_API_URL)),
         spotify_accounts_url=_with_slash(reader.url("SPOTIFY_ACCOUNTS_URL", DEFAULT_SPOTIFY_ACCOUNTS_URL)),
+        image_hosts=_image_hosts(reader),
+        image_cache_mb=reader.integer("IMAGE_CACHE_MB", 200, 0, 100_000) or 0,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )
     if reader.problems:
         raise ConfigError(reader.problems)

@@ -226,8 +226,23 @@ _V5 = [
     "DROP INDEX IF EXISTS idx_plays_track",
 ]
 
-# 4 belongs to another feature (merged by the lead); its place is kept empty here so the numbers have no gap.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: [], 5: _V5}
+# Version 6: several bot processes on one database (shards). A scheduled sync takes a member with a lease
+# that expires, so each member is synced once per round whichever process gets there first; a process
+# that dies mid-sync lets go when its lease runs out. Members who linked, arrived or imported recently are
+# found by time, so every process can record them in its own servers.
+_V6 = [
+    """CREATE TABLE IF NOT EXISTS sync_leases (
+        discord_id INTEGER PRIMARY KEY REFERENCES users (discord_id) ON DELETE CASCADE,
+        holder TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS idx_users_linked_at ON users (linked_at)",
+    "CREATE INDEX IF NOT EXISTS idx_users_created_at ON users (created_at)",
+    "CREATE INDEX IF NOT EXISTS idx_imports_created_at ON imports (created_at)",
+]
+
+# 4 belongs to a feature on another branch; it stays empty here so the numbers line up when merged.
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: [], 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 # Every table holding rows about one member, with the column naming them: erasure and export walk this list.
@@ -243,5 +258,6 @@ USER_TABLES: list[tuple[str, str]] = [
     ("imports", "discord_id"),
     ("crowns", "discord_id"),
     ("crown_changes", "discord_id"),  # (a change naming them as the previous holder is unnamed on erasure)
+    ("sync_leases", "discord_id"),
     ("users", "discord_id"),
 ]

@@ -388,6 +388,7 @@ def fill_everything(db: Database, uid: int, tag: str) -> None:
     db.save_last_recommendations(uid, {"items": [f"tr_{tag}"]})
     db.set_crown_settings(GUILD, threshold=1)
     db.save_crowns(GUILD, [(f"artist {tag}", uid, 2, 1.0)], [], [(f"artist {tag}", uid, None, 2, 1.0)])
+    assert db.claim_sync(uid, f"process-{tag}", time.time() + 600, time.time())
 
 
 def all_tables(db: Database) -> list[str]:

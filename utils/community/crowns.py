@@ -161,10 +161,12 @@ class CrownService:
             counted = self._counted.get(guild_id)
             first = settings["built_at"] is None
             stale = counted is None or counted[0] != self._epoch or counted[2] != tuple(members)
-            cost = self._cost.get(guild_id, 0.0)
-            gap = 0.0 if cost < QUICK_RECOUNT_SECONDS else min(self.rebuild_every, RECOUNT_SHARE * cost)
+            # A server counted before this process started has no known cost: its recount goes to the background.
+            cost = self._cost.get(guild_id, 0.0 if first else float("inf"))
+            quick = cost < QUICK_RECOUNT_SECONDS
+            gap = 0.0 if quick or guild_id not in self._cost else min(self.rebuild_every, RECOUNT_SHARE * cost)
             due = counted is None or self._clock() - counted[1] >= gap
-            if first or (recount and stale and due and cost < QUICK_RECOUNT_SECONDS):
+            if first or (recount and stale and due and quick):
                 await self._recount(guild_id, members, int(settings["threshold"]), record=not first)
             elif recount and stale and due:  # a slow recount: this answer uses the crowns as they are
                 self._recount_soon(guild_id, members, int(settings["threshold"]))

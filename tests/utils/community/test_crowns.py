@@ -58,3 +58,26 @@ def test_a_check_of_one_artist_moves_its_crown_once(db: Database) -> None:
     assert check(db, GUILD, "radiohead", [(2, 41), (1, 40)], 30, 300.0) == (2, 41, None)
     assert check(db, GUILD, "radiohead", [(1, 12)], 30, 400.0) == (None, 0, None)
     assert db.crown(GUILD, "radiohead") is None
+
+
+async def test_a_slow_servers_recount_runs_in_the_background(db: Database) -> None:
+    from types import SimpleNamespace
+
+    from utils.community.access import CommunityAccess
+    from utils.community.crowns import CrownService
+
+    plays(db, 1, "Radiohead", 40)
+    db.ensure_user(2)
+    for member in (1, 2):
+        db.add_guild_member(GUILD, member)
+    crowns = CrownService(db, CommunityAccess(db, SimpleNamespace(feature_community=True)))
+    assert await crowns.leaderboard(GUILD) == [(1, 1)]  # the first count, there and then
+    plays(db, 2, "Radiohead", 45, start=10**9)
+    crowns.invalidate(2)
+    crowns.access.invalidate(2)  # as the services' change listeners do
+    crowns._cost[GUILD] = 1.0  # as if its recount took a second
+    crowns._counted[GUILD] = (crowns._counted[GUILD][0], 0.0, crowns._counted[GUILD][2])  # and long ago
+    assert await crowns.leaderboard(GUILD) == [(1, 1)]  # the answer does not wait for it
+    await crowns.settled()
+    assert await crowns.leaderboard(GUILD) == [(2, 1)]
+    assert [c.artist_name for c in await crowns.changes(GUILD, since=0)] == ["Radiohead"]

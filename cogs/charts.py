@@ -1,4 +1,4 @@
-"""Chart pictures: `/chart` (yours or a member's) and `/chart server`, a grid of covers with names and plays."""
+"""Chart pictures: `/chart` (yours, a member's, or with `server` the whole server's), a grid of covers with names and plays."""
 
 from __future__ import annotations
 
@@ -65,15 +65,17 @@ class Charts(BaseCog):
     """Pictures of what you and this server play."""
 
     async def _request(self, ctx: commands.Context, size: str | None, time_range: str | None, kind: str | None,
-                       labels: str | None) -> tuple[ChartRequest, str]:
-        """The request, and for a prefix command the words that were neither size, kind, labels nor range."""
+                       labels: str | None) -> tuple[ChartRequest, str, bool]:
+        """The request, for a prefix command the words that were neither size, kind, labels nor range, and whether
+        a prefix command began with `server` (`!chart server 4x4`)."""
         if ctx.interaction is not None:
-            return ChartRequest(size, time_range, kind, labels), ""
+            return ChartRequest(size, time_range, kind, labels), "", False
         words = [w for part in (size, time_range, kind, labels, prefix_leftover(ctx)) if part for w in part.split()]
-        request, leftover = ChartRequest.from_words(words)
+        server = bool(words) and words[0].lower() == "server"
+        request, leftover = ChartRequest.from_words(words[1:] if server else words)
         if any(re.fullmatch(r"\d+\s*[x\u00d7*]\s*\d+", word.lower()) for word in leftover):
             raise Refusal(f"A chart is square: {SIZE_WORDS}")
-        return request, " ".join(leftover)
+        return request, " ".join(leftover), server
 
     async def _send_chart(self, ctx: commands.Context, request: ChartRequest, entries: list, title: str,
                           footer: str, *, private: bool) -> None:
@@ -84,17 +86,22 @@ class Charts(BaseCog):
         embed = chart_embed(title, request.kind, grid, entries, footer)
         await self.send(ctx, embed=embed, file=chart_file(png, alt_text(request.kind, grid, entries)), private=private)
 
-    @commands.hybrid_group(name="chart", fallback="me", invoke_without_command=True,
-                           description="A picture of your top albums, artists or tracks")
+    @commands.hybrid_command(name="chart", description="A picture of your top albums, artists or tracks")
     @app_commands.describe(size="How many covers (3x3 to 10x10)", time_range="Which period",
                            kind="Albums, artists or tracks", member="Whose chart (you by default)",
-                           labels="Names on the covers, or a clean grid")
+                           labels="Names on the covers, or a clean grid",
+                           server="The whole server's chart instead of one member's")
     @app_commands.rename(time_range="range")
     @app_commands.choices(size=SIZE_CHOICES, kind=KIND_CHOICES, labels=LABEL_CHOICES)
     async def chart(self, ctx: commands.Context, size: str | None = None, time_range: str | None = None,
-                    kind: str | None = None, member: discord.Member | None = None, labels: str | None = None) -> None:
-        """A grid of covers of your (or a member's) top albums, artists or tracks: `!chart 5x5 artists`."""
-        request, leftover = await self._request(ctx, size, time_range, kind, labels)
+                    kind: str | None = None, member: discord.Member | None = None, labels: str | None = None,
+                    server: bool | None = None) -> None:
+        """A grid of covers of your (or a member's, or the server's) top albums, artists or tracks:
+        `!chart 5x5 artists`, `!chart server 4x4 tracks`."""
+        request, leftover, typed_server = await self._request(ctx, size, time_range, kind, labels)
+        if server or typed_server:
+            await self._server_chart(ctx, request, leftover, member)
+            return
         if leftover and member is None:
             try:
                 member = await commands.MemberConverter().convert(ctx, leftover)
@@ -117,20 +124,15 @@ class Charts(BaseCog):
 
     chart.autocomplete("time_range")(BaseCog.range_autocomplete)
 
-    @chart.command(name="server", description="A picture of this server's top albums, artists or tracks")
-    @app_commands.describe(size="How many covers (3x3 to 10x10)", time_range="Which period",
-                           kind="Albums, artists or tracks", labels="Names on the covers, or a clean grid")
-    @app_commands.rename(time_range="range")
-    @app_commands.choices(size=SIZE_CHOICES, kind=KIND_CHOICES, labels=LABEL_CHOICES)
-    @commands.guild_only()
-    async def chart_server(self, ctx: commands.Context, size: str | None = None, time_range: str | None = None,
-                           kind: str | None = None, labels: str | None = None) -> None:
-        """A grid of covers of what this server plays most: `!chart server 4x4 tracks`."""
-        request, leftover = await self._request(ctx, size, time_range, kind, labels)
-        if leftover:
-            raise Refusal(f"I didn't understand \u201c{leftover[:40]}\u201d. {SIZE_WORDS} Add `albums`, `artists` "
-                          "or `tracks`, a period like `short` or `2024`, and `off` for no names.")
-        assert ctx.guild is not None
+    async def _server_chart(self, ctx: commands.Context, request: ChartRequest, leftover: str,
+                            member: discord.Member | None) -> None:
+        """A grid of covers of what this server plays most."""
+        if leftover or member is not None:
+            raise Refusal("A server chart counts everyone who shares their listening here, so it takes no member. "
+                          f"{SIZE_WORDS} Add `albums`, `artists` or `tracks`, a period like `short` or `2024`, "
+                          "and `off` for no names.")
+        if ctx.guild is None:
+            raise commands.NoPrivateMessage()
         await self.begin(ctx, private=False)
         entries = await server_entries(self.services.community, self.bot.db, ctx.guild.id, request.kind,
                                        request.time_range, request.grid ** 2)
@@ -138,8 +140,6 @@ class Charts(BaseCog):
         order = "Ranked by plays." if request.kind == "albums" else community.server_top_order(request.time_range)
         footer = f"{order} Members who hid their listening aren't counted."
         await self._send_chart(ctx, request, entries, title, footer, private=False)
-
-    chart_server.autocomplete("time_range")(BaseCog.range_autocomplete)
 
 
 async def setup(bot: MusicBot) -> None:

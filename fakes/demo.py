@@ -32,10 +32,10 @@ SCRIPT: list[tuple[str, str, dict[str, Any]]] = [
     ("alice", "sync", {}),
     ("alice", "top tracks", {"range": Pick(RANGE_LABELS["short_term"], "short_term")}),
     ("alice", "recommend", {"count": 5}),
-    ("alice", "chart me", {"size": "3x3", "kind": "albums", "range": Pick(RANGE_LABELS["all_time"], "all_time")}),
+    ("alice", "chart", {"size": "3x3", "kind": "albums", "range": Pick(RANGE_LABELS["all_time"], "all_time")}),
     ("bob", "taste", {"member": Mention("alice")}),
     ("carol", "server top", {}),
-    ("carol", "chart server", {"size": "4x4", "kind": "artists", "range": Pick(RANGE_LABELS["all_time"], "all_time")}),
+    ("carol", "chart", {"server": True, "size": "4x4", "kind": "artists", "range": Pick(RANGE_LABELS["all_time"], "all_time")}),
     ("alice", "blend", {"member1": Mention("bob"), "member2": Mention("carol")}),
     ("alice", "playlist", {}),
 ]

@@ -26,8 +26,8 @@ async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.Capture
     assert "no answer" not in printed
     # every picture the demo posted is in the folder, as PNG, and the session says where
     saved = sorted(p.name for p in tmp_path.iterdir())
-    assert saved == ["04-chart-me-chart.png", "05-taste-taste.png", "06-server-top-chart.png",
-                     "07-chart-server-chart.png"]
+    assert saved == ["04-chart-chart.png", "05-taste-taste.png", "06-server-top-chart.png",
+                     "07-chart-chart.png"]
     for name in saved:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG") and f"saved as {tmp_path / name}" in printed
 

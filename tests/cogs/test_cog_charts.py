@@ -1,4 +1,4 @@
-"""/chart and /chart server against the fakes: one PNG in the embed, with alt text and the list as text."""
+"""/chart (yours, a member's, the server's) against the fakes: one PNG in the embed, with alt text and the list as text."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def squares(image: Image.Image, grid: int) -> list[bytes]:
 
 
 async def test_chart_is_a_picture_of_real_covers_with_alt_text_and_the_list(linked: BotWorld) -> None:
-    message = await linked.answer(await linked.slash("alice", "chart me", {"size": "3x3", "kind": "albums",
+    message = await linked.answer(await linked.slash("alice", "chart", {"size": "3x3", "kind": "albums",
                                                                            "range": "all_time"}), timeout=20)
     embed = message["embeds"][0]
     assert embed["title"] == "Your top albums · All time"
@@ -48,7 +48,7 @@ async def test_chart_is_a_picture_of_real_covers_with_alt_text_and_the_list(link
 
 
 async def test_chart_sizes_kinds_labels_off_and_by_prefix(linked: BotWorld) -> None:
-    clean = await linked.answer(await linked.slash("alice", "chart me", {"size": "5x5", "kind": "artists",
+    clean = await linked.answer(await linked.slash("alice", "chart", {"size": "5x5", "kind": "artists",
                                                                          "labels": "off"}), timeout=20)
     assert picture(linked, clean).size == (1000, 1000)
     assert clean["embeds"][0]["title"] == "Your top artists · Last 6 months"
@@ -62,22 +62,26 @@ async def test_chart_sizes_kinds_labels_off_and_by_prefix(linked: BotWorld) -> N
 
 
 async def test_chart_of_another_member_and_of_the_server(linked: BotWorld) -> None:
-    theirs = await linked.answer(await linked.slash("bob", "chart me", {"member": linked.user("alice"),
+    theirs = await linked.answer(await linked.slash("bob", "chart", {"member": linked.user("alice"),
                                                                         "kind": "tracks"}), timeout=20)
     assert theirs["embeds"][0]["title"] == "Alice's top tracks · Last 6 months"
-    server = await linked.answer(await linked.slash("carol", "chart server", {"size": "3x3", "range": "all_time"}),
+    server = await linked.answer(await linked.slash("carol", "chart", {"server": True, "size": "3x3", "range": "all_time"}),
                                  timeout=20)
     assert server["embeds"][0]["title"] == "Top albums in Test Server · All time"
     assert picture(linked, server).size == (900, 900)
+    typed = await linked.prefix("carol", "chart server 4x4 tracks all time", timeout=20)
+    assert typed["embeds"][0]["title"] == "Top tracks in Test Server · All time"
+    assert picture(linked, typed).size == (1000, 1000)
+    assert "takes no member" in embed_text(await linked.prefix("carol", f"chart server <@{linked.user('alice')}>"))
 
 
 async def test_bad_sizes_and_no_data_get_plain_words(linked: BotWorld) -> None:
     text = embed_text(await linked.prefix("alice", "chart 12x12"))
     assert "3x3 to 10x10" in text
     assert "A chart is square" in embed_text(await linked.prefix("alice", "chart 3x5 albums"))
-    text = embed_text(await linked.answer(await linked.slash("carol", "chart me", {"kind": "albums"})))
+    text = embed_text(await linked.answer(await linked.slash("carol", "chart", {"kind": "albums"})))
     assert "/connect" in text and not linked.discord.files(await linked.answer(
-        await linked.slash("carol", "chart me", {"kind": "artists"})))
+        await linked.slash("carol", "chart", {"kind": "artists"})))
 
 
 async def test_taste_gets_a_match_card_with_a_drawn_face_for_avatars_off_the_list(linked: BotWorld) -> None:

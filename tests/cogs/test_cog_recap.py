@@ -31,7 +31,7 @@ async def imported(world: BotWorld) -> BotWorld:
 
 
 async def test_a_members_year_in_music(imported: BotWorld) -> None:
-    text = embed_text(await imported.answer(await imported.slash("carol", "recap year", {"year": "2021"})))
+    text = embed_text(await imported.answer(await imported.slash("carol", "recap", {"year": "2021"})))
     text = text.replace("**", "")
     assert "Your 2021 in music" in text and "56 plays" in text and "186 minutes" in text
     assert "Busiest month: March (40 plays)" in text
@@ -42,25 +42,32 @@ async def test_a_members_year_in_music(imported: BotWorld) -> None:
     assert "more listening than in 2020" in text
     reply = embed_text(await imported.prefix("carol", "recap"))  # the latest year with plays
     assert "Your 2021 in music" in reply
-    theirs = embed_text(await imported.answer(await imported.slash("bob", "recap year",
+    theirs = embed_text(await imported.answer(await imported.slash("bob", "recap",
                                                                    {"year": "2020", "member": imported.user("carol").id})))
     theirs = theirs.replace("**", "")
     assert "Carol's 2020 in music" in theirs and "20 plays" in theirs and "Nothing from 2019" in theirs
     server = embed_text(await imported.prefix("bob", "recap server 2021"))
     assert "Test Server's 2021 in music" in server and "56** plays" in server
+    server = embed_text(await imported.answer(await imported.slash("bob", "recap", {"server": True, "year": "2020"})))
+    assert "Test Server's 2020 in music" in server
+    carol = imported.user("carol").id
+    for typed in (f"recap 2020 <@{carol}>", f"recap <@{carol}> 2020"):
+        assert "Carol's 2020 in music" in embed_text(await imported.prefix("bob", typed)), typed
+    assert "Carol's 2021 in music" in embed_text(await imported.prefix("bob", f"recap <@{carol}>"))
+    assert "covers a whole year" in embed_text(await imported.prefix("carol", "recap Mar 2021"))
 
 
 async def test_recap_refuses_plainly_and_suggests_years(imported: BotWorld) -> None:
-    text = embed_text(await imported.answer(await imported.slash("carol", "recap year", {"year": "2019"})))
+    text = embed_text(await imported.answer(await imported.slash("carol", "recap", {"year": "2019"})))
     assert "no plays in 2019" in text
-    text = embed_text(await imported.answer(await imported.slash("carol", "recap year", {"year": "Mar 2021"})))
+    text = embed_text(await imported.answer(await imported.slash("carol", "recap", {"year": "Mar 2021"})))
     assert "covers a whole year" in text
-    text = embed_text(await imported.answer(await imported.slash("carol", "recap year", {"year": "2099"})))
+    text = embed_text(await imported.answer(await imported.slash("carol", "recap", {"year": "2099"})))
     assert "hasn't happened yet" in text
     record = await imported.discord.autocomplete(imported.user("carol"), imported.guild, imported.general,
-                                                 "recap year", {"year": ""}, focused="year")
+                                                 "recap", {"year": ""}, focused="year")
     assert [c["value"] for c in (await record.wait_response())["data"]["choices"]] == ["2021", "2020"]
     await imported.answer(await imported.slash("carol", "privacy visibility", {"setting": "hide"}))
-    text = embed_text(await imported.answer(await imported.slash("bob", "recap year",
+    text = embed_text(await imported.answer(await imported.slash("bob", "recap",
                                                                  {"member": imported.user("carol").id})))
     assert "keeps their listening private" in text

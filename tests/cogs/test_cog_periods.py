@@ -65,7 +65,7 @@ async def test_suggestions_offer_the_months_with_plays_and_what_was_typed(import
 
 
 async def test_the_chart_takes_a_month_too(imported: BotWorld) -> None:
-    message = await imported.answer(await imported.slash("carol", "chart me", {"size": "3x3", "kind": "artists",
+    message = await imported.answer(await imported.slash("carol", "chart", {"size": "3x3", "kind": "artists",
                                                                                "range": "May 2021"}), timeout=20)
     assert message["embeds"][0]["title"] == "Your top artists \u00b7 May 2021"
     assert "Night Ferry" in embed_text(message) and "The Quiet Harbor" not in embed_text(message)

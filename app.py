@@ -39,6 +39,8 @@ def build_services(db: Database, settings: Settings, **sync_options: Any) -> Ser
     privacy = PrivacyService(db, auth)
     importer = HistoryImporter(db, settings)
     music.watch(sync.on_synced, privacy.on_change, importer.on_change)
+    for listeners in (sync.on_synced, privacy.on_change, importer.on_change):
+        listeners.append(community.invalidate)
     return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,
                     importer=importer, workers=workers, spotify_stats=spotify_client.stats,
                     images=build_images(settings))

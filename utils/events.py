@@ -33,6 +33,9 @@ class BotBridge(Protocol):
     def on_imported(self, discord_id: int, summary: Any) -> None:
         """A member uploaded listening history (`summary` is a utils.models.ImportSummary)."""
 
+    def record_member_servers(self, discord_id: int, also: int | None = None) -> None:
+        """A member gained listening (a link, an import): count them in every server the bot shares with them."""
+
     def status(self) -> BridgeStatus:
         """Whether the bot is connected to Discord, in how many servers, and the gateway latency."""
         ...
@@ -48,6 +51,7 @@ class NullBridge:
         self.latency_ms = latency_ms
         self.linked: list[tuple[int, int | None]] = []
         self.imported: list[tuple[int, Any]] = []
+        self.recorded: list[int] = []
 
     def on_linked(self, discord_id: int, guild_id: int | None) -> None:
         with self._lock:
@@ -56,6 +60,10 @@ class NullBridge:
     def on_imported(self, discord_id: int, summary: Any) -> None:
         with self._lock:
             self.imported.append((discord_id, summary))
+
+    def record_member_servers(self, discord_id: int, also: int | None = None) -> None:
+        with self._lock:
+            self.recorded.append(discord_id)
 
     def status(self) -> BridgeStatus:
         return {"connected": self.connected, "guilds": self.guilds, "latency_ms": self.latency_ms}

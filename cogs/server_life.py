@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from cogs._base import BaseCog, server_names
 from cogs.errors import Refusal
+from cogs.ui.charts import recap_chart
 from cogs.ui.format import MEMBER_NOT_FOUND, clip, prefix_leftover
 from cogs.ui.server_embeds import affinity_embed, crown_board_embed, member_crowns_embed, recap_embed
 from utils.errors import BotError
@@ -105,7 +106,9 @@ class ServerLife(BaseCog):
             guild = self._guild(ctx)
             await self.begin(ctx, private=False)
             result = await self.services.community.server_recap(guild.id, chosen)
-            await self.send(ctx, embed=recap_embed(result, f"{guild.name}'s"), private=False)
+            picture = await recap_chart(self.services.images, result.monthly_plays, result.year,
+                                        recap_embed(result, f"{guild.name}'s"))
+            await self.send(ctx, **picture, private=False)
             return
         target = member or ctx.author
         if target.bot:
@@ -114,9 +117,8 @@ class ServerLife(BaseCog):
         result = await self.services.community.member_recap(ctx.guild.id if ctx.guild else None, target.id,
                                                             ctx.author.id, chosen)
         whose = "Your" if target.id == ctx.author.id else f"{target.display_name}'s"
-        # Chart hook (utils/images): `result.monthly_plays` holds the twelve monthly counts, January first. Draw them
-        # there, then pass `file=` to self.send and `embed.set_image(url="attachment://<name>")`.
-        await self.send(ctx, embed=recap_embed(result, whose), private=ctx.guild is None)
+        picture = await recap_chart(self.services.images, result.monthly_plays, result.year, recap_embed(result, whose))
+        await self.send(ctx, **picture, private=ctx.guild is None)
 
     async def _recap_words(self, ctx: commands.Context, year: str | None,
                            member: discord.Member | None) -> tuple[str | None, discord.Member | None, bool]:

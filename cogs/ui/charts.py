@@ -119,3 +119,20 @@ async def digest_chart(services: Any, digest: Digest, embed: discord.Embed) -> d
     if picture is None:
         return {"embed": embed}
     return {"embed": attach_chart(embed), "file": picture}
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+async def recap_chart(images: ImageService | None, monthly_plays: Sequence[int], year: int,
+                      embed: discord.Embed) -> dict[str, Any]:
+    """`send` arguments adding a year's plays month by month as a bar chart in the recap's embed (none without
+    pictures, or when drawing failed: the recap goes out in words either way)."""
+    if images is None or not any(monthly_plays):
+        return {"embed": embed}
+    values = list(zip(MONTHS, monthly_plays, strict=True))
+    alt = f"A bar chart of plays in each month of {year}: " + ", ".join(f"{m} {n:,}" for m, n in values) + "."
+    picture = await picture_file(lambda: images.month_bars(values, f"Plays month by month, {year}"), alt)
+    if picture is None:
+        return {"embed": embed}
+    return {"embed": attach_chart(embed), "file": picture}

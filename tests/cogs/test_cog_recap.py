@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PIL import Image
 
 from tests.cogs.support import BotWorld, embed_text
 from tests.helpers.export_files import extended_entry, to_json
@@ -71,3 +73,20 @@ async def test_recap_refuses_plainly_and_suggests_years(imported: BotWorld) -> N
     text = embed_text(await imported.answer(await imported.slash("bob", "recap",
                                                                  {"member": imported.user("carol").id})))
     assert "keeps their listening private" in text
+
+
+async def test_a_recap_shows_its_months_as_a_bar_chart_with_the_numbers_in_words(imported: BotWorld) -> None:
+    message = await imported.answer(await imported.slash("carol", "recap", {"year": "2021"}), timeout=20)
+    files = imported.discord.files(message)
+    assert [f.filename for f in files] == ["chart.png"]
+    assert message["embeds"][0]["image"]["url"].endswith("chart.png")
+    alt = message["attachments"][0]["description"]
+    assert alt.startswith("A bar chart of plays in each month of 2021:") and "Mar 40" in alt and "May 6" in alt
+    bars = Image.open(io.BytesIO(files[0].data)).convert("RGB")
+    assert bars.size == (960, 480)
+    # March (40 plays) stands taller than July (10), which stands taller than empty February
+    def bar_height(month: int) -> int:
+        x = int(60 + (960 - 60 - 30) / 12 * (month - 0.5))
+        background = bars.getpixel((x, 20))
+        return sum(1 for y in range(80, 480 - 70) if bars.getpixel((x, y)) != background)
+    assert bar_height(3) > bar_height(7) > bar_height(2)

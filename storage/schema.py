@@ -191,7 +191,36 @@ _V3 = [
         AND (SELECT a.name_key FROM artists a WHERE a.artist_id = tracks.artist_id) != normalise(artist_name)""",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+# Version 4: Last.fm and ListenBrainz. A member links an account per service (one Discord member per account); the
+# link keeps the Last.fm session key encrypted (ListenBrainz needs none), and where the history backfill stands, so
+# it resumes after a restart. song_matches remembers every Spotify search for a song known only by name, misses too.
+_V4 = [
+    """CREATE TABLE IF NOT EXISTS source_links (
+        discord_id INTEGER NOT NULL REFERENCES users (discord_id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        account_name TEXT NOT NULL,
+        account_key TEXT NOT NULL,
+        session_key BLOB,
+        linked_at REAL NOT NULL,
+        last_synced_at REAL,
+        status TEXT NOT NULL DEFAULT 'backfill',
+        backfill_cursor BIGINT,
+        newest_seen BIGINT,
+        plays_expected INTEGER,
+        plays_fetched INTEGER NOT NULL DEFAULT 0,
+        plays_added INTEGER NOT NULL DEFAULT 0,
+        problem TEXT,
+        PRIMARY KEY (discord_id, source)
+    )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_source_links_account ON source_links (source, account_key)",
+    """CREATE TABLE IF NOT EXISTS song_matches (
+        name_key TEXT PRIMARY KEY,
+        track_id TEXT,
+        searched_at REAL NOT NULL
+    )""",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 # Every table holding rows about one member, with the column naming them: erasure and export walk this list.
@@ -205,5 +234,6 @@ USER_TABLES: list[tuple[str, str]] = [
     ("feedback", "discord_id"),
     ("saved_recommendations", "discord_id"),
     ("imports", "discord_id"),
+    ("source_links", "discord_id"),
     ("users", "discord_id"),
 ]

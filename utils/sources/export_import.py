@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from database import Database
 from storage.keys import local_id, track_key
+from storage.sources import LISTENING_SOURCES, cross_source_filter
 from utils.errors import LinkExpired
 from utils.events import ChangeListeners
 from utils.logger import get_logger
@@ -133,6 +134,7 @@ class HistoryImporter:
             if guild_id is not None:
                 db.add_guild_member(guild_id, discord_id)
             rows, moves = self._new_plays(discord_id, parsed)
+            rows = _not_scrobbled(conn, discord_id, rows, parsed.tracks)
             tracks = _unique_tracks(parsed.tracks)
             known_tracks = _existing(conn, "tracks", "track_id", [t.track_id for t in tracks])
             new_tracks = [t for t in tracks if t.track_id not in known_tracks]
@@ -200,6 +202,17 @@ class HistoryImporter:
             if track_id.startswith("local:") and track_id != local_id(name_key):
                 merged[played_at] = track_id
         return index, merged
+
+
+def _not_scrobbled(conn: Any, discord_id: int, rows: list[PlayRow], tracks: Sequence[TrackInfo]) -> list[PlayRow]:
+    """The rows Last.fm or ListenBrainz have not brought already (one listening history per member)."""
+    keys = {t.track_id: t.name_key for t in tracks}
+    kept = cross_source_filter(conn, discord_id, "import", [(r[0], r[1], keys.get(r[1], r[1])) for r in rows],
+                               against=LISTENING_SOURCES)
+    if len(kept) == len(rows):
+        return rows
+    spared = {(at, tid) for at, tid, _key in kept}
+    return [row for row in rows if (row[0], row[1]) in spared]
 
 
 def _near(index: dict[int, list[tuple[int, str, int]]], played_at: int, name_key: str, origin: int) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from utils.sources.source_http import Answer, JsonHttp, LinkRefused, Play, SourceUnavailable, UnknownAccount
@@ -18,6 +18,14 @@ from utils.sources.source_http import Answer, JsonHttp, LinkRefused, Play, Sourc
 SOURCE = "listenbrainz"
 PAGE_SIZE = 1000  # the most a listens request gives
 _SPOTIFY_TRACK = "open.spotify.com/track/"
+
+
+class ListensPage(NamedTuple):
+    """The plays of one answer, how many listens it held (usable or not) and the oldest time among them."""
+
+    plays: list[Play]
+    returned: int
+    oldest: int | None
 
 
 def _reset_in(answer: Answer) -> float:
@@ -49,7 +57,7 @@ class ListenBrainzClient:
         return int((answer.body.get("payload") or {}).get("count") or 0)
 
     def listens(self, user: str, *, max_ts: int | None = None, min_ts: int | None = None,
-                count: int = PAGE_SIZE) -> list[Play]:
+                count: int = PAGE_SIZE) -> ListensPage:
         """Listens newest first, with listened_at < max_ts and > min_ts."""
         params: dict[str, Any] = {"count": count}
         if max_ts is not None:
@@ -58,7 +66,10 @@ class ListenBrainzClient:
             params["min_ts"] = min_ts
         answer = self._get(f"1/user/{quote(user, safe='')}/listens", user=user, params=params)
         listens = (answer.body.get("payload") or {}).get("listens") or []
-        return [play for play in map(listen_to_play, listens) if play is not None]
+        times = [t for t in (listen.get("listened_at") for listen in listens if isinstance(listen, dict))
+                 if isinstance(t, int)]
+        plays = [play for play in map(listen_to_play, listens) if play is not None]
+        return ListensPage(plays, len(listens), min(times, default=None))
 
     def _get(self, path: str, *, user: str = "", **kwargs: Any) -> Answer:
         wait = self._resume_at - time.time()

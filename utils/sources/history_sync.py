@@ -1,0 +1,255 @@
+"""Bringing in each member's whole Last.fm / ListenBrainz history in the background, then keeping it current.
+
+A walk goes back in time page by page (Last.fm `to`, ListenBrainz `max_ts`), storing each page with where the
+walk stands in ONE transaction (storage.sources), so memory stays flat whatever the account's size and a restart
+resumes after the last stored page. The page boundary's second is asked for again (two plays can share a second)
+and the database keeps every play once. A rate limit or an outage is waited out (the service's own wait, or a
+growing pause) and the walk goes on; if it lasts, the walk stops and the next periodic sync resumes it. A
+revoked session, a vanished account or a profile gone private marks the link broken with words for the member.
+Once the whole history is in, the periodic sync asks only for plays since the newest stored (`from`/`min_ts`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from database import Database
+from utils.errors import describe_wait
+from utils.events import ChangeListeners
+from utils.logger import get_logger
+from utils.sources.lastfm import LastFmClient
+from utils.sources.listenbrainz import PAGE_SIZE as LB_PAGE_SIZE
+from utils.sources.listenbrainz import ListenBrainzClient
+from utils.sources.source_http import (
+    SOURCE_NAMES,
+    LinkRevoked,
+    PrivateProfile,
+    SourceRateLimited,
+    SourceUnavailable,
+    UnknownAccount,
+)
+
+log = get_logger("history_sync")
+T = TypeVar("T")
+
+BACKFILL, CURRENT, BROKEN = "backfill", "current", "broken"
+OUTAGE_WAITS = (15.0, 30.0, 60.0, 120.0, 300.0)  # then the walk stops; the next periodic sync resumes it
+NOTIFY_EVERY_PAGES = 10
+
+
+class _Stopped(Exception):
+    """The bot is shutting down: leave the walk where it stands (it resumes on the next start)."""
+
+
+@dataclass(frozen=True)
+class LinkProgress:
+    """Where one link stands, in words a member reads."""
+
+    source: str
+    account_name: str
+    status: str
+    plays_fetched: int
+    plays_expected: int | None
+    last_synced_at: float | None
+    text: str
+
+
+class HistorySync:
+    """Background walks of linked histories, at most one per link at a time, on a small pool of threads."""
+
+    def __init__(self, db: Database, vault: Any, *, lastfm: LastFmClient | None,
+                 listenbrainz: ListenBrainzClient | None, outage_waits: Sequence[float] = OUTAGE_WAITS,
+                 workers: int = 2) -> None:
+        self.db = db
+        self.vault = vault
+        self.lastfm = lastfm
+        self.listenbrainz = listenbrainz
+        self.outage_waits = tuple(outage_waits)
+        self.on_change = ChangeListeners("history")  # called with the member id when their plays changed
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="history")
+        self._running: dict[tuple[int, str], Future[str]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    # -- starting walks -----------------------------------------------------------------------------------
+
+    def start(self, discord_id: int, source: str) -> Future[str]:
+        """Walk this link in the background (or return the walk already under way)."""
+        key = (discord_id, source)
+        with self._lock:
+            running = self._running.get(key)
+            if running is not None and not running.done():
+                return running
+            future = self._executor.submit(self.run_link, discord_id, source)
+            self._running[key] = future
+        return future
+
+    async def wait(self, discord_id: int, source: str) -> str | None:
+        """Await the walk of this link under way, if any; its outcome ('current', 'broken', ...)."""
+        with self._lock:
+            future = self._running.get((discord_id, source))
+        return None if future is None else await asyncio.wrap_future(future)
+
+    async def sync_all(self) -> int:
+        """The periodic sync: start every link not being walked (a backfill resumes, others fetch what's new)."""
+        links = await self.db.run(self.db.all_source_links)
+        for link in links:
+            self.start(link["discord_id"], link["source"])
+        return len(links)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop every walk between two pages (they resume on the next start) and end the threads."""
+        self._stop.set()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- one walk -----------------------------------------------------------------------------------------
+
+    def run_link(self, discord_id: int, source: str) -> str:
+        """Walk one link to the end (blocking): the rest of its backfill, or the plays since the last sync."""
+        link = self.db.source_link(discord_id, source)
+        if link is None or link["status"] == BROKEN:
+            return "gone" if link is None else BROKEN
+        try:
+            if source == "lastfm":
+                self._walk_lastfm(link)
+            else:
+                self._walk_listenbrainz(link)
+        except _Stopped:
+            return "stopped"
+        except (LinkRevoked, UnknownAccount, PrivateProfile) as exc:
+            log.info("A %s link stopped working (%s); marked broken", source, type(exc).__name__)
+            self._update(discord_id, source, status=BROKEN, problem=exc.user_message)
+            return BROKEN
+        except (SourceUnavailable, SourceRateLimited) as exc:
+            log.info("%s kept failing; the walk resumes at the next sync", source)
+            self._update(discord_id, source, problem=f"{exc.user_message} I'll carry on by myself later.")
+            return "paused"
+        except Exception:
+            log.exception("A %s history walk failed; it resumes at the next sync", source)
+            return "failed"
+        finally:
+            self.on_change.notify(discord_id)
+        self._update(discord_id, source, status=CURRENT, problem=None, last_synced_at=time.time())
+        return CURRENT
+
+    def _walk_lastfm(self, link: dict[str, Any]) -> None:
+        client = self.lastfm
+        if client is None:
+            raise SourceUnavailable("lastfm")
+        discord_id, user = link["discord_id"], link["account_name"]
+        session_key = self.vault.decrypt(link["session_key"]) if link["session_key"] else None
+        backfill = link["status"] != CURRENT
+        upper = link["backfill_cursor"] if backfill else None
+        lower = None if backfill else link["newest_seen"]
+        want_total = backfill and link["plays_expected"] is None
+        pages = 0
+        while True:
+            page = self._patiently(discord_id, "lastfm", lambda upper=upper: client.recent_page(
+                user, 1, since=lower, until=upper, session_key=session_key))
+            if not page.plays:
+                return
+            oldest = min(play.uts for play in page.plays)
+            after = oldest if upper is None or oldest < upper else upper - 1  # `to` counts its own second
+            self._store(discord_id, "lastfm", page.plays, cursor=after if backfill else None,
+                        expected=page.total if want_total else None, pages=pages)
+            want_total, pages = False, pages + 1
+            if page.total_pages <= 1:
+                return
+            upper = after
+
+    def _walk_listenbrainz(self, link: dict[str, Any]) -> None:
+        client = self.listenbrainz
+        if client is None:
+            raise SourceUnavailable("listenbrainz")
+        discord_id, user = link["discord_id"], link["account_name"]
+        backfill = link["status"] != CURRENT
+        upper = link["backfill_cursor"] if backfill else None
+        lower = None if backfill or link["newest_seen"] is None else link["newest_seen"] - 1
+        expected = None
+        if backfill and link["plays_expected"] is None:
+            expected = self._patiently(discord_id, "listenbrainz", lambda: client.listen_count(user))
+        pages = 0
+        while True:
+            page = self._patiently(discord_id, "listenbrainz",
+                                   lambda upper=upper: client.listens(user, max_ts=upper, min_ts=lower))
+            if page.returned == 0 or page.oldest is None:
+                return
+            # max_ts leaves its own second out: ask for the boundary second again, unless that makes no progress
+            after = page.oldest + 1 if upper is None or page.oldest + 1 < upper else page.oldest
+            self._store(discord_id, "listenbrainz", page.plays, cursor=after if backfill else None,
+                        expected=expected, pages=pages)
+            expected, pages = None, pages + 1
+            if page.returned < LB_PAGE_SIZE:
+                return
+            upper = after
+
+    def _store(self, discord_id: int, source: str, plays: Sequence[Any], *, cursor: int | None,
+               expected: int | None, pages: int) -> None:
+        if self._stop.is_set():
+            raise _Stopped()
+        self.db.store_source_page(discord_id, source, plays, cursor=cursor, expected=expected)
+        if pages % NOTIFY_EVERY_PAGES == 0:  # the first page at once: the member counts from then on
+            self.on_change.notify(discord_id)
+
+    def _patiently(self, discord_id: int, source: str, call: Callable[[], T]) -> T:
+        """`call`, waiting out rate limits and outages (and telling the member so) until the waits run out."""
+        for attempt in range(len(self.outage_waits) + 1):
+            if self._stop.is_set():
+                raise _Stopped()
+            try:
+                result = call()
+            except SourceRateLimited as exc:
+                if attempt >= len(self.outage_waits):
+                    raise
+                wait, why = max(exc.retry_after, 1.0), "asked me to slow down"
+            except SourceUnavailable:
+                if attempt >= len(self.outage_waits):
+                    raise
+                wait, why = self.outage_waits[attempt], "isn't answering"
+            else:
+                if attempt:
+                    self._update(discord_id, source, problem=None)
+                return result
+            self._update(discord_id, source, problem=f"{SOURCE_NAMES[source]} {why}, so I'm pausing for "
+                                                     f"{describe_wait(wait)}; nothing is lost.")
+            if self._stop.wait(wait):
+                raise _Stopped()
+        raise SourceUnavailable(source)  # not reached
+
+    def _update(self, discord_id: int, source: str, **values: Any) -> None:
+        self.db.update_source_link(discord_id, source, **values)
+
+    # -- progress ----------------------------------------------------------------------------------------
+
+    def progress(self, discord_id: int) -> list[LinkProgress]:
+        """Each of the member's links and where it stands (blocking)."""
+        return [describe_link(link) for link in self.db.source_links(discord_id)]
+
+
+def describe_link(link: dict[str, Any], now: float | None = None) -> LinkProgress:
+    """A link's state in a member's words: "12,400 of 48,000 plays so far", "up to date, synced 5 minutes ago"."""
+    name = SOURCE_NAMES.get(link["source"], link["source"])
+    fetched, expected = int(link["plays_fetched"] or 0), link["plays_expected"]
+    if link["status"] == BROKEN:
+        text = link["problem"] or f"Your {name} link stopped working. Run `/link {link['source']}` again."
+    elif link["status"] == BACKFILL:
+        if expected:
+            text = f"Bringing in your history: {min(fetched, expected):,} of {expected:,} plays so far."
+        else:
+            text = f"Bringing in your history: {fetched:,} plays so far."
+        if link["problem"]:
+            text += " " + link["problem"]
+    else:
+        synced = link["last_synced_at"]
+        when = "just now" if synced is None else describe_wait((now or time.time()) - synced) + " ago"
+        text = f"Your whole history is in ({int(link['plays_added'] or 0):,} plays added); last synced {when}."
+        if link["problem"]:
+            text += " " + link["problem"]
+    return LinkProgress(link["source"], link["account_name"], link["status"], fetched, expected,
+                        link["last_synced_at"], text)

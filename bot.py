@@ -22,7 +22,8 @@ from utils.models import ImportSummary
 
 log = get_logger("bot")
 
-COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin")
+COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin",
+        "cogs.sources")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
 
@@ -40,6 +41,7 @@ class Services:
     importer: Any | None = None  # utils.sources.export_import.HistoryImporter
     workers: Any | None = None  # utils.workers.EngineWorkers
     spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.sources.spotify_client.stats
+    sources: Any | None = None  # utils.sources.source_links.SourceLinks (Last.fm, ListenBrainz; .history syncs)
 
 
 def make_intents() -> discord.Intents:
@@ -154,6 +156,11 @@ class MusicBot(commands.Bot):
             log.info("scheduled sync: %d members", len(results))
         except Exception:
             log.exception("the scheduled sync failed; it will run again next time")
+        if self.services.sources is not None:
+            try:  # Last.fm / ListenBrainz: resumes unfinished histories, then fetches what is new (in threads)
+                await self.services.sources.history.sync_all()
+            except Exception:
+                log.exception("the Last.fm / ListenBrainz sync could not start; it will run again next time")
 
     async def _digest_tick(self) -> None:
         from cogs.ui.embeds import digest_embed
@@ -199,6 +206,9 @@ class MusicBot(commands.Bot):
     def on_imported(self, discord_id: int, summary: ImportSummary) -> None:
         self._submit(self._after_import(discord_id, summary))
 
+    def on_source_linked(self, discord_id: int, guild_id: int | None, source: str) -> None:
+        self._submit(self.after_source_link(discord_id, guild_id, source))
+
     def status(self) -> dict[str, Any]:
         ready = self.is_ready() and not self.is_closed()
         latency = self.latency
@@ -234,6 +244,15 @@ class MusicBot(commands.Bot):
             embed = error_embed(f"I couldn't fetch your listening just now. {problem}{how}")
             embed.title = "Not fetched yet"
             await self._dm(discord_id, embed)
+
+    async def after_source_link(self, discord_id: int, guild_id: int | None, source: str) -> None:
+        """A member linked Last.fm or ListenBrainz: record the servers they share with the bot, then bring the
+        whole history in (in the background; they count from its first page)."""
+        for guild in self.guilds:
+            if guild.id == guild_id or guild.get_member(discord_id) is not None:
+                await self.services.sync.add_member(guild.id, discord_id)
+        if self.services.sources is not None:
+            await self.services.sources.start_history(discord_id, source)
 
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         from cogs.ui.embeds import import_embed
@@ -301,6 +320,8 @@ class MusicBot(commands.Bot):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.web_server.stop)
         await self.close()
+        if self.services.sources is not None:
+            await asyncio.to_thread(self.services.sources.history.close)  # walks stop between pages; resume later
         if self.services.workers is not None:
             await asyncio.to_thread(self.services.workers.close)  # engine work still running uses the database: wait
         if self.db.is_open:

@@ -69,6 +69,13 @@ class SourceStore(Connections):
         return self.query("SELECT * FROM source_links WHERE status != 'broken' "
                           "ORDER BY COALESCE(last_synced_at, 0), discord_id")
 
+    def source_link_summary(self) -> dict[str, dict[str, Any]]:
+        """Per service: how many links, how many still bringing in their history or broken, and the last sync."""
+        rows = self.query("SELECT source, COUNT(*) AS links, SUM(status = 'backfill') AS backfilling, "
+                          "SUM(status = 'broken') AS broken, MAX(last_synced_at) AS last_synced_at "
+                          "FROM source_links GROUP BY source")
+        return {row["source"]: row for row in rows}
+
     def remove_source_link(self, discord_id: int, source: str) -> bool:
         """Forget the link (and its session key); the plays it brought stay until the member asks to forget."""
         with self.transaction() as conn:

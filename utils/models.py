@@ -77,6 +77,7 @@ class Profile:
     total_plays: int
     imported_plays: int
     genres: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # "Last.fm: whole history in, last synced 5 minutes ago"
 
 
 @dataclass(frozen=True)

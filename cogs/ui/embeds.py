@@ -126,8 +126,11 @@ def profile_embed(profile: Profile, *, avatar_url: str | None = None) -> discord
         facts.append(f"listening since {dt.datetime.fromtimestamp(profile.since, dt.UTC):%B %Y}")
     embed.add_field(name="Listening", value=", ".join(facts), inline=False)
     _thumb(embed, profile.top_artists + profile.top_tracks)
+    if profile.sources:
+        embed.add_field(name="Also from", value=clip("\n".join(profile.sources), FIELD_VALUE_MAX), inline=False)
     if not profile.linked:
-        embed.add_field(name="Spotify", value="Not linked: these figures come from an imported history only.", inline=False)
+        where = "the sources above" if profile.sources else "an imported history only"
+        embed.add_field(name="Spotify", value=f"Not linked: these figures come from {where}.", inline=False)
     _footer(embed, freshness(profile.synced_at))
     return embed
 

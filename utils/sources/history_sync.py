@@ -253,3 +253,17 @@ def describe_link(link: dict[str, Any], now: float | None = None) -> LinkProgres
             text += " " + link["problem"]
     return LinkProgress(link["source"], link["account_name"], link["status"], fetched, expected,
                         link["last_synced_at"], text)
+
+
+def source_line(link: dict[str, Any], now: float | None = None) -> str:
+    """One short line for a profile: which service, and how current it is (no account name)."""
+    name = SOURCE_NAMES.get(link["source"], link["source"])
+    if link["status"] == BROKEN:
+        return f"{name}: link stopped working"
+    if link["status"] == BACKFILL:
+        fetched, expected = int(link["plays_fetched"] or 0), link["plays_expected"]
+        so_far = f"{min(fetched, expected):,} of {expected:,}" if expected else f"{fetched:,}"
+        return f"{name}: bringing in the history ({so_far} plays so far)"
+    synced = link["last_synced_at"]
+    when = "just now" if synced is None else describe_wait((now or time.time()) - synced) + " ago"
+    return f"{name}: last synced {when}"

@@ -109,7 +109,7 @@ class PlaylistResult:
     url: str
     name: str
     track_count: int
-    skipped_local: int = 0  # tracks known only from imported history (no Spotify id), left out
+    skipped_local: int = 0  # songs known only by name that Spotify's search could not find, left out
 
 
 @dataclass(frozen=True)

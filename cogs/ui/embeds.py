@@ -199,8 +199,9 @@ def blend_embed(result: BlendResult, names: dict[int, str]) -> discord.Embed:
 def playlist_embed(result: PlaylistResult) -> discord.Embed:
     text = f"Saved **[{short(result.name)}]({result.url})** to your Spotify with {plural(result.track_count, 'song')}."
     if result.skipped_local:
-        text += (f"\n{plural(result.skipped_local, 'song')} from your imported history had no Spotify match, "
-                 "so I left them out.")
+        text += (f"\n{plural(result.skipped_local, 'song')} I couldn't find on Spotify (known only from Last.fm, "
+                 "ListenBrainz or an imported history), so I left "
+                 f"{'it' if result.skipped_local == 1 else 'them'} out.")
     return _embed("Playlist saved", text, url=result.url)
 
 

@@ -30,6 +30,7 @@ from utils.sources.source_http import (
     SOURCE_NAMES,
     LinkRevoked,
     PrivateProfile,
+    SourceError,
     SourceRateLimited,
     SourceUnavailable,
     UnknownAccount,
@@ -40,7 +41,8 @@ T = TypeVar("T")
 
 BACKFILL, CURRENT, BROKEN = "backfill", "current", "broken"
 OUTAGE_WAITS = (15.0, 30.0, 60.0, 120.0, 300.0)  # then the walk stops; the next periodic sync resumes it
-NOTIFY_EVERY_PAGES = 10
+NOTIFY_EVERY_WRITES = 5
+BATCH_PLAYS = 1000
 
 
 class _Stopped(Exception):
@@ -148,20 +150,19 @@ class HistorySync:
         upper = link["backfill_cursor"] if backfill else None
         lower = None if backfill else link["newest_seen"]
         want_total = backfill and link["plays_expected"] is None
-        pages = 0
-        while True:
-            page = self._patiently(discord_id, "lastfm", lambda upper=upper: client.recent_page(
-                user, 1, since=lower, until=upper, session_key=session_key))
-            if not page.plays:
-                return
-            oldest = min(play.uts for play in page.plays)
-            after = oldest if upper is None or oldest < upper else upper - 1  # `to` counts its own second
-            self._store(discord_id, "lastfm", page.plays, cursor=after if backfill else None,
-                        expected=page.total if want_total else None, pages=pages)
-            want_total, pages = False, pages + 1
-            if page.total_pages <= 1:
-                return
-            upper = after
+        with _Batch(self, discord_id, "lastfm") as batch:
+            while True:
+                page = self._patiently(discord_id, "lastfm", lambda upper=upper: client.recent_page(
+                    user, 1, since=lower, until=upper, session_key=session_key))
+                if not page.plays:
+                    return
+                oldest = min(play.uts for play in page.plays)
+                after = oldest if upper is None or oldest < upper else upper - 1  # `to` counts its own second
+                batch.add(page.plays, cursor=after if backfill else None, expected=page.total if want_total else None)
+                want_total = False
+                if page.total_pages <= 1:
+                    return
+                upper = after
 
     def _walk_listenbrainz(self, link: dict[str, Any]) -> None:
         client = self.listenbrainz
@@ -174,28 +175,19 @@ class HistorySync:
         expected = None
         if backfill and link["plays_expected"] is None:
             expected = self._patiently(discord_id, "listenbrainz", lambda: client.listen_count(user))
-        pages = 0
-        while True:
-            page = self._patiently(discord_id, "listenbrainz",
-                                   lambda upper=upper: client.listens(user, max_ts=upper, min_ts=lower))
-            if page.returned == 0 or page.oldest is None:
-                return
-            # max_ts leaves its own second out: ask for the boundary second again, unless that makes no progress
-            after = page.oldest + 1 if upper is None or page.oldest + 1 < upper else page.oldest
-            self._store(discord_id, "listenbrainz", page.plays, cursor=after if backfill else None,
-                        expected=expected, pages=pages)
-            expected, pages = None, pages + 1
-            if page.returned < LB_PAGE_SIZE:
-                return
-            upper = after
-
-    def _store(self, discord_id: int, source: str, plays: Sequence[Any], *, cursor: int | None,
-               expected: int | None, pages: int) -> None:
-        if self._stop.is_set():
-            raise _Stopped()
-        self.db.store_source_page(discord_id, source, plays, cursor=cursor, expected=expected)
-        if pages % NOTIFY_EVERY_PAGES == 0:  # the first page at once: the member counts from then on
-            self.on_change.notify(discord_id)
+        with _Batch(self, discord_id, "listenbrainz") as batch:
+            while True:
+                page = self._patiently(discord_id, "listenbrainz",
+                                       lambda upper=upper: client.listens(user, max_ts=upper, min_ts=lower))
+                if page.returned == 0 or page.oldest is None:
+                    return
+                # max_ts leaves its own second out: ask for the boundary second again, unless that makes no progress
+                after = page.oldest + 1 if upper is None or page.oldest + 1 < upper else page.oldest
+                batch.add(page.plays, cursor=after if backfill else None, expected=expected)
+                expected = None
+                if page.returned < LB_PAGE_SIZE:
+                    return
+                upper = after
 
     def _patiently(self, discord_id: int, source: str, call: Callable[[], T]) -> T:
         """`call`, waiting out rate limits and outages (and telling the member so) until the waits run out."""
@@ -230,6 +222,45 @@ class HistorySync:
     def progress(self, discord_id: int) -> list[LinkProgress]:
         """Each of the member's links and where it stands (blocking)."""
         return [describe_link(link) for link in self.db.source_links(discord_id)]
+
+
+class _Batch:
+    """Pages on their way to the database: the first at once (the member counts from then on), then about a
+    thousand plays a transaction (fewer commits, so storing keeps up with fetching). What is still here when the
+    walk ends (or the service stops answering) is stored too; if the bot is stopping or something broke, it is
+    fetched again on the next start."""
+
+    def __init__(self, sync: HistorySync, discord_id: int, source: str) -> None:
+        self.sync, self.discord_id, self.source = sync, discord_id, source
+        self.plays: list[Any] = []
+        self.cursor: int | None = None
+        self.expected: int | None = None
+        self.writes = 0
+
+    def __enter__(self) -> _Batch:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None or issubclass(kind, SourceError):  # finished, or the service said no: keep what came
+            self.flush()
+
+    def add(self, plays: Sequence[Any], *, cursor: int | None, expected: int | None) -> None:
+        self.plays.extend(plays)
+        self.cursor = cursor if cursor is not None else self.cursor
+        self.expected = expected if expected is not None else self.expected
+        if self.writes == 0 or len(self.plays) >= BATCH_PLAYS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.plays:
+            return
+        if self.sync._stop.is_set():
+            raise _Stopped()
+        self.sync.db.store_source_page(self.discord_id, self.source, self.plays, cursor=self.cursor,
+                                       expected=self.expected)
+        if self.writes % NOTIFY_EVERY_WRITES == 0:
+            self.sync.on_change.notify(self.discord_id)
+        self.plays, self.expected, self.writes = [], None, self.writes + 1
 
 
 def describe_link(link: dict[str, Any], now: float | None = None) -> LinkProgress:

@@ -85,36 +85,35 @@ def test_a_whole_last_fm_history_comes_in_once_without_the_now_playing_song(
 
 def test_a_walk_stopped_half_way_resumes_where_it_stood_and_counts_nothing_twice(
         db: Database, lastfm: FakeLastFm, vault: TokenVault, history: HistorySync) -> None:
-    lastfm.add_made_up_user("big", 1_000, newest_uts=NOW, step=30)
+    lastfm.add_made_up_user("big", 3_000, newest_uts=NOW, step=30)
     link(db, vault, lastfm, MEMBER, "big")
-    lastfm.fail_next(16, times=50, method="user.getRecentTracks")  # down after... the very first call
+    lastfm.fail_next(16, times=50, method="user.getRecentTracks")  # Last.fm down from the very first call
     assert history.run_link(MEMBER, "lastfm") == "paused"
     assert "isn't answering" in db.source_link(MEMBER, "lastfm")["problem"]
-    lastfm.fail_next(16, times=0)
     with lastfm._lock:
         lastfm._state.failures.clear()
-    # three pages in, the bot stops (a restart): the cursor stays where the last stored page left it
-    pages = 0
+    # the bot stops (a crash, a restart) while writing: the cursor stays where the last stored write left it
+    writes = 0
     original = db.store_source_page
 
-    def stop_after_three(*args: object, **kwargs: object) -> int:
-        nonlocal pages
-        pages += 1
-        if pages > 3:
+    def crash_on_third(*args: object, **kwargs: object) -> int:
+        nonlocal writes
+        writes += 1
+        if writes > 2:
             raise KeyboardInterrupt
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    db.store_source_page = stop_after_three  # type: ignore[method-assign]
+    db.store_source_page = crash_on_third  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         history.run_link(MEMBER, "lastfm")
     db.store_source_page = original  # type: ignore[method-assign]
-    stored = plays_of(db, MEMBER)
-    assert stored == 598  # 200 a page, and each next page starts again at the second the last one ended
+    # the first page at once, then five pages a write; each next page starts again at the second the last one ended
+    assert plays_of(db, MEMBER) == 200 + 5 * 199
     link_row = db.source_link(MEMBER, "lastfm")
-    assert link_row["status"] == "backfill" and link_row["backfill_cursor"] == NOW - 597 * 30
-    assert "600 of 1,000 plays so far" in describe_link(link_row).text
+    assert link_row["status"] == "backfill" and link_row["backfill_cursor"] == NOW - 1_194 * 30
+    assert "1,200 of 3,000 plays so far" in describe_link(link_row).text
     assert history.run_link(MEMBER, "lastfm") == "current"
-    assert plays_of(db, MEMBER) == 1_000
+    assert plays_of(db, MEMBER) == 3_000
 
 
 def test_rate_limits_in_the_middle_are_waited_out(

@@ -106,7 +106,7 @@ class SourceStore(Connections):
             kept = cross_source_filter(conn, discord_id, source, rows)
             before = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO plays (discord_id, played_at, track_id, ms_played, source, skipped) "
-                             "VALUES (?, ?, ?, NULL, ?, 0)", [(discord_id, at, tid, source) for at, tid, _key in kept])
+                             "VALUES (?, ?, ?, NULL, ?, 0)", [(discord_id, at, tid, source) for at, tid, _key in sorted(kept)])
             added = conn.total_changes - before
             newest = max((int(p[0]) for p in plays), default=None)
             conn.execute(

@@ -49,7 +49,7 @@ def history(db: Database, lastfm: FakeLastFm, listenbrainz: FakeListenBrainz, va
     fm = LastFmClient(lastfm.api_url, lastfm.auth_url, KEY, SECRET, http=fast_http("lastfm"))
     # ListenBrainz's own waits (X-RateLimit-Reset-In, a second at least) are really waited: that is the point
     lb = ListenBrainzClient(listenbrainz.api_url, http=JsonHttp("listenbrainz", retry_after=_reset_in, backoff_base=0.0))
-    sync = HistorySync(db, vault, lastfm=fm, listenbrainz=lb, outage_waits=(0.01, 0.01, 0.01))
+    sync = HistorySync(db, vault, lastfm=fm, listenbrainz=lb, outage_waits=(0.01, 0.01, 0.01), batch_plays=1000)
     yield sync
     sync.close()
 

@@ -130,6 +130,8 @@ class MusicBot(commands.Bot):
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
         for guild in self.guilds:
             await self._record_guild(guild)
+        if self.services.sources is not None:  # histories a restart interrupted carry on where they stopped
+            await self.services.sources.history.resume_unfinished()
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         if self.is_ready():

@@ -29,6 +29,10 @@ class AccountTaken(Exception):
     """That service account is already linked to another Discord member."""
 
 
+class LinkGone(Exception):
+    """The link a walk was filling is gone (unlinked, forgotten) or now names another account."""
+
+
 class SourceStore(Connections):
     """Links to Last.fm / ListenBrainz, their history pages, and remembered Spotify searches."""
 
@@ -71,8 +75,9 @@ class SourceStore(Connections):
 
     def source_link_summary(self) -> dict[str, dict[str, Any]]:
         """Per service: how many links, how many still bringing in their history or broken, and the last sync."""
-        rows = self.query("SELECT source, COUNT(*) AS links, SUM(status = 'backfill') AS backfilling, "
-                          "SUM(status = 'broken') AS broken, MAX(last_synced_at) AS last_synced_at "
+        rows = self.query("SELECT source, COUNT(*) AS links, SUM(CASE WHEN status = 'backfill' THEN 1 ELSE 0 END) "
+                          "AS backfilling, SUM(CASE WHEN status = 'broken' THEN 1 ELSE 0 END) AS broken, "
+                          "MAX(last_synced_at) AS last_synced_at "
                           "FROM source_links GROUP BY source")
         return {row["source"]: row for row in rows}
 
@@ -94,14 +99,17 @@ class SourceStore(Connections):
     # -- history pages ----------------------------------------------------------------------------------
 
     def store_source_page(self, discord_id: int, source: str, plays: Sequence[tuple[Any, ...]], *,
-                          cursor: int | None = None, expected: int | None = None) -> int:
+                          cursor: int | None = None, expected: int | None = None, account: str | None = None) -> int:
         """Store one page of plays `(uts, artist, title, album, spotify_id)` and where the walk stands, in ONE
-        transaction (so a restart resumes exactly after the last stored page). Returns plays added."""
+        transaction (so a restart resumes exactly after the last stored page). Returns plays added.
+
+        Raises LinkGone (keeping nothing) when the link was removed, or now names another account than `account`,
+        while the page was on its way."""
         with self.transaction() as conn:
-            link = conn.execute("SELECT 1 FROM source_links WHERE discord_id = ? AND source = ?",
+            link = conn.execute("SELECT account_key FROM source_links WHERE discord_id = ? AND source = ?",
                                 (discord_id, source)).fetchone()
-            if link is None:
-                return 0  # unlinked (or forgotten) while the page was on its way: keep nothing
+            if link is None or (account is not None and link[0] != account.casefold()):
+                raise LinkGone(source)
             rows = self._page_rows(conn, plays)
             kept = cross_source_filter(conn, discord_id, source, rows)
             before = conn.total_changes
@@ -112,7 +120,7 @@ class SourceStore(Connections):
             conn.execute(
                 "UPDATE source_links SET plays_fetched = plays_fetched + ?, plays_added = plays_added + ?, "
                 "backfill_cursor = COALESCE(?, backfill_cursor), plays_expected = COALESCE(?, plays_expected), "
-                "newest_seen = CASE WHEN ? IS NULL THEN newest_seen ELSE MAX(COALESCE(newest_seen, 0), ?) END "
+                "newest_seen = CASE WHEN newest_seen IS NULL OR newest_seen < ? THEN ? ELSE newest_seen END "
                 "WHERE discord_id = ? AND source = ?",
                 (len(plays), added, cursor, expected, newest, newest, discord_id, source))
         return added

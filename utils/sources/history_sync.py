@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from database import Database
+from storage.sources import LinkGone
 from utils.errors import describe_wait
 from utils.events import ChangeListeners
 from utils.logger import get_logger
@@ -107,6 +108,14 @@ class HistorySync:
             self.start(link["discord_id"], link["source"])
         return len(links)
 
+    async def resume_unfinished(self) -> int:
+        """After a start: carry on with every history not fully in yet (even with the periodic sync off)."""
+        links = await self.db.run(self.db.all_source_links)
+        unfinished = [link for link in links if link["status"] == BACKFILL]
+        for link in unfinished:
+            self.start(link["discord_id"], link["source"])
+        return len(unfinished)
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop every walk between two pages (they resume on the next start) and end the threads."""
         self._stop.set()
@@ -128,6 +137,9 @@ class HistorySync:
                 self._walk_listenbrainz(link)
         except _Stopped:
             return "stopped"
+        except LinkGone:
+            log.info("A %s link went away during its walk; the walk stopped", source)
+            return "gone"
         except (LinkRevoked, UnknownAccount, PrivateProfile) as exc:
             log.info("A %s link stopped working (%s); marked broken", source, type(exc).__name__)
             self._update(discord_id, source, status=BROKEN, problem=exc.user_message)
@@ -154,7 +166,7 @@ class HistorySync:
         upper = link["backfill_cursor"] if backfill else None
         lower = None if backfill else link["newest_seen"]
         want_total = backfill and link["plays_expected"] is None
-        with _Batch(self, discord_id, "lastfm") as batch:
+        with _Batch(self, discord_id, "lastfm", user) as batch:
             while True:
                 page = self._patiently(discord_id, "lastfm", lambda upper=upper: client.recent_page(
                     user, 1, since=lower, until=upper, session_key=session_key))
@@ -179,7 +191,7 @@ class HistorySync:
         expected = None
         if backfill and link["plays_expected"] is None:
             expected = self._patiently(discord_id, "listenbrainz", lambda: client.listen_count(user))
-        with _Batch(self, discord_id, "listenbrainz") as batch:
+        with _Batch(self, discord_id, "listenbrainz", user) as batch:
             while True:
                 page = self._patiently(discord_id, "listenbrainz",
                                        lambda upper=upper: client.listens(user, max_ts=upper, min_ts=lower))
@@ -234,8 +246,8 @@ class _Batch:
     walk ends (or the service stops answering) is stored too; if the bot is stopping or something broke, it is
     fetched again on the next start."""
 
-    def __init__(self, sync: HistorySync, discord_id: int, source: str) -> None:
-        self.sync, self.discord_id, self.source = sync, discord_id, source
+    def __init__(self, sync: HistorySync, discord_id: int, source: str, account: str) -> None:
+        self.sync, self.discord_id, self.source, self.account = sync, discord_id, source, account
         self.plays: list[Any] = []
         self.cursor: int | None = None
         self.expected: int | None = None
@@ -261,7 +273,7 @@ class _Batch:
         if self.sync._stop.is_set():
             raise _Stopped()
         self.sync.db.store_source_page(self.discord_id, self.source, self.plays, cursor=self.cursor,
-                                       expected=self.expected)
+                                       expected=self.expected, account=self.account)
         if self.writes % NOTIFY_EVERY_WRITES == 0:
             self.sync.on_change.notify(self.discord_id)
         self.plays, self.expected, self.writes = [], None, self.writes + 1

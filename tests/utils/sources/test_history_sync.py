@@ -202,3 +202,28 @@ def test_one_last_fm_account_belongs_to_one_member(db: Database) -> None:
         db.save_source_link(OTHER, "lastfm", "alice", b"y")
     assert db.source_link(OTHER, "lastfm") is None
     assert db.save_source_link(MEMBER, "lastfm", "alice", b"z") is False  # the same account again: keeps its place
+
+
+def test_unlinking_or_linking_another_account_during_a_walk_stops_it_and_keeps_nothing_more(
+        db: Database, lastfm: FakeLastFm, vault: TokenVault, history: HistorySync) -> None:
+    lastfm.add_made_up_user("first", 5_000, newest_uts=NOW)
+    lastfm.add_user("second", [Scrobble(NOW, "A", "B")])
+    link(db, vault, lastfm, MEMBER, "first")
+    original = db.store_source_page
+    writes = 0
+
+    def relink_after_first(*args: object, **kwargs: object) -> int:
+        nonlocal writes
+        writes += 1
+        if writes == 2:  # the member links another account while the first one's history is coming in
+            db.save_source_link(MEMBER, "lastfm", "second", vault.encrypt(lastfm.session_key_for("second")))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    db.store_source_page = relink_after_first  # type: ignore[method-assign]
+    assert history.run_link(MEMBER, "lastfm") == "gone"
+    db.store_source_page = original  # type: ignore[method-assign]
+    assert plays_of(db, MEMBER) == 200  # the first page only
+    assert db.source_link(MEMBER, "lastfm")["plays_fetched"] == 0  # the new link starts clean
+    assert history.run_link(MEMBER, "lastfm") == "current"
+    db.remove_source_link(MEMBER, "lastfm")
+    assert history.run_link(MEMBER, "lastfm") == "gone"

@@ -6,7 +6,8 @@
 Prints (nothing is asserted):
 - plays stored per second once fetched: the time spent writing pages (keys, track rows, the cross-source check,
   inserts, the link's progress, one transaction a page) against the plays stored;
-- the fetch time (HTTP to the fake on 127.0.0.1 and JSON decoding), for comparison;
+- the fetch time (HTTP to the fake on 127.0.0.1 and JSON decoding), for comparison, and a baseline measured in
+  the same run (bare inserts of as many plays into the same tables), since this shared machine's speed drifts;
 - memory: this process's resident memory when 20,000 plays are in, and its peak from there to the end (the walk
   streams pages, so it should barely grow), plus the peak of traced Python allocations in that stretch;
 - the time from the end of the Last.fm link (our /lastfm/callback answered) to the first /whoknows that names the
@@ -94,6 +95,24 @@ def bench_backfill(count: int) -> None:
               f"-> growth {watch.peak_after_20k - watch.rss_at_20k:.1f} MB (target < 50 MB)")
 
 
+def bench_baseline(count: int) -> float:
+    """Bare inserts of as many plays into the same tables (5,000 a transaction): what the machine does today."""
+    from storage.keys import local_id
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(Path(folder) / "bot.db").open()
+        db.ensure_user(MEMBER)
+        rows = [(MEMBER, 1_000_000 + i * 60_000, local_id(str(i % 4000)), None, "lastfm", 0) for i in range(count)]
+        started = time.perf_counter()
+        for start in range(0, count, 5000):
+            with db.transaction() as conn:
+                conn.executemany("INSERT OR IGNORE INTO plays (discord_id, played_at, track_id, ms_played, source, "
+                                 "skipped) VALUES (?, ?, ?, ?, ?, ?)", rows[start:start + 5000])
+        took = time.perf_counter() - started
+        db.close()
+    return count / took
+
+
 async def bench_first_whoknows(count: int) -> None:
     import requests
 
@@ -129,6 +148,8 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     threading.current_thread().name = "bench"
     bench_backfill(count)
+    print(f"  baseline, same run: bare inserts of {count:,} plays, 5,000 a transaction: "
+          f"{bench_baseline(count):,.0f} plays/s")
     asyncio.run(bench_first_whoknows(20_000))
 
 

@@ -107,3 +107,50 @@ async def test_no_last_fm_set_up_is_said_plainly(tmp_path) -> None:  # type: ign
     async with bot_world(tmp_path, lastfm_api_key="", lastfm_shared_secret="") as world:
         text = embed_text(await world.answer(await world.slash("alice", "link lastfm")))
         assert "This bot has no Last.fm set up" in text
+
+
+async def test_a_blend_with_a_last_fm_member_saves_their_songs_found_on_spotify(world: BotWorld) -> None:
+    await world.link("alice")
+    assert world.lastfm is not None
+    known = {row["track_id"] for row in world.db.query("SELECT track_id FROM tracks")}
+    catalogue = world.spotify.catalogue
+    fresh = [t for t in catalogue.tracks.values() if t.id not in known][:12]
+    songs = [(catalogue.artists[t.artist_ids[0]].name, t.name) for t in fresh]
+    songs += [("Nobody Anywhere", "Song Spotify Lacks"), ("Кино", "Несуществующая песня")]
+    world.lastfm.add_user("carol_fm", [Scrobble(NOW - i * 200, *songs[i % len(songs)]) for i in range(len(songs) * 6)])
+    await world.link_lastfm("carol", "carol_fm")
+    await world.wait_history("carol", "lastfm")
+    message = await world.answer(await world.slash("alice", "blend", {"member1": world.user("carol")}))
+    world.spotify.clear_log()
+    save = await world.discord.click(message, next(c["custom_id"] for row in message["components"]
+                                                   for c in row["components"] if c.get("label") == "Save to my Spotify"),
+                                     world.user("alice"))
+    saved = embed_text((await save.wait_followups(1, timeout=20))[0])
+    assert "Playlist saved" in saved
+    (playlist,) = world.spotify.playlists.values()
+    found = {f"spotify:track:{t.id}" for t in fresh} & set(playlist.uris)
+    assert found  # Carol's songs, known to the bot only by name, were found with Spotify's search
+    searches = len(world.spotify.requests_to("/v1/search"))
+    assert "2 songs I couldn't find on Spotify" in saved  # the two songs Spotify lacks, said plainly
+    assert world.db.song_matches([songs[-1][0].casefold() + " - " + songs[-1][1].casefold()]) == {
+        "кино - несуществующая песня": None}
+    # saving again searches nothing: every answer, misses too, is remembered
+    world.spotify.clear_log()
+    again = await world.answer(await world.slash("alice", "blend", {"member1": world.user("carol")}))
+    save = await world.discord.click(again, next(c["custom_id"] for row in again["components"]
+                                                 for c in row["components"] if c.get("label") == "Save to my Spotify"),
+                                     world.user("alice"))
+    await save.wait_followups(1, timeout=20)
+    assert searches and world.spotify.requests_to("/v1/search") == []
+
+
+async def test_the_periodic_sync_brings_new_scrobbles(world: BotWorld) -> None:
+    assert world.lastfm is not None
+    world.lastfm.add_user("carol_fm", [Scrobble(NOW - 600, "Mø", "Lean On")])
+    await world.link_lastfm("carol", "carol_fm")
+    await world.wait_history("carol", "lastfm")
+    world.lastfm.scrobble("carol_fm", Scrobble(NOW, "Mø", "Final Song"))
+    await world.bot._scheduled_sync()
+    carol = world.user("carol").id
+    await world.wait_for(lambda: world.db.scalar("SELECT COUNT(*) FROM plays WHERE discord_id = ?", (carol,)) == 2,
+                         "the new scrobble")

@@ -82,6 +82,8 @@ class MusicBot(commands.Bot):
         self.scheduled_sync.before_loop(self._wait_ready)
         self.weekly_digest = tasks.loop(minutes=DIGEST_CHECK_MINUTES)(self._digest_tick)
         self.weekly_digest.before_loop(self._wait_ready)
+        if services.sources is not None:  # a Last.fm / ListenBrainz link that stopped working: tell the member
+            services.sources.history.on_broken.append(self._source_broken)
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -255,6 +257,18 @@ class MusicBot(commands.Bot):
                 await self.services.sync.add_member(guild.id, discord_id)
         if self.services.sources is not None:
             await self.services.sources.start_history(discord_id, source)
+
+    def _source_broken(self, event: tuple[int, str, str]) -> None:
+        """Called from a history thread: DM the member what happened and how to link again."""
+        discord_id, source, words = event
+        self._submit(self._tell_source_broken(discord_id, source, words))
+
+    async def _tell_source_broken(self, discord_id: int, source: str, words: str) -> None:
+        from cogs.ui.embeds import error_embed
+
+        embed = error_embed(words)
+        embed.title = {"lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}.get(source, source) + " link stopped working"
+        await self._dm(discord_id, embed)
 
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         from cogs.ui.embeds import import_embed

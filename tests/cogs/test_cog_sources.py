@@ -154,3 +154,32 @@ async def test_the_periodic_sync_brings_new_scrobbles(world: BotWorld) -> None:
     carol = world.user("carol").id
     await world.wait_for(lambda: world.db.scalar("SELECT COUNT(*) FROM plays WHERE discord_id = ?", (carol,)) == 2,
                          "the new scrobble")
+
+
+async def test_a_revoked_last_fm_link_is_told_to_the_member_and_late_or_refused_links_store_nothing(
+        world: BotWorld) -> None:
+    assert world.lastfm is not None
+    world.lastfm.add_user("carol_fm", [Scrobble(NOW - 600, "Mø", "Lean On")])
+    await world.link_lastfm("carol", "carol_fm")
+    await world.wait_history("carol", "lastfm")
+    world.lastfm.revoke("carol_fm")
+    await world.bot._scheduled_sync()
+    dm = await world.discord.wait_dm(world.user("carol"), lambda m: "stopped working" in embed_text(m))
+    assert "Run `/link lastfm` to link again" in embed_text(dm)
+    assert "Last.fm: link stopped working" in embed_text(await world.answer(await world.slash("carol", "profile")))
+    # a late link: its 10 minutes are over
+    reply = await world.answer(await world.slash("bob", "link lastfm"))
+    url = next(c["url"] for row in reply["components"] for c in row["components"] if c.get("url"))
+    world.db.conn.execute("UPDATE auth_states SET expires_at = 0 WHERE purpose = 'lastfm' AND used_at IS NULL")
+    late = requests.get(url, params={"login_as": "carol_fm"}, timeout=10)
+    assert late.status_code == 410 and "has expired" in late.text
+    # Last.fm refuses the token (it waited too long on Last.fm's page): nothing stored, told what to do
+    world.lastfm.add_user("bob_fm", [])
+    reply = await world.answer(await world.slash("alice", "link lastfm"))  # (bob's /link lastfm is cooling down)
+    url = next(c["url"] for row in reply["components"] for c in row["components"] if c.get("url"))
+    first = requests.get(url, params={"login_as": "bob_fm"}, allow_redirects=False, timeout=10)
+    world.lastfm.expire_tokens()
+    refused = requests.get(first.headers["Location"], timeout=10)
+    assert refused.status_code == 400 and "Nothing was saved" in refused.text and "/link lastfm" in refused.text
+    assert world.db.source_link(world.user("alice").id, "lastfm") is None
+    assert world.db.source_link(world.user("bob").id, "lastfm") is None

@@ -77,6 +77,8 @@ class HistorySync:
         self.outage_waits = tuple(outage_waits)
         self.batch_plays = batch_plays
         self.on_change = ChangeListeners("history")  # called with the member id when their plays changed
+        # called with (member id, source, words for them) when a link stops working: the bot tells the member
+        self.on_broken = ChangeListeners("history-broken")
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="history")
         self._running: dict[tuple[int, str], Future[str]] = {}
         self._lock = threading.Lock()
@@ -143,6 +145,7 @@ class HistorySync:
         except (LinkRevoked, UnknownAccount, PrivateProfile) as exc:
             log.info("A %s link stopped working (%s); marked broken", source, type(exc).__name__)
             self._update(discord_id, source, status=BROKEN, problem=exc.user_message)
+            self.on_broken.notify((discord_id, source, exc.user_message))
             return BROKEN
         except (SourceUnavailable, SourceRateLimited) as exc:
             log.info("%s kept failing; the walk resumes at the next sync", source)

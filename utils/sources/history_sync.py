@@ -23,7 +23,7 @@ from database import Database
 from storage.sources import LinkGone
 from utils.errors import describe_wait
 from utils.events import ChangeListeners
-from utils.logger import get_logger
+from utils.logger import get_logger, register_secrets
 from utils.sources.lastfm import LastFmClient
 from utils.sources.listenbrainz import PAGE_SIZE as LB_PAGE_SIZE
 from utils.sources.listenbrainz import ListenBrainzClient
@@ -165,6 +165,8 @@ class HistorySync:
             raise SourceUnavailable("lastfm")
         discord_id, user = link["discord_id"], link["account_name"]
         session_key = self.vault.decrypt(link["session_key"]) if link["session_key"] else None
+        if session_key:
+            register_secrets(session_key)  # never in a log line, whatever goes wrong
         backfill = link["status"] != CURRENT
         upper = link["backfill_cursor"] if backfill else None
         lower = None if backfill else link["newest_seen"]

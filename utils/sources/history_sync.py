@@ -19,6 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from cryptography.fernet import InvalidToken
+
 from database import Database
 from storage.sources import LinkGone
 from utils.errors import describe_wait
@@ -164,7 +166,11 @@ class HistorySync:
         if client is None:
             raise SourceUnavailable("lastfm")
         discord_id, user = link["discord_id"], link["account_name"]
-        session_key = self.vault.decrypt(link["session_key"]) if link["session_key"] else None
+        try:
+            session_key = self.vault.decrypt(link["session_key"]) if link["session_key"] else None
+        except InvalidToken:  # the key that encrypted it was removed from TOKEN_ENCRYPTION_KEY
+            log.error("A stored Last.fm session key can't be decrypted with the configured keys (was a key removed?)")
+            raise LinkRevoked("lastfm") from None
         if session_key:
             register_secrets(session_key)  # never in a log line, whatever goes wrong
         backfill = link["status"] != CURRENT

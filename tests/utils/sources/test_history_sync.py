@@ -227,3 +227,18 @@ def test_unlinking_or_linking_another_account_during_a_walk_stops_it_and_keeps_n
     assert history.run_link(MEMBER, "lastfm") == "current"
     db.remove_source_link(MEMBER, "lastfm")
     assert history.run_link(MEMBER, "lastfm") == "gone"
+
+
+async def test_after_a_restart_unfinished_histories_carry_on_and_finished_ones_wait_for_the_sync(
+        db: Database, lastfm: FakeLastFm, listenbrainz: FakeListenBrainz, vault: TokenVault,
+        history: HistorySync) -> None:
+    lastfm.add_made_up_user("big", 900, newest_uts=NOW)
+    link(db, vault, lastfm, MEMBER, "big")
+    db.store_source_page(MEMBER, "lastfm", [(NOW, "Aurora Lane", "Night 0", None, None)], cursor=NOW, expected=900)
+    db.ensure_user(OTHER)
+    db.save_source_link(OTHER, "listenbrainz", "done", None)
+    db.update_source_link(OTHER, "listenbrainz", status="current")
+    assert await history.resume_unfinished() == 1
+    assert await history.wait(MEMBER, "lastfm") == "current"
+    assert await history.wait(OTHER, "listenbrainz") is None  # not started: the periodic sync will
+    assert plays_of(db, MEMBER) == 900

@@ -6,6 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DATABASE_PATH=/app/data/bot.db LOG_DIR=/app/data/logs WEB_HOST=0.0.0.0 WEB_PORT=8080
 
 WORKDIR /app
+# FriBiDi lets Pillow lay out right-to-left names (Arabic) in the chart pictures.
+RUN apt-get update && apt-get install -y --no-install-recommends libfribidi0 && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bot import MusicBot, Services, run_bot
+from bot import Services, create_bot, run_bot
 from config import Settings
 from database import Database
 from keep_alive import WebContext, WebServer, create_app
@@ -12,6 +13,7 @@ from spotify_auth import SpotifyAuth
 from utils.community.access import CommunityAccess
 from utils.community.model import ModelCache
 from utils.community.service import CommunityService
+from utils.images.service import ImageService
 from utils.logger import setup_logging
 from utils.music.playlists import PlaylistService
 from utils.music.service import MusicService
@@ -44,7 +46,14 @@ def build_services(db: Database, settings: Settings, *, source_options: dict[str
     sources = build_sources(db, settings, auth.vault, **(source_options or {}))
     music.watch(sync.on_synced, privacy.on_change, importer.on_change, sources.history.on_change)
     return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,
-                    importer=importer, workers=workers, spotify_stats=spotify_client.stats, sources=sources)
+                    importer=importer, workers=workers, spotify_stats=spotify_client.stats,
+                    images=build_images(settings), sources=sources)
+
+
+def build_images(settings: Settings) -> ImageService:
+    """The one image fetcher and its caches; the disk cache sits beside the database."""
+    folder = Path(settings.database_path).parent / "image-cache"
+    return ImageService(settings.image_hosts, folder, settings.image_cache_mb)
 
 
 def build_sources(db: Database, settings: Settings, vault: Any, **history_options: Any) -> SourceLinks:
@@ -66,6 +75,6 @@ async def run_app(settings: Settings) -> None:
     ctx = WebContext(settings=settings, db=db, auth=services.auth, importer=services.importer, sources=services.sources)
     web = WebServer(create_app(ctx), settings.web_host, settings.web_port).start()
     log.info("Web server listening on %s:%s", settings.web_host, web.port)
-    bot = MusicBot(settings, db, services, web_server=web)
+    bot = create_bot(settings, db, services, web_server=web)
     ctx.bridge = bot
     await run_bot(bot)

@@ -15,6 +15,9 @@ DEFAULT_SPOTIFY_ACCOUNTS_URL = "https://accounts.spotify.com/"
 DEFAULT_LASTFM_API_URL = "https://ws.audioscrobbler.com/2.0/"
 DEFAULT_LASTFM_AUTH_URL = "https://www.last.fm/api/auth/"
 DEFAULT_LISTENBRAINZ_API_URL = "https://api.listenbrainz.org/"
+# Where chart covers and avatars may be fetched from: Spotify's image hosts and Discord's avatar host.
+DEFAULT_IMAGE_HOSTS = ("i.scdn.co", "mosaic.scdn.co", "image-cdn-ak.spotifycdn.com", "image-cdn-fa.spotifycdn.com",
+                       "cdn.discordapp.com")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -57,12 +60,21 @@ class Settings:
     discord_api_url: str = DEFAULT_DISCORD_API_URL
     spotify_api_url: str = DEFAULT_SPOTIFY_API_URL
     spotify_accounts_url: str = DEFAULT_SPOTIFY_ACCOUNTS_URL
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
+    image_cache_mb: int = 200
+    shard_count: int | None = None  # total shards across every process; None: one unsharded connection
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
     lastfm_api_key: str = field(default="", repr=False)
     lastfm_shared_secret: str = field(default="", repr=False)
     lastfm_api_url: str = DEFAULT_LASTFM_API_URL
     lastfm_auth_url: str = DEFAULT_LASTFM_AUTH_URL
     listenbrainz_api_url: str = DEFAULT_LISTENBRAINZ_API_URL
     public_url: str = ""  # PUBLIC_URL; empty means the origin of the redirect URI
+
+    @property
+    def sharded(self) -> bool:
+        """Whether this process runs discord.py's AutoShardedBot (SHARD_COUNT set)."""
+        return self.shard_count is not None
 
     @property
     def public_base_url(self) -> str:
@@ -144,6 +156,25 @@ class _Reader:
         return value
 
 
+def _image_hosts(reader: _Reader) -> tuple[str, ...]:
+    """IMAGE_HOSTS: host names (or host:port) separated by commas; empty means the default list."""
+    raw = reader.raw("IMAGE_HOSTS")
+    if not raw:
+        return DEFAULT_IMAGE_HOSTS
+    hosts = tuple(dict.fromkeys(h.strip().lower() for h in raw.split(",") if h.strip()))
+    for host in hosts:
+        parts = urlsplit(f"//{host}")
+        try:
+            parts.port  # noqa: B018 - raises for a bad port
+            valid = bool(parts.hostname) and parts.netloc == host and " " not in host
+        except ValueError:
+            valid = False
+        if not valid:
+            reader.problems.append(f"IMAGE_HOSTS must be host names separated by commas, like i.scdn.co "
+                                   f"(no http:// or paths; got {host!r}).")
+    return hosts
+
+
 def _check_fernet_keys(reader: _Reader, raw: str) -> tuple[str, ...]:
     keys = tuple(key.strip() for key in raw.split(",") if key.strip())
     for position, key in enumerate(keys, start=1):
@@ -169,6 +200,33 @@ def _check_redirect_uri(reader: _Reader, uri: str) -> None:
         reader.problems.append(f"SPOTIFY_REDIRECT_URI must be a full web address (got {uri!r}).")
 
 
+def _read_shards(reader: _Reader) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT alone: this process runs every shard; with SHARD_IDS, only those; neither: no shards."""
+    count = reader.integer("SHARD_COUNT", None, 1, 100_000)
+    raw_ids = reader.raw("SHARD_IDS")
+    if not raw_ids:
+        return count, None
+    ids: set[int] = set()
+    for part in raw_ids.replace(" ", ",").split(","):
+        if not part:
+            continue
+        if not part.isdigit():
+            reader.problems.append(f"SHARD_IDS must be shard numbers separated by commas, like 0,1 (got {part!r}).")
+            return count, None
+        ids.add(int(part))
+    if count is None:
+        if not reader.raw("SHARD_COUNT"):
+            reader.problems.append("SHARD_IDS needs SHARD_COUNT too: the total number of shards across all your "
+                                   "processes (for example SHARD_COUNT=4 with SHARD_IDS=0,1 here and 2,3 elsewhere).")
+        return None, None
+    outside = sorted(i for i in ids if i >= count)
+    if outside:
+        reader.problems.append(f"SHARD_IDS may only name shards 0 to {count - 1} when SHARD_COUNT is {count} "
+                               f"(got {', '.join(map(str, outside))}).")
+        return count, None
+    return count, tuple(sorted(ids)) or None
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
     """Build the settings from `env` (default: the process environment plus `.env`); raise ConfigError."""
     if env is None:
@@ -191,6 +249,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         log_level = "INFO"
     lastfm_key, lastfm_secret = _lastfm_account(reader)
     public_url = reader.url("PUBLIC_URL", "https://unset.invalid") if reader.raw("PUBLIC_URL") else ""
+    shard_count, shard_ids = _read_shards(reader)
     settings = Settings(
         discord_token=discord_token,
         spotify_client_id=client_id,
@@ -218,6 +277,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         lastfm_auth_url=_with_slash(reader.url("LASTFM_AUTH_URL", DEFAULT_LASTFM_AUTH_URL)),
         listenbrainz_api_url=_with_slash(reader.url("LISTENBRAINZ_API_URL", DEFAULT_LISTENBRAINZ_API_URL)),
         public_url=public_url.rstrip("/"),
+        image_hosts=_image_hosts(reader),
+        image_cache_mb=reader.integer("IMAGE_CACHE_MB", 200, 0, 100_000) or 0,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )
     if reader.problems:
         raise ConfigError(reader.problems)

@@ -2,8 +2,9 @@
 
 The pieces live in the `storage` package: connections, transactions and migrations (storage/connection.py),
 members, tokens and servers (storage/members.py), artists, tracks and listening (storage/music.py), reads of
-listening (storage/listening.py), export and erasure (storage/account_data.py), the tables as versioned
-migrations (storage/schema.py) and how names become keys (storage/keys.py).
+listening (storage/listening.py), claims that several processes share (storage/coordination.py), export and
+erasure (storage/account_data.py), the tables as versioned migrations (storage/schema.py) and how names become
+keys (storage/keys.py).
 
 Knows tables, not Discord or Spotify. Every method is blocking; async code calls them through
 `await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own
@@ -19,6 +20,7 @@ the same keys.
 from __future__ import annotations
 
 from storage.account_data import AccountData
+from storage.coordination import Coordination
 from storage.listening import ListeningReads
 from storage.members import LINK_BROKEN, LINK_NONE, LINK_OK, UNFINISHED_PLAYLISTS, MemberStore
 from storage.music import TIME_RANGES, MusicStore
@@ -27,5 +29,5 @@ from storage.sources import SourceStore
 __all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLAYLISTS", "Database"]
 
 
-class Database(MemberStore, MusicStore, ListeningReads, AccountData, SourceStore):
+class Database(MemberStore, MusicStore, ListeningReads, AccountData, Coordination, SourceStore):
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""

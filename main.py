@@ -14,15 +14,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Spotify recommendations bot for Discord.")
     parser.add_argument("--demo", action="store_true",
                         help="run a short scripted session against local fake Discord and Spotify (no credentials)")
+    parser.add_argument("--save-images", metavar="DIR",
+                        help="with --demo: write every picture the demo posted into DIR as PNG files")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.save_images and not args.demo:
+        print("--save-images goes with --demo, like: python main.py --demo --save-images pictures", file=sys.stderr)
+        return 2
     if args.demo:
         from fakes.demo import run_demo
 
-        return run_demo()
+        return run_demo(args.save_images)
 
     from config import ConfigError, load_settings
 

@@ -42,9 +42,10 @@ class BaseCog(commands.Cog):
             view.message = message
         return message
 
-    async def send_pages(self, ctx: commands.Context, pages: list[discord.Embed], *, private: bool = True) -> None:
+    async def send_pages(self, ctx: commands.Context, pages: list[discord.Embed], *, private: bool = True,
+                         file: discord.File | None = None) -> None:
         paginator = Paginator(ctx.author.id, pages)
-        await self.send(ctx, embed=pages[0], view=paginator if paginator.needed else None, private=private)
+        await self.send(ctx, embed=pages[0], view=paginator if paginator.needed else None, private=private, file=file)
         if not paginator.needed:
             paginator.stop()
 

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from cogs._base import BaseCog
 from cogs.errors import Refusal
+from cogs.ui.charts import attach_chart, items_chart_file, taste_file
 from cogs.ui.embeds import blend_embed, item_pages, recommendations_embed, taste_embed, whoknows_embed
 from cogs.ui.format import MEMBER_NOT_FOUND, parse_range, prefix_leftover, range_label, short
 from cogs.ui.views import OwnedView, SaveOnce
@@ -80,13 +81,19 @@ class Community(BaseCog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.compare_menu.name, type=self.compare_menu.type)
 
-    async def _taste_embed(self, guild: discord.Guild, author: discord.abc.User, other: discord.abc.User) -> discord.Embed:
+    async def _taste_embed(self, guild: discord.Guild, author: discord.abc.User,
+                           other: discord.abc.User) -> tuple[discord.Embed, discord.File | None]:
+        """The taste match in words, and its card (avatars, score, shared artists) shown in the embed."""
         if other.id == author.id:
             raise BotError("That's you! Pick someone else to compare with.")
         if other.bot:
             raise BotError("Bots don't listen to music, sadly.")
         match = await self.services.community.taste(guild.id, author.id, other.id)
-        return taste_embed(match, author.display_name, other.display_name)
+        embed = taste_embed(match, author.display_name, other.display_name)
+        card = await taste_file(self.services.images, match, author, other)
+        if card is not None:
+            embed.set_thumbnail(url=None).set_image(url=f"attachment://{card.filename}")
+        return embed, card
 
     @commands.hybrid_command(name="taste", description="How well your taste matches another member's")
     @app_commands.describe(member="Who to compare with")
@@ -95,15 +102,16 @@ class Community(BaseCog):
         """How well your music taste matches another member's."""
         await self.begin(ctx, private=False)
         assert ctx.guild is not None
-        await self.send(ctx, embed=await self._taste_embed(ctx.guild, ctx.author, member), private=False)
+        embed, card = await self._taste_embed(ctx.guild, ctx.author, member)
+        await self.send(ctx, embed=embed, file=card, private=False)
 
     async def compare_taste(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """The right-click "Compare taste" menu on a member: the same as /taste."""
         if interaction.guild is None:
             raise BotError("That only works inside a server.")
         await interaction.response.defer(thinking=True)
-        embed = await self._taste_embed(interaction.guild, interaction.user, member)
-        await interaction.followup.send(embed=embed)
+        embed, card = await self._taste_embed(interaction.guild, interaction.user, member)
+        await interaction.followup.send(embed=embed, **({"file": card} if card else {}))
 
     @commands.hybrid_command(name="whoknows", description="Who in this server listens to an artist the most")
     @app_commands.describe(artist="The artist's name")
@@ -148,7 +156,11 @@ class Community(BaseCog):
         title = f"Top {kind} in {short(ctx.guild.name)} \u00b7 {range_label(chosen)}"
         footer = f"{community.server_top_order(chosen)} Members who hid their listening aren't counted."
         pages = item_pages(title, items, footer=footer)
-        await self.send_pages(ctx, pages, private=False)
+        picture = await items_chart_file(self.services.images, items, kind)
+        if picture is not None:
+            for page in pages:  # the same picture above every page of the list
+                attach_chart(page)
+        await self.send_pages(ctx, pages, private=False, file=picture)
 
     @server.command(name="recommend", description="Songs this server could enjoy together")
     async def server_recommend(self, ctx: commands.Context) -> None:

@@ -35,8 +35,10 @@ SCRIPT: list[tuple[str, str, dict[str, Any]]] = [
     ("alice", "sync", {}),
     ("alice", "top tracks", {"range": Pick(RANGE_LABELS["short_term"], "short_term")}),
     ("alice", "recommend", {"count": 5}),
+    ("alice", "chart", {"size": "3x3", "kind": "albums", "range": Pick(RANGE_LABELS["all_time"], "all_time")}),
     ("bob", "taste", {"member": Mention("alice")}),
     ("carol", "server top", {}),
+    ("carol", "chart", {"server": True, "size": "4x4", "kind": "artists", "range": Pick(RANGE_LABELS["all_time"], "all_time")}),
     ("alice", "blend", {"member1": Mention("bob"), "member2": Mention("carol")}),
     ("alice", "playlist", {}),
 ]
@@ -64,16 +66,26 @@ def sent(world: BotWorld, options: dict[str, Any]) -> dict[str, Any] | None:
     return values or None
 
 
-async def _show(world: BotWorld, who: str, name: str, options: dict[str, Any]) -> None:
+async def _show(world: BotWorld, who: str, name: str, options: dict[str, Any], pictures: Path | None = None,
+                number: int = 0) -> None:
     print(f"\n> {who} runs {typed(world, name, options)}")
+    files = []
     try:
         record = await world.slash(who, name, sent(world, options))
         reply = await world.answer(record, timeout=20)
         text = embed_text(reply).strip()
+        files = world.discord.files(reply)
     except Exception as error:  # the demo goes on whatever one command does
         text = f"(no answer: {type(error).__name__}: {error})"
     for line in text.splitlines()[:14]:
         print(f"  {line}")
+    for file in files:
+        note = f"  [picture: {file.filename}"
+        if pictures is not None and file.filename.endswith(".png"):
+            saved = pictures / f"{number:02d}-{name.replace(' ', '-')}-{file.filename}"
+            saved.write_bytes(file.data)
+            note += f", saved as {saved}"
+        print(note + "]")
 
 
 def _songs_of(world: BotWorld, who: str) -> list[tuple[str, str]]:
@@ -106,7 +118,7 @@ async def _link_others(world: BotWorld) -> None:
     print("  " + describe_link(world.db.source_link(world.user("bob").id, "listenbrainz") or {}).text)
 
 
-async def _run() -> None:
+async def _run(pictures: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         async with bot_world(Path(folder)) as world:
             print("A pretend Discord server, Spotify, Last.fm and ListenBrainz are running on this computer.")
@@ -114,12 +126,16 @@ async def _run() -> None:
                 await world.link(who)
                 print(f"> {who} ran /connect, agreed on (pretend) Spotify, and is linked and synced.")
             await _link_others(world)
-            for who, name, options in SCRIPT:
-                await _show(world, who, name, options)
+            for number, (who, name, options) in enumerate(SCRIPT, start=1):
+                await _show(world, who, name, options, pictures, number)
             print("\nThat's the bot. Run `python main.py` with real settings to use it on your own server.")
 
 
-def run_demo() -> int:
+def run_demo(save_images: str | None = None) -> int:
+    """Run the scripted session; with `save_images`, every picture the bot posted is written there as PNG."""
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_run())
+    pictures = Path(save_images) if save_images else None
+    if pictures is not None:
+        pictures.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_run(pictures))
     return 0

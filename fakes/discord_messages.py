@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
+import mimetypes
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +55,26 @@ async def read_body(request: web.Request) -> Upload:
     return Upload(json.loads(text) if text.strip() else {}, [])
 
 
+def _content_type(file: SentFile) -> str:
+    """The file's type as Discord reports it: guessed from the name when the upload didn't say."""
+    if file.content_type and file.content_type != "application/octet-stream":
+        return file.content_type
+    return mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
+
+
+def _picture_size(file: SentFile) -> dict[str, int]:
+    """Discord gives an image attachment its width and height."""
+    if not _content_type(file).startswith("image/"):
+        return {}
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(file.data)) as picture:
+            return {"width": picture.width, "height": picture.height}
+    except Exception:  # not a picture Pillow reads: Discord leaves the size out too
+        return {}
+
+
 class MessageStore:
     """Every message, by id, plus the files attached to each."""
 
@@ -76,7 +98,8 @@ class MessageStore:
             "size": len(file.data),
             "url": f"{self.base_url}/attachments/{key}",
             "proxy_url": f"{self.base_url}/attachments/{key}",
-            "content_type": file.content_type,
+            "content_type": _content_type(file),
+            **_picture_size(file),
         }
 
     def create(
@@ -123,6 +146,7 @@ class MessageStore:
         self.channel_of[message_id] = channel_id
         self.files[message_id] = []
         self._attach(message, upload)
+        self._resolve_embeds(message)
         if message["flags"] & EPHEMERAL:
             self.ephemeral.add(message_id)
         channel = self.world.channels.get(channel_id)
@@ -142,6 +166,7 @@ class MessageStore:
             message["flags"] = kept | int(payload["flags"])
         message["flags"] &= ~LOADING
         self._attach(message, upload)
+        self._resolve_embeds(message)
         message["edited_timestamp"] = iso_now()
         self._set_mentions(message)
         return message
@@ -154,6 +179,7 @@ class MessageStore:
         message["components"] = upload.payload.get("components") or []
         message["flags"] &= ~LOADING
         self._attach(message, upload)
+        self._resolve_embeds(message)
         self._set_mentions(message)
         return message
 
@@ -188,11 +214,28 @@ class MessageStore:
             if str(entry.get("id")) in old:
                 kept.append(old[str(entry["id"])])
                 kept_files.append(old_files[str(entry["id"])])
-        for file in upload.files:
-            kept.append(self.host(file))
+        described = {str(e.get("id")): e for e in wanted or [] if str(e.get("id")) not in old}
+        for index, file in enumerate(upload.files):
+            hosted = self.host(file)
+            entry = described.get(str(index), {})  # new files are named by their index in the upload
+            if entry.get("description"):
+                hosted["description"] = entry["description"]  # alt text, as Discord keeps it
+            kept.append(hosted)
             kept_files.append(file)
         message["attachments"] = kept
         self.files[message_id] = kept_files
+
+    @staticmethod
+    def _resolve_embeds(message: dict[str, Any]) -> None:
+        """An embed picture named `attachment://file` points at that attachment, as Discord rewrites it."""
+        by_name = {a["filename"]: a for a in message["attachments"]}
+        for embed in message["embeds"]:
+            for slot in ("image", "thumbnail"):
+                url = (embed.get(slot) or {}).get("url") or ""
+                attachment = by_name.get(url.removeprefix("attachment://")) if url.startswith("attachment://") else None
+                if attachment is not None:
+                    embed[slot] = {"url": attachment["url"], "proxy_url": attachment["proxy_url"],
+                                   **{k: attachment[k] for k in ("width", "height") if k in attachment}}
 
     def _set_mentions(self, message: dict[str, Any]) -> None:
         ids = {int(x) for x in _MENTION.findall(message["content"])}

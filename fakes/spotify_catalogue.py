@@ -161,7 +161,8 @@ def _new_id(rng: random.Random) -> str:
 
 
 def _image(rng: random.Random) -> str:
-    return "https://i.scdn.co/image/ab6761610000e5eb" + "".join(rng.choice("0123456789abcdef") for _ in range(24))
+    """An image id like Spotify's; the fake serves a real JPEG for it at `/image/<id>` on its own host."""
+    return "ab6761610000e5eb" + "".join(rng.choice("0123456789abcdef") for _ in range(24))
 
 
 def _unique_name(rng: random.Random, taken: set[str], make) -> str:
@@ -269,8 +270,14 @@ def _build_users(rng: random.Random, cat: Catalogue) -> None:
 # ---- JSON rendering (shapes from the Spotify OpenAPI description, Feb 2026 removals applied) ----
 
 
-def _images(url: str) -> list[dict]:
-    return [{"url": url, "height": size, "width": size} for size in (640, 300, 64)]
+def image_url(image_id: str, api: str) -> str:
+    """Where the fake serves an image: `<host>/image/<id>`, as Spotify's image host does."""
+    root = api[: -len("v1/")] if api.endswith("v1/") else api
+    return f"{root}image/{image_id}"
+
+
+def _images(image_id: str, api: str) -> list[dict]:
+    return [{"url": image_url(image_id, api), "height": size, "width": size} for size in (640, 300, 64)]
 
 
 def render_simple_artist(artist: Artist, api: str) -> dict:
@@ -285,7 +292,7 @@ def render_simple_artist(artist: Artist, api: str) -> dict:
 
 
 def render_artist(artist: Artist, api: str) -> dict:
-    return {**render_simple_artist(artist, api), "genres": list(artist.genres), "images": _images(artist.image)}
+    return {**render_simple_artist(artist, api), "genres": list(artist.genres), "images": _images(artist.image, api)}
 
 
 def render_simple_album(cat: Catalogue, album: Album, api: str) -> dict:
@@ -296,7 +303,7 @@ def render_simple_album(cat: Catalogue, album: Album, api: str) -> dict:
         "external_urls": {"spotify": f"https://open.spotify.com/album/{album.id}"},
         "href": f"{api}albums/{album.id}",
         "id": album.id,
-        "images": _images(album.image),
+        "images": _images(album.image, api),
         "name": album.name,
         "release_date": album.release_date,
         "release_date_precision": album.release_date_precision,

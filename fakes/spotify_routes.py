@@ -16,6 +16,7 @@ from flask import Flask, Response, jsonify, redirect, request
 
 from fakes import spotify_catalogue as cat_mod
 from fakes.spotify_catalogue import KNOWN_SCOPES, TIME_RANGES, Grant, PlaylistInfo
+from fakes.spotify_images import add_image_routes
 
 if TYPE_CHECKING:
     from fakes.spotify_server import FakeSpotify
@@ -102,9 +103,13 @@ def build_app(fake: FakeSpotify) -> Flask:
         offset = _int_arg("offset", 0, 0, 100_000)
         return cat_mod.paging(items, limit, offset, render, request.base_url, dict(request.args))
 
+    add_image_routes(app, lambda: fake.image_delay)
+
     @app.before_request
     def before() -> Response | None:
         path = request.environ.get("fake.original_path", request.path)
+        if path.startswith("/image/"):
+            return None  # the image host: no token, not in the API log, its own delay
         return fake._record_and_fail(request.method, path, request.args.to_dict())
 
     @app.errorhandler(ApiError)

@@ -92,6 +92,7 @@ class FakeSpotify:
         self.code_exchange_count: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._delay = 0.0
+        self.image_delay = 0.0  # seconds each cover at /image/<id> waits before it is sent (slow image host)
         self._ids = random.Random(seed + 1)
         self._state = _State()
         self._accounts = Accounts()

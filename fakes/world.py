@@ -147,6 +147,7 @@ def make_settings(spotify: FakeSpotify, discord: FakeDiscord, redirect_uri: str,
         database_path=str(db_path), spotify_api_url=spotify.api_url, spotify_accounts_url=spotify.accounts_url,
         discord_api_url=discord.api_url, log_dir="", dev_guild_id=discord.guild.id,
         owner_ids=frozenset({discord.user("alice").id}), feature_scheduled_sync=False,
+        image_hosts=(f"127.0.0.1:{spotify.port}",),  # the fake Spotify's covers; nothing else is fetched
     )
     base.update(overrides)
     return Settings(**base)
@@ -197,6 +198,8 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bo
         if not bot.is_closed():
             await bot.shutdown()
         web.stop()
+        if services.images is not None:
+            services.images.close()
         if db.is_open:
             db.close()
         discord.stop()

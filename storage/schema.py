@@ -220,7 +220,23 @@ _V4 = [
     )""",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+# Version 6: several bot processes on one database (shards). A scheduled sync takes a member with a lease
+# that expires, so each member is synced once per round whichever process gets there first; a process
+# that dies mid-sync lets go when its lease runs out. Members who linked, arrived or imported recently are
+# found by time, so every process can record them in its own servers.
+_V6 = [
+    """CREATE TABLE IF NOT EXISTS sync_leases (
+        discord_id INTEGER PRIMARY KEY REFERENCES users (discord_id) ON DELETE CASCADE,
+        holder TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS idx_users_linked_at ON users (linked_at)",
+    "CREATE INDEX IF NOT EXISTS idx_users_created_at ON users (created_at)",
+    "CREATE INDEX IF NOT EXISTS idx_imports_created_at ON imports (created_at)",
+]
+
+# 5 belongs to a feature on another branch; it stays empty here so the numbers line up when merged.
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: [], 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 # Every table holding rows about one member, with the column naming them: erasure and export walk this list.
@@ -235,5 +251,6 @@ USER_TABLES: list[tuple[str, str]] = [
     ("saved_recommendations", "discord_id"),
     ("imports", "discord_id"),
     ("source_links", "discord_id"),
+    ("sync_leases", "discord_id"),
     ("users", "discord_id"),
 ]

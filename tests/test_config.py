@@ -182,3 +182,52 @@ def test_last_fm_needs_both_or_neither() -> None:
                      "LASTFM_SHARED_SECRET from your Last.fm API account (or neither, to leave it off)."]
     assert "LASTFM_API_KEY is missing" in problems({**REQUIRED, "LASTFM_SHARED_SECRET": "s"})[0]
     assert "PUBLIC_URL must be a web address" in problems({**REQUIRED, "PUBLIC_URL": "bot.example.org"})[0]
+
+
+def test_image_settings_default_to_spotify_hosts_and_a_200_mb_cache() -> None:
+    from config import DEFAULT_IMAGE_HOSTS
+
+    settings = load_settings(_image_env(), read_dotenv=False)
+    assert settings.image_hosts == DEFAULT_IMAGE_HOSTS and "i.scdn.co" in settings.image_hosts
+    assert settings.image_cache_mb == 200
+    custom = load_settings(_image_env(IMAGE_HOSTS="127.0.0.1:5000, I.SCDN.CO", IMAGE_CACHE_MB="0"), read_dotenv=False)
+    assert custom.image_hosts == ("127.0.0.1:5000", "i.scdn.co") and custom.image_cache_mb == 0
+
+
+def test_bad_image_settings_are_explained() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_image_env(IMAGE_HOSTS="https://i.scdn.co/image", IMAGE_CACHE_MB="lots"), read_dotenv=False)
+    text = caught.value.render()
+    assert "IMAGE_HOSTS must be host names" in text and "IMAGE_CACHE_MB must be a whole number" in text
+
+
+def _image_env(**extra: str) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    return {"DISCORD_TOKEN": "t", "SPOTIFY_CLIENT_ID": "c", "SPOTIFY_CLIENT_SECRET": "s",
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), **extra}
+
+
+def test_no_shard_settings_mean_one_unsharded_process() -> None:
+    s = load()
+    assert (s.shard_count, s.shard_ids, s.sharded) == (None, None, False)
+    assert load(SHARD_COUNT="", SHARD_IDS="").sharded is False
+
+
+def test_shard_count_alone_runs_every_shard_here_and_ids_pick_some() -> None:
+    s = load(SHARD_COUNT="4")
+    assert (s.shard_count, s.shard_ids, s.sharded) == (4, None, True)
+    s = load(SHARD_COUNT="4", SHARD_IDS=" 3, 1,1 ")
+    assert (s.shard_count, s.shard_ids) == (4, (1, 3))
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"SHARD_IDS": "0,1"}, "SHARD_IDS needs SHARD_COUNT too"),
+    ({"SHARD_COUNT": "2", "SHARD_IDS": "1,2"}, "SHARD_IDS may only name shards 0 to 1 when SHARD_COUNT is 2 (got 2)"),
+    ({"SHARD_COUNT": "2", "SHARD_IDS": "first"}, "SHARD_IDS must be shard numbers separated by commas"),
+    ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be between 1"),
+    ({"SHARD_COUNT": "two"}, "SHARD_COUNT must be a whole number"),
+])
+def test_bad_shard_settings_say_what_to_fix(env: dict[str, str], expected: str) -> None:
+    found = problems({**REQUIRED, **env})
+    assert len(found) == 1 and expected in found[0], found

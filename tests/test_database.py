@@ -389,6 +389,7 @@ def fill_everything(db: Database, uid: int, tag: str) -> None:
     db.save_source_link(uid, "lastfm", f"fm_{tag}", f"SESSION-CIPHER-{tag}".encode())
     db.store_source_page(uid, "lastfm", [(10_000, f"Artist {tag}", f"Song {tag}", None, None)], cursor=10_000)
     db.save_song_match(f"artist {tag} - song {tag}", None)
+    assert db.claim_sync(uid, f"process-{tag}", time.time() + 600, time.time())
 
 
 def all_tables(db: Database) -> list[str]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from fakes.demo import _run
+from main import main
 
 
-async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.CaptureFixture[str]) -> None:
-    await _run()
+async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    await _run(tmp_path)  # as `python main.py --demo --save-images DIR`
     printed = capsys.readouterr().out
     commands = [line for line in printed.splitlines() if line.startswith("> ")]
     assert "> bob runs /taste member:@Alice" in commands
@@ -25,3 +27,14 @@ async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.Capture
     # one member linked through Last.fm's page, one through ListenBrainz's form, each with their whole history
     assert "> carol ran /link lastfm" in printed and "(1,500 plays added)" in printed
     assert "> bob ran /link listenbrainz" in printed and "(400 plays added)" in printed
+    # every picture the demo posted is in the folder, as PNG, and the session says where
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert saved == ["04-chart-chart.png", "05-taste-taste.png", "06-server-top-chart.png",
+                     "07-chart-chart.png"]
+    for name in saved:
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG") and f"saved as {tmp_path / name}" in printed
+
+
+def test_save_images_goes_with_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--save-images", "pictures"]) == 2
+    assert "--save-images goes with --demo" in capsys.readouterr().err

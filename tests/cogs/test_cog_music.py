@@ -18,7 +18,7 @@ async def test_profile_time_range_select_switches_in_place(linked: BotWorld) -> 
     assert record.ephemeral
     embed = message["embeds"][0]
     assert embed["title"] == "Alice's music" and "Last 6 months" in embed["description"]
-    assert embed["thumbnail"]["url"].startswith("https://")
+    assert embed["thumbnail"]["url"].startswith(linked.spotify.base_url + "image/")  # a cover on the image host
     assert embed["footer"]["text"] == "Synced just now"
     choice = await linked.discord.select(message, custom_id(message, kind=3), ["short_term"], linked.user("alice"))
     assert (await choice.wait_response())["type"] == 6

@@ -6,6 +6,7 @@ Spotify client tests; the lead may lift these fixtures into a shared conftest).
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,3 +105,24 @@ def services_fixture(tmp_path: Path) -> Iterator[Services]:
             built.workers.close()
             db.close()
             spotify_client.reset_stats()
+
+
+MEMBERS = ("alice", "bob", "carol", "dave", "erin")
+
+
+async def sync_members(svc: Services, names: tuple[str, ...] = MEMBERS) -> list[int]:
+    ids = [svc.link(n) for n in names]
+    for discord_id in ids:
+        assert (await svc.sync.sync_member(discord_id)).status == "synced"
+    return ids
+
+
+def known_track_keys(svc: Services, discord_id: int) -> set[str]:
+    rows = svc.db.query("SELECT t.name_key FROM plays p JOIN tracks t ON t.track_id = p.track_id WHERE p.discord_id = ? "
+                        "UNION SELECT t.name_key FROM top_tracks x JOIN tracks t ON t.track_id = x.track_id "
+                        "WHERE x.discord_id = ?", (discord_id, discord_id))
+    return {r["name_key"] for r in rows}
+
+
+def ms(year: int, month: int, day: int) -> int:
+    return calendar.timegm((year, month, day, 12, 0, 0)) * 1000

@@ -14,20 +14,17 @@ address, country, platform, username, ...) is dropped as it is read and never le
 from __future__ import annotations
 
 import io
-import json
 import re
-import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import IO, Any
 
 from storage.keys import artist_key, local_id, track_key
 from utils.errors import BadImportFile
 from utils.sources import listenbrainz_export as lb_export
+from utils.sources.json_stream import iter_json_array
+from utils.sources.upload_guard import ByteBudget, CountingReader, SeekableUpload, basename, megabytes, too_big_inside
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # the file as sent (zip or JSON)
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024  # everything read out of a zip, declared and counted
@@ -42,7 +39,6 @@ FORMAT_ACCOUNT = "account"
 _EXTENDED_NAME = re.compile(r"^(streaming_history_audio_.*|endsong(_\d+)?)\.json$", re.IGNORECASE)
 _ACCOUNT_NAME = re.compile(r"^streaminghistory(_music)?_?\d*\.json$", re.IGNORECASE)
 _OTHER_HISTORY_NAME = re.compile(r"^(streaming_history_video_.*|streaminghistory_podcast_.*)\.json$", re.IGNORECASE)
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _EPISODE_FIELDS = ("episode_name", "episode_show_name", "spotify_episode_uri", "audiobook_title", "audiobook_uri",
                    "audiobook_chapter_uri", "audiobook_chapter_title")
 _EARLIEST_MS = 1_136_073_600_000  # 2006-01-01: Spotify did not exist before
@@ -113,11 +109,11 @@ class _Tracks:
 def parse_export(fileobj: IO[bytes], filename: str, limits: ImportLimits | None = None) -> ParsedHistory:
     """Read a zip or a single JSON export; raise BadImportFile with plain words when it can't be used."""
     limits = limits or ImportLimits()
-    with _Seekable(fileobj, limits) as stream:
+    with SeekableUpload(fileobj, limits.max_upload_bytes) as stream:
         size = stream.seek(0, io.SEEK_END)
         stream.seek(0)
         if size > limits.max_upload_bytes:
-            raise BadImportFile(f"That file is too big: the limit is {_mb(limits.max_upload_bytes)}. "
+            raise BadImportFile(f"That file is too big: the limit is {megabytes(limits.max_upload_bytes)}. "
                                 "Spotify's own zip is well under that, so please upload it as it came.")
         if size == 0:
             raise BadImportFile("That file is empty. Please pick the zip file Spotify sent you.")
@@ -125,25 +121,25 @@ def parse_export(fileobj: IO[bytes], filename: str, limits: ImportLimits | None 
         if zipfile.is_zipfile(stream):
             stream.seek(0)
             _read_zip(stream, history, limits)
-        elif _basename(filename).lower().endswith(".jsonl"):
+        elif basename(filename).lower().endswith(".jsonl"):
             stream.seek(0)
             history.registry = _Tracks(history.tracks)
             history.formats.add(lb_export.FORMAT_LISTENBRAINZ)
-            counted = io.BufferedReader(_CountingReader(stream, _Budget(limits.max_uncompressed_bytes), None))
-            lb_export.read_jsonl(counted, _basename(filename), history, history.registry, limits.max_entry_chars)
-            history.files_read.append(_basename(filename))
+            counted = io.BufferedReader(CountingReader(stream, ByteBudget(limits.max_uncompressed_bytes), None))
+            lb_export.read_jsonl(counted, basename(filename), history, history.registry, limits.max_entry_chars)
+            history.files_read.append(basename(filename))
         else:
             stream.seek(0)
             if not _looks_like_json(stream):
                 raise BadImportFile("That file isn't a zip or a JSON file. Please upload the zip file Spotify sent "
                                     "you, or one of the .json files inside it.")
             stream.seek(0)
-            if _OTHER_HISTORY_NAME.match(_basename(filename)):
+            if _OTHER_HISTORY_NAME.match(basename(filename)):
                 raise BadImportFile("That file holds your podcast or video history, not your music. Please upload "
                                     "the zip Spotify sent you, or a Streaming_History_Audio_... or "
                                     "StreamingHistory_music_... file.")
-            _read_json_file(stream, _basename(filename) or "history.json", history, limits, single=True,
-                            budget=_Budget(limits.max_uncompressed_bytes))
+            _read_json_file(stream, basename(filename) or "history.json", history, limits, single=True,
+                            budget=ByteBudget(limits.max_uncompressed_bytes))
     if not history.files_read:
         raise BadImportFile("We couldn't find any listening history in that zip. Look for files named "
                             "Streaming_History_Audio_... or StreamingHistory_music_... inside it.")
@@ -165,43 +161,6 @@ def _nothing_usable_message(history: ParsedHistory) -> str:
 
 # -- containers: zip and plain file --------------------------------------------------------------------------
 
-class _Budget:
-    """Counts real bytes read across a whole upload, so lying size fields can't smuggle in more."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def add(self, count: int) -> None:
-        self.used += count
-        if self.used > self.limit:
-            raise BadImportFile(_too_big_inside(self.limit))
-
-
-class _CountingReader(io.RawIOBase):
-    """A byte stream that stops a member growing past its declared size or the upload past its budget."""
-
-    def __init__(self, raw: IO[bytes], budget: _Budget, declared: int | None) -> None:
-        self.raw = raw
-        self.budget = budget
-        self.declared = declared
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.count += n
-        if self.declared is not None and self.count > self.declared:
-            raise BadImportFile("That zip file is damaged (a file inside it is bigger than it claims). "
-                                "Please download it again from Spotify.")
-        self.budget.add(n)
-        return n
-
-
 def _read_zip(stream: IO[bytes], history: ParsedHistory, limits: ImportLimits) -> None:
     try:
         archive = zipfile.ZipFile(stream)
@@ -213,8 +172,8 @@ def _read_zip(stream: IO[bytes], history: ParsedHistory, limits: ImportLimits) -
             raise BadImportFile(f"That zip holds {len(members):,} files, far more than a Spotify export. "
                                 "Please upload the zip exactly as Spotify sent it.")
         if sum(m.file_size for m in members) > limits.max_uncompressed_bytes:
-            raise BadImportFile(_too_big_inside(limits.max_uncompressed_bytes))
-        budget = _Budget(limits.max_uncompressed_bytes)
+            raise BadImportFile(too_big_inside(limits.max_uncompressed_bytes))
+        budget = ByteBudget(limits.max_uncompressed_bytes)
         if lb_export.is_listenbrainz_zip(archive):
             _read_listenbrainz_zip(archive, history, limits, budget)
             return
@@ -226,7 +185,7 @@ def _read_zip(stream: IO[bytes], history: ParsedHistory, limits: ImportLimits) -
                 raise BadImportFile("That zip is password protected. Please upload the zip exactly as Spotify sent it.")
             try:
                 with archive.open(member) as raw:
-                    counted = io.BufferedReader(_CountingReader(raw, budget, member.file_size), 256 * 1024)
+                    counted = io.BufferedReader(CountingReader(raw, budget, member.file_size), 256 * 1024)
                     _read_json_file(counted, member.filename, history, limits, single=False, budget=None,
                                     accounts=accounts)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError,
@@ -235,24 +194,15 @@ def _read_zip(stream: IO[bytes], history: ParsedHistory, limits: ImportLimits) -
 
 
 def _read_listenbrainz_zip(archive: zipfile.ZipFile, history: ParsedHistory, limits: ImportLimits,
-                           budget: _Budget) -> None:
+                           budget: ByteBudget) -> None:
     if history.registry is None:
         history.registry = _Tracks(history.tracks)
     history.formats.add(lb_export.FORMAT_LISTENBRAINZ)
-    for member in lb_export.listens_members(archive):
-        try:
-            with archive.open(member) as raw:
-                counted = io.BufferedReader(_CountingReader(raw, budget, member.file_size), 256 * 1024)
-                lb_export.read_jsonl(counted, _basename(member.filename), history, history.registry,
-                                     limits.max_entry_chars)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError,
-                RuntimeError) as exc:
-            raise BadImportFile("That zip file is damaged. Please download it again.") from exc
-        history.files_read.append(_basename(member.filename))
+    lb_export.read_zip(archive, history, history.registry, limits.max_entry_chars, budget)
 
 
 def _history_format_from_name(path: str) -> str | None:
-    name = _basename(path)
+    name = basename(path)
     if _EXTENDED_NAME.match(name):
         return FORMAT_EXTENDED
     if _ACCOUNT_NAME.match(name):
@@ -261,10 +211,10 @@ def _history_format_from_name(path: str) -> str | None:
 
 
 def _read_json_file(stream: IO[bytes], name: str, history: ParsedHistory, limits: ImportLimits, *, single: bool,
-                    budget: _Budget | None, accounts: set[str] | None = None) -> None:
+                    budget: ByteBudget | None, accounts: set[str] | None = None) -> None:
     """Decode one JSON history file entry by entry into `history`."""
     if budget is not None:
-        stream = io.BufferedReader(_CountingReader(stream, budget, None), 256 * 1024)
+        stream = io.BufferedReader(CountingReader(stream, budget, None), 256 * 1024)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     if history.registry is None:
         history.registry = _Tracks(history.tracks)
@@ -272,20 +222,20 @@ def _read_json_file(stream: IO[bytes], name: str, history: ParsedHistory, limits
     reader: _EntryReader | None = None
     accounts = accounts if accounts is not None else set()
     try:
-        for entry in _iter_json_array(text, limits.max_entry_chars, name):
+        for entry in iter_json_array(text, limits.max_entry_chars, name, READ_CHUNK_CHARS):
             if reader is None:
                 fmt = _format_from_fields(entry) or _history_format_from_name(name)
                 if fmt is None:
-                    raise BadImportFile(f"{_basename(name)} doesn't look like a Spotify listening history file.")
+                    raise BadImportFile(f"{basename(name)} doesn't look like a Spotify listening history file.")
                 reader = _EntryReader(fmt, history, tracks, accounts)
                 history.formats.add(fmt)
             reader.add(entry)
     except UnicodeDecodeError as exc:
-        raise BadImportFile(f"{_basename(name)} isn't readable text. Please upload the original file from Spotify.") \
+        raise BadImportFile(f"{basename(name)} isn't readable text. Please upload the original file from Spotify.") \
             from exc
     finally:
         text.detach()
-    history.files_read.append(_basename(name))
+    history.files_read.append(basename(name))
 
 
 def _format_from_fields(entry: Any) -> str | None:
@@ -387,126 +337,10 @@ def _track_id(uri: str | None) -> str | None:
     return None
 
 
-# -- incremental JSON array decoding ----------------------------------------------------------------------------
-
-def _iter_json_array(text: IO[str], max_entry_chars: int, name: str) -> Iterator[Any]:
-    """Yield the items of a top-level JSON array without holding the whole file in memory."""
-    decoder = json.JSONDecoder()
-    buf = text.read(READ_CHUNK_CHARS)
-    pos = 0
-    eof = not buf
-    pending_limit = max_entry_chars
-
-    def broken() -> BadImportFile:
-        return BadImportFile(f"{_basename(name)} is damaged or isn't a Spotify listening history file "
-                             "(it isn't valid JSON). Please upload the original file from Spotify.")
-
-    def more() -> None:
-        nonlocal buf, pos, eof
-        chunk = text.read(max(READ_CHUNK_CHARS, len(buf) - pos))
-        if not chunk:
-            eof = True
-        buf = buf[pos:] + chunk
-        pos = 0
-
-    def skip_space() -> None:
-        nonlocal pos
-        while True:
-            pos = _WHITESPACE.match(buf, pos).end()  # type: ignore[union-attr]
-            if pos < len(buf) or eof:
-                return
-            more()
-
-    skip_space()
-    if pos >= len(buf) or buf[pos] != "[":
-        if pos < len(buf) and buf[pos] == "{":
-            raise BadImportFile(f"{_basename(name)} doesn't hold a listening history. Look for files named "
-                                "Streaming_History_Audio_... or StreamingHistory_music_....")
-        raise broken()
-    pos += 1
-    skip_space()
-    if pos < len(buf) and buf[pos] == "]":
-        pos += 1
-    else:
-        while True:
-            while True:
-                try:
-                    item, end = decoder.raw_decode(buf, pos)
-                except json.JSONDecodeError:
-                    item, end = None, -1
-                # A value touching the end of what we have may be cut short (a number): read on and retry.
-                if end != -1 and (end < len(buf) or eof):
-                    break
-                if eof:
-                    raise broken()
-                if len(buf) - pos > pending_limit:
-                    raise broken()
-                more()
-            if end - pos > pending_limit:
-                raise broken()
-            pos = end
-            yield item
-            skip_space()
-            if pos >= len(buf):
-                raise broken()
-            if buf[pos] == "]":
-                pos += 1
-                break
-            if buf[pos] != ",":
-                raise broken()
-            pos += 1
-            skip_space()
-            if pos >= len(buf) and eof:
-                raise broken()
-            if pos > READ_CHUNK_CHARS:
-                buf, pos = buf[pos:], 0
-    skip_space()
-    if pos < len(buf):
-        raise broken()
-
-
 # -- small helpers -----------------------------------------------------------------------------------------------
-
-class _Seekable:
-    """The upload as a seekable stream: itself when it can seek, else a temporary spooled copy (capped)."""
-
-    def __init__(self, fileobj: IO[bytes], limits: ImportLimits) -> None:
-        self.fileobj = fileobj
-        self.limits = limits
-        self.copy: IO[bytes] | None = None
-
-    def __enter__(self) -> IO[bytes]:
-        try:
-            if self.fileobj.seekable():
-                return self.fileobj
-        except (AttributeError, ValueError, OSError):
-            pass
-        self.copy = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
-        budget = _Budget(self.limits.max_upload_bytes)
-        try:
-            shutil.copyfileobj(_CountingReader(self.fileobj, budget, None), self.copy, 1024 * 1024)
-        except BadImportFile as exc:
-            raise BadImportFile(f"That file is too big: the limit is {_mb(self.limits.max_upload_bytes)}.") from exc
-        return self.copy
-
-    def __exit__(self, *exc: object) -> None:
-        if self.copy is not None:
-            self.copy.close()
-
 
 def _looks_like_json(stream: IO[bytes]) -> bool:
     head = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
     return head[:1] in (b"[", b"{")
 
 
-def _basename(path: str) -> str:
-    return PurePosixPath((path or "").replace("\\", "/")).name
-
-
-def _mb(size: int) -> str:
-    return f"{size // (1024 * 1024):,} MB"
-
-
-def _too_big_inside(limit: int) -> str:
-    return (f"That zip unpacks to more than {_mb(limit)}, which is far more than a Spotify export. "
-            "Please upload the zip exactly as Spotify sent it.")

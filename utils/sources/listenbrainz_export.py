@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from utils.errors import BadImportFile
 from utils.sources.listenbrainz import listen_to_play
+from utils.sources.upload_guard import ByteBudget, CountingReader, basename
 
 FORMAT_LISTENBRAINZ = "listenbrainz"
 # A listen says when it started, not how long it played: it counts as a full play (its song's length when known).
@@ -74,3 +75,16 @@ def read_jsonl(stream: IO[bytes], name: str, history: Any, tracks: Any, max_entr
             from exc
     finally:
         text.detach()
+
+
+def read_zip(archive: zipfile.ZipFile, history: Any, tracks: Any, max_entry_chars: int, budget: ByteBudget) -> None:
+    """Every `listens/*.jsonl` file of ListenBrainz's export zip into `history`, within the upload's byte budget."""
+    for member in listens_members(archive):
+        try:
+            with archive.open(member) as raw:
+                counted = io.BufferedReader(CountingReader(raw, budget, member.file_size), 256 * 1024)
+                read_jsonl(counted, basename(member.filename), history, tracks, max_entry_chars)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError,
+                RuntimeError) as exc:
+            raise BadImportFile("That zip file is damaged. Please download it again from ListenBrainz.") from exc
+        history.files_read.append(basename(member.filename))

@@ -26,14 +26,30 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 import spotipy
-import urllib3
 from spotipy.exceptions import SpotifyException
 
 from utils.errors import BotError, LinkBroken, NotAllowlisted, RateLimited, SpotifyUnavailable
+from utils.sources.spotify_http import (
+    POOL_SIZE,
+    SHARED_SESSION,
+    STATS,
+    SpotifyRequestFailed,
+    Spotipy,
+    WriteUncertain,
+    is_not_allowlisted,
+    never_sent,
+    new_session,
+    path_of,
+    reset_stats,
+    seconds_to_wait,
+    stats,
+)
+
+# The client is the package's public face: callers take its errors and app-wide figures from here.
+__all__ = ["SpotifyClient", "SpotifyRequestFailed", "WriteUncertain", "new_session", "reset_stats", "stats"]
 
 TokenProvider = Callable[[bool], str]
 T = TypeVar("T")
@@ -46,142 +62,7 @@ logging.getLogger("spotipy.client").setLevel(logging.CRITICAL)
 MAX_PAGE = 50  # top items, recently played, album tracks
 MAX_SEARCH_PAGE = 10  # search and artist albums since Feb 2026
 MAX_ADD_BATCH = 100  # items per "add to playlist" request
-POOL_SIZE = 8
-
 _EXECUTOR = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="spotify")
-_NOT_ALLOWLISTED_HINTS = ("not registered", "may not be registered", "developer dashboard")
-
-
-class SpotifyRequestFailed(BotError):
-    """Spotify refused a request for a reason retrying will not fix (400, 403, 404...); `status` says which."""
-
-    default_message = "Spotify couldn't do that. Please try again later, or ask the bot owner if it keeps happening."
-
-    def __init__(self, status: int, reason: str | None = None, user_message: str | None = None) -> None:
-        self.status = status
-        self.reason = reason
-        super().__init__(user_message)
-
-
-class WriteUncertain(SpotifyUnavailable):
-    """A write (playlist create or add) failed in a way that may have happened at Spotify all the same."""
-
-
-class _AppStats:
-    """App-wide counters and the rate-limit block, shared by every client (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.calls = self.errors = self.http_429 = self.retries = self.forced_refreshes = self.gave_up = 0
-        self.last_error: str | None = None
-        # keyed by API base URL: one deployment talks to one Spotify, tests run many fakes side by side
-        self.blocked_until: dict[str, float] = {}
-
-    def add(self, **counts: int) -> None:
-        with self.lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-    def error(self, label: str, what: str) -> None:
-        with self.lock:
-            self.errors += 1
-            self.last_error = f"{label}: {what}"
-
-    def block(self, api_url: str, until: float) -> None:
-        with self.lock:
-            self.blocked_until[api_url] = max(until, self.blocked_until.get(api_url, 0.0))
-
-    def remaining_block(self, api_url: str) -> float:
-        with self.lock:
-            return max(0.0, self.blocked_until.get(api_url, 0.0) - time.time())
-
-
-_STATS = _AppStats()
-
-
-def stats() -> dict[str, Any]:
-    """App-wide Spotify figures for the admin command (plain dict, safe to show)."""
-    with _STATS.lock:
-        until = max(_STATS.blocked_until.values(), default=0.0)
-        return {
-            "calls": _STATS.calls,
-            "errors": _STATS.errors,
-            "http_429": _STATS.http_429,
-            "retries": _STATS.retries,
-            "forced_refreshes": _STATS.forced_refreshes,
-            "gave_up": _STATS.gave_up,
-            "last_error": _STATS.last_error,
-            "rate_limited_until": until,
-            "rate_limited": until > time.time(),
-        }
-
-
-def reset_stats() -> None:
-    """Zero the counters and lift any rate-limit block (tests, or an admin after a quota reset)."""
-    with _STATS.lock:
-        _STATS.reset()
-
-
-def new_session() -> requests.Session:
-    """A plain session: no urllib3 retries (so no sleeping through Retry-After), pool sized for our threads."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE * 2, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-_SHARED_SESSION = new_session()
-
-
-class _Spotipy(spotipy.Spotify):
-    """spotipy reading the bearer token from a per-thread slot, so one client is safe across threads."""
-
-    def __init__(self, slot: threading.local, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._slot = slot
-
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._slot.token}"}
-
-    def __del__(self) -> None:
-        # spotipy closes its session here; ours is shared by every client, so leave it open.
-        pass
-
-
-def _retry_after(exc: SpotifyException) -> float:
-    headers = exc.headers or {}
-    try:
-        return max(0.0, float(headers.get("Retry-After") or headers.get("retry-after") or 1))
-    except (TypeError, ValueError):
-        return 1.0
-
-
-def _is_not_allowlisted(exc: SpotifyException) -> bool:
-    text = f"{exc.msg} {exc.reason or ''}".lower()
-    return any(hint in text for hint in _NOT_ALLOWLISTED_HINTS)
-
-
-def _path_of(url: str) -> str:
-    return urlsplit(url).path
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request cannot have reached Spotify (no connection was made), so a write is safe to retry."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    cause: BaseException | None = exc
-    for _ in range(4):  # requests wraps urllib3's MaxRetryError, which wraps the real reason
-        if cause is None:
-            break
-        if isinstance(cause, ConnectionRefusedError | urllib3.exceptions.NewConnectionError):
-            return True
-        cause = getattr(cause, "reason", None) or (cause.args[0] if cause.args and
-                                                   isinstance(cause.args[0], BaseException) else None)
-    return False
 
 
 class SpotifyClient:
@@ -208,13 +89,13 @@ class SpotifyClient:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self._session = session or _SHARED_SESSION
+        self._session = session or SHARED_SESSION
         self._slot = threading.local()
         self._sp = self._spotipy(timeout)
         self._sp_write = self._spotipy(self.write_timeout)
 
-    def _spotipy(self, timeout: float) -> _Spotipy:
-        sp = _Spotipy(self._slot, requests_session=self._session, requests_timeout=timeout, retries=0,
+    def _spotipy(self, timeout: float) -> Spotipy:
+        sp = Spotipy(self._slot, requests_session=self._session, requests_timeout=timeout, retries=0,
                       status_retries=0)
         sp.prefix = self.api_url
         return sp
@@ -241,26 +122,26 @@ class SpotifyClient:
             waited += self._wait_for_app_limit(label, waited)
             self._slot.token = self._token_provider(force_refresh)
             force_refresh = False
-            _STATS.add(calls=1)
+            STATS.add(calls=1)
             try:
                 return fn(sp)
             except SpotifyException as exc:
                 status = exc.http_status
-                _STATS.error(label, f"HTTP {status}")
+                STATS.error(label, f"HTTP {status}")
                 if status == 429:
-                    retry_after = _retry_after(exc)
-                    _STATS.add(http_429=1)
-                    _STATS.block(self.api_url, time.time() + retry_after)
+                    retry_after = seconds_to_wait(exc)
+                    STATS.add(http_429=1)
+                    STATS.block(self.api_url, time.time() + retry_after)
                     log.warning("Spotify rate limit on %s: asked to wait %.0f s", label, retry_after)
                     continue  # the app-wide block above decides: wait it out or fail fast
                 if status == 401 and not refreshed:
                     refreshed = force_refresh = True
-                    _STATS.add(forced_refreshes=1)
+                    STATS.add(forced_refreshes=1)
                     log.info("Spotify said 401 on %s: refreshing the token once", label)
                     continue
                 if status == 401:
                     raise self._give_up(LinkBroken()) from None
-                if status == 403 and _is_not_allowlisted(exc):
+                if status == 403 and is_not_allowlisted(exc):
                     raise self._give_up(NotAllowlisted()) from None
                 if status < 500:
                     log.warning("Spotify refused %s with %s", label, status)
@@ -271,8 +152,8 @@ class SpotifyClient:
                     raise self._give_up(WriteUncertain()) from None
                 failures = self._backoff(label, failures, f"HTTP {status}")
             except requests.RequestException as exc:
-                _STATS.error(label, type(exc).__name__)
-                if not idempotent and not _never_sent(exc):
+                STATS.error(label, type(exc).__name__)
+                if not idempotent and not never_sent(exc):
                     # The write may have landed (a timed-out or cut-off reply): retrying could make it twice.
                     log.warning("%s on %s: it may have been done, not retrying", type(exc).__name__, label)
                     raise self._give_up(WriteUncertain()) from None
@@ -280,7 +161,7 @@ class SpotifyClient:
 
     def _wait_for_app_limit(self, label: str, waited: float) -> float:
         """Sleep through a short app-wide block; raise RateLimited at once for a long one."""
-        remaining = _STATS.remaining_block(self.api_url)
+        remaining = STATS.remaining_block(self.api_url)
         if remaining <= 0:
             return 0.0
         if waited + remaining > self.max_wait:
@@ -297,13 +178,13 @@ class SpotifyClient:
             raise self._give_up(SpotifyUnavailable())
         delay = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
         log.info("Spotify %s on %s: retrying in %.2f s", what, label, delay)
-        _STATS.add(retries=1)
+        STATS.add(retries=1)
         time.sleep(delay)
         return failures
 
     @staticmethod
     def _give_up(exc: BotError) -> BotError:
-        _STATS.add(gave_up=1)
+        STATS.add(gave_up=1)
         return exc
 
     def _pages(self, label: str, first: dict[str, Any], limit: int | None) -> list[dict[str, Any]]:
@@ -312,7 +193,7 @@ class SpotifyClient:
         page = first
         while page.get("next") and (limit is None or len(items) < limit):
             url = page["next"]
-            page = self.call(f"GET {_path_of(url)}", lambda sp, url=url: sp._get(url)) or {}
+            page = self.call(f"GET {path_of(url)}", lambda sp, url=url: sp._get(url)) or {}
             items.extend(page.get("items") or [])
         return items if limit is None else items[:limit]
 

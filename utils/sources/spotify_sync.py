@@ -4,11 +4,19 @@ Per member and sync: 6 top lists (tracks and artists for three time ranges) + 1 
 read from the stored `after` cursor, then one-by-one artist look-ups only for artists whose details are
 missing or stale. Everything fetched for a member is written in one transaction (`db.store_sync`).
 A 429 pauses the whole run until Retry-After; one member's failure never stops the others.
+
+Several bot processes may share one database (shards): a run takes each member with a lease in the database
+just before syncing them, so whichever process gets there first syncs them and the others pass them by.
+Runs are rounds of SYNC_INTERVAL_MINUTES aligned to the clock, the same for every process: a member synced in
+a round stays held until the round ends, and a process that dies mid-sync lets go when its lease runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +34,7 @@ log = get_logger(__name__)
 TOP_LIMIT = 50
 RECENT_LIMIT = 50
 SYNCED, SKIPPED, FAILED = "synced", "skipped_recent", "failed"
+_EVER = 1e18  # "now", for a forced run: every lease counts as run out
 
 
 @dataclass
@@ -108,7 +117,8 @@ class SyncService:
                  recent_seconds: float = 600.0, artist_stale_days: float = 30.0, max_artist_lookups: int = 25,
                  max_pause_seconds: float = 900.0, inline_wait_seconds: float = 30.0,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, holder: str | None = None,
+                 claim_seconds: float = 1800.0) -> None:
         self.db = db
         self.auth = auth
         self.settings = settings
@@ -120,6 +130,10 @@ class SyncService:
         self.inline_wait_seconds = inline_wait_seconds
         self._sleep = sleep
         self._clock = clock
+        # Names this process on its leases; a lease lasts claim_seconds while its member is being synced.
+        self.holder = holder or f"process-{os.getpid()}-{secrets.token_hex(4)}"
+        self.claim_seconds = claim_seconds
+        self.round_seconds = float(getattr(settings, "sync_interval_minutes", 60)) * 60
         self._paused_until = 0.0
         self._member_locks: dict[int, asyncio.Lock] = {}
         self._run_lock = asyncio.Lock()
@@ -149,8 +163,17 @@ class SyncService:
                 self._pause(again.retry_after)
                 return SyncResult(discord_id, FAILED, 0, again.user_message)
 
+    @property
+    def running(self) -> bool:
+        """Whether a run is going in this process."""
+        return self._run_lock.locked()
+
     async def sync_all(self, force: bool = False) -> list[SyncResult]:
-        """Sync every linked member who is due, one after another with a small gap between them."""
+        """Sync every linked member who is due and not taken by another process, one after another.
+
+        Members another process holds are left out of the results. With `force`, everyone linked is synced,
+        held or not. A run that found nobody to sync leaves `last_run` and the stored summary as they were.
+        """
         if self._run_lock.locked():
             log.info("a sync run is already going; this one is skipped")
             return []
@@ -178,20 +201,26 @@ class SyncService:
     # -- the run ----------------------------------------------------------------------------------------
 
     async def _run_all(self, force: bool) -> list[SyncResult]:
-        info = self.last_run = SyncRunInfo(started_at=self._clock(), running=True)
+        info = SyncRunInfo(started_at=self._clock(), running=True)
         cutoff = info.started_at if force else info.started_at - self.recent_seconds
-        due = await self.db.run(self.db.users_due_for_sync, cutoff)
+        due = await self.db.run(self.db.users_due_for_scheduled_sync, cutoff, _EVER if force else info.started_at)
         results: list[SyncResult] = []
         stopped = False
-        for position, discord_id in enumerate(due):
+        for discord_id in due:
             if stopped:
                 results.append(SyncResult(discord_id, FAILED, 0, "Spotify asked us to slow down; "
                                           "your data will be refreshed in the next round."))
                 continue
-            if position and self.stagger_seconds > 0:
+            if not await self._claim(discord_id, cutoff, force):
+                continue  # another process has them, or synced them since the list was read
+            if results and self.stagger_seconds > 0:
                 await self._sleep(self.stagger_seconds)
+            self.last_run = info
             result, stopped = await self._sync_in_run(discord_id, force, info)
+            await self.db.run(self.db.extend_sync_claim, discord_id, self.holder, self._round_end())
             results.append(result)
+        if not results:
+            return results
         info.synced = sum(r.status == SYNCED for r in results)
         info.skipped = sum(r.status == SKIPPED for r in results)
         info.failed = sum(r.status == FAILED for r in results)
@@ -219,6 +248,15 @@ class SyncService:
             except RateLimited as error:
                 self._pause(error.retry_after)
         return SyncResult(discord_id, FAILED, 0, RateLimited(self._paused_until - self._clock()).user_message), True
+
+    async def _claim(self, discord_id: int, synced_before: float, force: bool) -> bool:
+        now = self._clock()
+        return await self.db.run(self.db.claim_sync, discord_id, self.holder, now + self.claim_seconds,
+                                 _EVER if force else now, synced_before)
+
+    def _round_end(self) -> float:
+        """When the current round of the schedule ends: the same moment for every process."""
+        return (math.floor(self._clock() / self.round_seconds) + 1) * self.round_seconds
 
     def _pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, float(seconds)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import calendar
 import collections
 import dataclasses
 import sqlite3
@@ -13,28 +12,16 @@ import time
 import pytest
 
 from storage.keys import artist_key
-from tests.utils.services_support import GUILD, IDS, Services, services_fixture  # noqa: F401 - the `services` fixture
-from utils.errors import BotError, NotEnoughData, NotLinked
-
-MEMBERS = ("alice", "bob", "carol", "dave", "erin")
-
-
-async def sync_members(svc: Services, names: tuple[str, ...] = MEMBERS) -> list[int]:
-    ids = [svc.link(n) for n in names]
-    for discord_id in ids:
-        assert (await svc.sync.sync_member(discord_id)).status == "synced"
-    return ids
-
-
-def known_track_keys(svc: Services, discord_id: int) -> set[str]:
-    rows = svc.db.query("SELECT t.name_key FROM plays p JOIN tracks t ON t.track_id = p.track_id WHERE p.discord_id = ? "
-                        "UNION SELECT t.name_key FROM top_tracks x JOIN tracks t ON t.track_id = x.track_id "
-                        "WHERE x.discord_id = ?", (discord_id, discord_id))
-    return {r["name_key"] for r in rows}
-
-
-def ms(year: int, month: int, day: int) -> int:
-    return calendar.timegm((year, month, day, 12, 0, 0)) * 1000
+from tests.utils.services_support import (  # noqa: F401 - the `services` fixture
+    GUILD,
+    IDS,
+    Services,
+    known_track_keys,
+    ms,
+    services_fixture,
+    sync_members,
+)
+from utils.errors import NotEnoughData
 
 
 async def test_profile_shows_synced_favourites(services: Services) -> None:
@@ -114,62 +101,6 @@ async def test_no_artist_fills_the_list(services: Services) -> None:
             assert max(per_artist.values()) <= cap, (mode, per_artist.most_common(2))
 
 
-async def test_hidden_member_is_never_shown_counted_or_named(services: Services) -> None:
-    alice, bob, *_ = await sync_members(services)
-    await services.privacy.set_visibility(bob, True)
-    for mode in ("balanced", "discover", "familiar"):
-        recs = await services.music.recommend(alice, GUILD, count=15, mode=mode)
-        assert not any("Bob" in r.reason for r in recs.items)
-    model = services.community.models.get(services.db, GUILD, services.db.visible_members(GUILD), 0)
-    assert bob not in model.members
-    # bob's own favourite artist: whoknows and the server top must not count him
-    bob_artist = services.fake.catalogue.artists[services.fake.top_artists("bob", "medium_term")[0]].name
-    _, entries = await services.community.whoknows(GUILD, bob_artist)
-    assert bob not in [e.discord_id for e in entries]
-    listeners_now = {i.key: i.listeners for i in await services.community.server_top(GUILD, "artists", "medium_term")}
-    await services.privacy.set_visibility(bob, False)
-    listeners_shown = {i.key: i.listeners for i in await services.community.server_top(GUILD, "artists", "medium_term")}
-    assert listeners_shown[artist_key(bob_artist)] == listeners_now.get(artist_key(bob_artist), 0) + 1
-    # a hidden member still gets their own recommendations
-    await services.privacy.set_visibility(bob, True)
-    own = await services.music.recommend(bob, GUILD, count=5)
-    assert own.items and not set(r.item.key for r in own.items) & known_track_keys(services, bob)
-    with pytest.raises(BotError):
-        await services.community.taste(GUILD, alice, bob)
-
-
-async def test_taste_is_symmetric_and_between_0_and_100(services: Services) -> None:
-    alice, bob, carol, *_ = await sync_members(services)
-    ab, ba = await services.community.taste(GUILD, alice, bob), await services.community.taste(GUILD, bob, alice)
-    assert ab.score == ba.score and 0 <= ab.score <= 100
-    assert {i.key for i in ab.shared_artists} == {i.key for i in ba.shared_artists}
-    assert "Alice" in ab.summary and "Bob" in ab.summary
-    ac = await services.community.taste(GUILD, alice, carol)
-    assert 0 <= ac.score <= 100
-
-
-async def test_blend_represents_every_member(services: Services) -> None:
-    ids = await sync_members(services)
-    result = await services.community.blend(GUILD, ids, size=10)
-    assert len(result.items) == 10 and sorted(result.members) == sorted(ids)
-    represented = {m for _, who in result.items for m in who}
-    assert represented == set(ids)
-
-
-async def test_saving_a_blend_saves_the_songs_shown_unless_someone_hid_since(services: Services) -> None:
-    alice, bob = await sync_members(services, ("alice", "bob"))
-    shown = await services.community.blend(GUILD, [alice, bob], asker=alice)
-    assert len(shown.items) == 30
-    names = {alice: "Alice", bob: "Bob"}
-    saved = await services.playlists.save_blend(alice, GUILD, shown, names)
-    assert saved.name.startswith("Blend: Alice, Bob \u00b7 ") and saved.track_count == 30
-    assert list(services.fake.playlists[saved.playlist_id].uris) == [item.uri for item, _ in shown.items]
-    await services.privacy.set_visibility(bob, True)
-    with pytest.raises(BotError, match="Bob keeps their listening private"):
-        await services.playlists.save_blend(alice, GUILD, shown, names)
-    assert len(services.fake.playlists) == 1
-
-
 async def test_server_of_one_gets_catalogue_recommendations(services: Services) -> None:
     alice = services.link("alice", guild=7777)
     await services.sync.sync_member(alice)
@@ -187,56 +118,12 @@ async def test_server_of_one_gets_catalogue_recommendations(services: Services) 
     assert len([r for r in services.fake.request_log if r.path.startswith("/v1/")]) <= 8
 
 
-async def test_server_features_can_be_turned_off(services: Services) -> None:
-    await sync_members(services, ("alice", "bob"))
-    assert await services.community.server_top(GUILD, "artists", "short_term")
-    await services.community.access.set_community(GUILD, False)
-    with pytest.raises(BotError, match="turned off"):
-        await services.community.server_top(GUILD, "artists", "short_term")
-    with pytest.raises(BotError, match="turned off"):
-        await services.community.whoknows(GUILD, "anyone")
-    # personal recommendations keep working without the community, and say why they are personal only
-    recs = await services.music.recommend(IDS["alice"], GUILD, count=5)
-    assert recs.items and recs.note == "Server features are off here, so these come from your own listening."
-
-
 async def test_recommend_note_when_the_owner_turned_server_features_off(services: Services) -> None:
     await sync_members(services, ("alice", "bob", "carol"))
     assert (await services.music.recommend(IDS["alice"], GUILD, count=5)).note is None  # three members share
     services.music.settings = services.community.access.settings = dataclasses.replace(services.settings, feature_community=False)
     recs = await services.music.recommend(IDS["alice"], GUILD, count=5)
     assert recs.note == "Server features are off for this bot, so these come from your own listening."
-
-
-async def test_save_playlist_creates_it_with_the_right_items_in_order_chunked(services: Services) -> None:
-    alice, *_ = await sync_members(services)
-    rows = services.db.query("SELECT name_key FROM tracks WHERE track_id NOT LIKE 'local:%' ORDER BY track_id LIMIT 130")
-    keys = [r["name_key"] for r in rows]
-    assert len(keys) == 130
-    services.add_imported(alice, "Alice", [("Local Only", "Demo Tape", ms(2020, 1, 1))])
-    payload = {"items": [{"key": k} for k in keys[:60]] + [{"key": "local only - demo tape"}] +
-               [{"key": k} for k in keys[60:]]}
-    services.db.save_last_recommendations(alice, payload)
-    services.fake.clear_log()
-    result = await services.playlists.save_playlist(alice, "last", name="Test mix")
-    playlist = services.fake.playlists[result.playlist_id]
-    expected = [f"spotify:track:{services.db.tracks_by_key([k])[k]['track_id']}" for k in keys]
-    assert list(playlist.uris) == expected
-    assert playlist.public is False and playlist.owner == "alice" and playlist.name == "Test mix"
-    assert result.track_count == 130 and result.skipped_local == 1
-    assert len(services.fake.requests_to(f"/v1/playlists/{result.playlist_id}/items", "POST")) == 2
-    with pytest.raises(NotLinked):
-        await services.playlists.save_playlist(77, "last")
-
-
-async def test_weekly_digest_and_server_recommendations(services: Services) -> None:
-    await sync_members(services)
-    digest = await services.community.weekly_digest(GUILD)
-    assert digest.guild_id == GUILD and digest.top_artists
-    assert len(digest.recommendations) <= 5
-    server = await services.community.server_recommend(GUILD, count=8)
-    assert 0 < len(server.items) <= 8
-    assert await services.music.artist_names(digest.top_artists[0].name[:3])
 
 
 async def test_closing_waits_for_engine_work_before_the_database_closes(services: Services) -> None:
@@ -273,21 +160,3 @@ async def test_reasons_can_name_a_liked_song_as_song_by_artist(services: Service
     row = services.db.tracks_by_key([liked])[liked]
     labels = load_personal(services.db, alice, time.time()).labels
     assert labels[liked] == f"{row['name']} by {row['artist_name']}"
-
-
-async def test_forget_during_a_failing_save_is_not_an_error(services: Services) -> None:
-    """/privacy forget while a save is under way: the half-made playlist is not remembered for an erased member."""
-    (bob,) = await sync_members(services, ("bob",))
-    services.fake.set_delay(0.4)
-    services.fake.fail_next("/v1/playlists/", 500, count=50)  # the playlist is made, the songs can't be added
-    save = asyncio.create_task(services.playlists.save_playlist(bob, "top_short"))
-    for _ in range(200):
-        if services.fake.requests_to("/v1/me/playlists", "POST"):
-            break
-        await asyncio.sleep(0.02)
-    await services.privacy.forget(bob)
-    with pytest.raises(BotError) as caught:
-        await save
-    services.fake.set_delay(0)
-    assert "couldn't add the songs" in caught.value.user_message
-    assert services.db.get_user(bob) is None and services.db.last_recommendations(bob) is None

@@ -193,7 +193,8 @@ _V3 = [
 
 # Version 4: Last.fm and ListenBrainz. A member links an account per service (one Discord member per account); the
 # link keeps the Last.fm session key encrypted (ListenBrainz needs none), and where the history backfill stands, so
-# it resumes after a restart. song_matches remembers every Spotify search for a song known only by name, misses too.
+# it resumes after a restart, and which process walks it now (a lease, so several processes never walk one history
+# twice at once). song_matches remembers every Spotify search for a song known only by name, misses too.
 _V4 = [
     """CREATE TABLE IF NOT EXISTS source_links (
         discord_id INTEGER NOT NULL REFERENCES users (discord_id) ON DELETE CASCADE,
@@ -210,6 +211,8 @@ _V4 = [
         plays_fetched INTEGER NOT NULL DEFAULT 0,
         plays_added INTEGER NOT NULL DEFAULT 0,
         problem TEXT,
+        walk_holder TEXT,
+        walk_until REAL,
         PRIMARY KEY (discord_id, source)
     )""",
     "CREATE UNIQUE INDEX IF NOT EXISTS idx_source_links_account ON source_links (source, account_key)",

@@ -81,6 +81,20 @@ class SourceStore(Connections):
                           "FROM source_links GROUP BY source")
         return {row["source"]: row for row in rows}
 
+    def claim_walk(self, discord_id: int, source: str, holder: str, until: float, now: float) -> bool:
+        """Take (or keep) the link's walk for `holder` until `until`, unless another process holds it; True if so."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE source_links SET walk_holder = ?, walk_until = ? WHERE discord_id = ? AND source = ? "
+                "AND (walk_holder IS NULL OR walk_holder = ? OR walk_until IS NULL OR walk_until < ?)",
+                (holder, until, discord_id, source, holder, now))
+            return cursor.rowcount > 0
+
+    def release_walk(self, discord_id: int, source: str, holder: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE source_links SET walk_holder = NULL, walk_until = NULL WHERE discord_id = ? "
+                         "AND source = ? AND walk_holder = ?", (discord_id, source, holder))
+
     def remove_source_link(self, discord_id: int, source: str) -> bool:
         """Forget the link (and its session key); the plays it brought stay until the member asks to forget."""
         with self.transaction() as conn:

@@ -7,13 +7,18 @@ and the database keeps every play once. A rate limit or an outage is waited out 
 growing pause) and the walk goes on; if it lasts, the walk stops and the next periodic sync resumes it. A
 revoked session, a vanished account or a profile gone private marks the link broken with words for the member.
 Once the whole history is in, the periodic sync asks only for plays since the newest stored (`from`/`min_ts`).
+Several bot processes on one database (shards) each run this; a lease on the link (renewed at every write and
+wait) makes sure only one of them walks a history at a time, and a process that dies lets go when it runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +51,8 @@ BACKFILL, CURRENT, BROKEN = "backfill", "current", "broken"
 OUTAGE_WAITS = (15.0, 30.0, 60.0, 120.0, 300.0)  # then the walk stops; the next periodic sync resumes it
 NOTIFY_EVERY_WRITES = 2
 WALKER_CACHE_KIB = 8192
+# A walk's lease: renewed at every write and before every wait (the longest, OUTAGE_WAITS' last, is shorter)
+WALK_LEASE_SECONDS = 900.0
 BATCH_PLAYS = 5000  # a write: at 1,000 the commits alone held storing under 20,000 plays/s
 
 
@@ -78,6 +85,7 @@ class HistorySync:
         self.listenbrainz = listenbrainz
         self.outage_waits = tuple(outage_waits)
         self.batch_plays = batch_plays
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this process, for leases
         self.on_change = ChangeListeners("history")  # called with the member id when their plays changed
         # called with (member id, source, words for them) when a link stops working: the bot tells the member
         self.on_broken = ChangeListeners("history-broken")
@@ -134,6 +142,8 @@ class HistorySync:
         link = self.db.source_link(discord_id, source)
         if link is None or link["status"] == BROKEN:
             return "gone" if link is None else BROKEN
+        if not self._claim(discord_id, source):
+            return "elsewhere"  # another process of this bot is walking it
         try:
             if source == "lastfm":
                 self._walk_lastfm(link)
@@ -157,9 +167,15 @@ class HistorySync:
             log.exception("A %s history walk failed; it resumes at the next sync", source)
             return "failed"
         finally:
+            self.db.release_walk(discord_id, source, self.holder)
             self.on_change.notify(discord_id)
         self._update(discord_id, source, status=CURRENT, problem=None, last_synced_at=time.time())
         return CURRENT
+
+    def _claim(self, discord_id: int, source: str) -> bool:
+        """Hold the link's walk a while longer (taken again at every write and every wait)."""
+        now = time.time()
+        return self.db.claim_walk(discord_id, source, self.holder, now + WALK_LEASE_SECONDS, now)
 
     def _walk_lastfm(self, link: dict[str, Any]) -> None:
         client = self.lastfm
@@ -237,6 +253,7 @@ class HistorySync:
                 return result
             self._update(discord_id, source, problem=f"{SOURCE_NAMES[source]} {why}, so I'm pausing for "
                                                      f"{describe_wait(wait)}; nothing is lost.")
+            self.db.claim_walk(discord_id, source, self.holder, time.time() + wait + WALK_LEASE_SECONDS, time.time())
             if self._stop.wait(wait):
                 raise _Stopped()
         raise SourceUnavailable(source)  # not reached
@@ -285,6 +302,8 @@ class _Batch:
             raise _Stopped()
         self.sync.db.store_source_page(self.discord_id, self.source, self.plays, cursor=self.cursor,
                                        expected=self.expected, account=self.account)
+        if not self.sync._claim(self.discord_id, self.source):
+            raise LinkGone(self.source)  # our lease ran out and another process took the walk over
         if self.writes % NOTIFY_EVERY_WRITES == 0:
             self.sync.on_change.notify(self.discord_id)
         self.plays, self.expected, self.writes = [], None, self.writes + 1

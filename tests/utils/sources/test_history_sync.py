@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -242,3 +243,16 @@ async def test_after_a_restart_unfinished_histories_carry_on_and_finished_ones_w
     assert await history.wait(MEMBER, "lastfm") == "current"
     assert await history.wait(OTHER, "listenbrainz") is None  # not started: the periodic sync will
     assert plays_of(db, MEMBER) == 900
+
+
+def test_two_processes_never_walk_one_history_at_once(
+        db: Database, lastfm: FakeLastFm, vault: TokenVault, history: HistorySync) -> None:
+    lastfm.add_made_up_user("big", 400, newest_uts=NOW)
+    link(db, vault, lastfm, MEMBER, "big")
+    assert db.claim_walk(MEMBER, "lastfm", "other-process", time.time() + 600, time.time())
+    assert history.run_link(MEMBER, "lastfm") == "elsewhere"
+    assert plays_of(db, MEMBER) == 0 and lastfm.calls() == []
+    # the other process died: once its lease runs out, this one takes over
+    db.claim_walk(MEMBER, "lastfm", "other-process", time.time() - 1, time.time())
+    assert history.run_link(MEMBER, "lastfm") == "current"
+    assert plays_of(db, MEMBER) == 400 and db.source_link(MEMBER, "lastfm")["walk_holder"] is None

@@ -256,3 +256,12 @@ def test_two_processes_never_walk_one_history_at_once(
     db.claim_walk(MEMBER, "lastfm", "other-process", time.time() - 1, time.time())
     assert history.run_link(MEMBER, "lastfm") == "current"
     assert plays_of(db, MEMBER) == 400 and db.source_link(MEMBER, "lastfm")["walk_holder"] is None
+
+
+def test_a_member_who_links_a_source_through_any_process_is_found_as_new(db: Database) -> None:
+    db.ensure_user(MEMBER)
+    db.conn.execute("UPDATE users SET created_at = 0 WHERE discord_id = ?", (MEMBER,))  # known for long
+    before = time.time() - 1
+    assert MEMBER not in db.users_joined_since(before)
+    db.save_source_link(MEMBER, "listenbrainz", "lb", None)
+    assert MEMBER in db.users_joined_since(before)  # so every process records them in its own servers

@@ -32,7 +32,9 @@ ERROR_TEXT = {4: "Invalid authentication token supplied", 6: "User not found", 8
               "by last.fm", 11: "Service Offline - This service is temporarily offline. Try again later.",
               13: "Invalid method signature supplied", 14: "Unauthorized Token - This token has not been authorized",
               15: "This token has expired", 16: "There was a temporary error processing your request. Please try again",
-              17: "Login: User required to be logged in", 26: "Suspended API key", 29: "Rate Limit Exceeded"}
+              17: "Login: User required to be logged in", 26: "Suspended API key",
+              29: "Rate Limit Exceeded - This application has made too many requests in a short period. If this is "
+                  "your API key, see https://www.last.fm/api/tos#4.4 for information about raising the limit."}
 HTTP_STATUS = {4: 403, 6: 404, 8: 500, 9: 403, 10: 403, 11: 503, 13: 403, 14: 403, 15: 403, 16: 503, 17: 403,
                26: 403, 29: 429}
 TOKEN_TTL = 3600.0

@@ -65,7 +65,8 @@ class ListenBrainzForm(discord.ui.Modal, title="Link ListenBrainz"):
 class Sources(BaseCog):
     """Link Last.fm or ListenBrainz so your whole listening history counts."""
 
-    @commands.hybrid_group(name="link", description="Link Last.fm or ListenBrainz so your whole history counts")
+    @commands.hybrid_group(name="link", description="Link Last.fm or ListenBrainz so your whole history counts",
+                           invoke_without_command=True)
     async def link(self, ctx: commands.Context) -> None:
         """Link Last.fm or ListenBrainz: `link lastfm` or `link listenbrainz`."""
         await self.send(ctx, embed=message_embed("Use `/link lastfm` or `/link listenbrainz`."), private=True)
@@ -110,7 +111,7 @@ class Sources(BaseCog):
             return
         await ctx.interaction.response.send_modal(ListenBrainzForm(self))
 
-    @commands.hybrid_group(name="unlink", description="Unlink Last.fm or ListenBrainz")
+    @commands.hybrid_group(name="unlink", description="Unlink Last.fm or ListenBrainz", invoke_without_command=True)
     async def unlink(self, ctx: commands.Context) -> None:
         """Unlink Last.fm or ListenBrainz: `unlink lastfm` or `unlink listenbrainz`."""
         await self.send(ctx, embed=message_embed("Use `/unlink lastfm` or `/unlink listenbrainz`."), private=True)

@@ -183,3 +183,15 @@ async def test_a_revoked_last_fm_link_is_told_to_the_member_and_late_or_refused_
     assert refused.status_code == 400 and "Nothing was saved" in refused.text and "/link lastfm" in refused.text
     assert world.db.source_link(world.user("alice").id, "lastfm") is None
     assert world.db.source_link(world.user("bob").id, "lastfm") is None
+
+
+async def test_by_prefix_the_link_goes_to_dms_and_the_token_form_needs_the_slash_command(world: BotWorld) -> None:
+    reply = await world.prefix("alice", "link lastfm")
+    assert "private message with your link" in embed_text(reply)
+    dm = await world.discord.wait_dm(world.user("alice"), lambda m: "Link your Last.fm" in embed_text(m))
+    assert any(c.get("url", "").startswith(world.lastfm.auth_url) for row in dm["components"]  # type: ignore[union-attr]
+               for c in row["components"])
+    text = embed_text(await world.prefix("bob", "link listenbrainz"))
+    assert "Use the slash command `/link listenbrainz`" in text
+    text = embed_text(await world.prefix("bob", "unlink lastfm"))
+    assert "You have no Last.fm account linked." in text

@@ -45,6 +45,8 @@ def build_services(db: Database, settings: Settings, *, source_options: dict[str
     importer = HistoryImporter(db, settings)
     sources = build_sources(db, settings, auth.vault, **(source_options or {}))
     music.watch(sync.on_synced, privacy.on_change, importer.on_change, sources.history.on_change)
+    for listeners in (sync.on_synced, privacy.on_change, importer.on_change, sources.history.on_change):
+        listeners.append(community.invalidate)
     return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,
                     importer=importer, workers=workers, spotify_stats=spotify_client.stats,
                     images=build_images(settings), sources=sources)

@@ -27,8 +27,8 @@ from utils.models import ImportSummary
 
 log = get_logger("bot")
 
-COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin",
-        "cogs.charts", "cogs.sources")
+COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.server_life", "cogs.privacy", "cogs.history",
+        "cogs.admin", "cogs.charts", "cogs.sources")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
 # The schedule itself lives in the database (rounds of SYNC_INTERVAL_MINUTES with leases): each process
@@ -95,6 +95,9 @@ class MusicBot(commands.Bot):
         self.new_members = tasks.loop(seconds=NEW_MEMBERS_CHECK_SECONDS)(self._record_new_members)
         self.new_members.before_loop(self._wait_ready)
         self._members_seen_at = time.time()
+        # Whenever a member gains listening (a sync, an import), they count in every server we share with them.
+        self.watch_listening(getattr(services.sync, "on_synced", None), getattr(services.importer, "on_change", None),
+                             services.sources.history.on_change if services.sources is not None else None)
         if services.sources is not None:  # a Last.fm / ListenBrainz link that stopped working: tell the member
             services.sources.history.on_broken.append(self._source_broken)
 
@@ -160,6 +163,53 @@ class MusicBot(commands.Bot):
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         await self.services.sync.remove_guild(guild.id)
 
+    def watch_listening(self, *sources: list[Callable[[int | None], Any]] | None) -> None:
+        """Record a member's servers whenever a source (a service's ChangeListeners) reports their listening changed.
+
+        Sources of listening added later (Last.fm, ListenBrainz) pass their ChangeListeners here, or call
+        `record_member_servers` themselves.
+        """
+        for listeners in sources:
+            if listeners is not None:
+                listeners.append(self._listening_changed)
+
+    def _listening_changed(self, discord_id: int | None) -> None:
+        if discord_id is not None:
+            self.record_member_servers(discord_id)
+
+    def record_member_servers(self, discord_id: int, also: int | None = None) -> None:
+        """Count the member in every server the bot shares with them (Discord's member cache), plus `also`.
+
+        Call it whenever a member gains listening: a Spotify link, an import, another service linked. Safe from
+        any thread, returns at once; the next server command waits for the recording to finish.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._closing:
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._record_member_servers_now(discord_id, also)
+        else:
+            loop.call_soon_threadsafe(self._record_member_servers_now, discord_id, also)
+
+    def _record_member_servers_now(self, discord_id: int, also: int | None = None) -> None:
+        guild_ids = [g.id for g in self.guilds if g.get_member(discord_id) is not None]
+        if also is not None and also not in guild_ids:
+            guild_ids.append(also)  # where they linked, even if another process's shard has that server
+        if not guild_ids or self._closing:
+            return
+        task = self.services.community.access.record_servers_soon(discord_id, guild_ids)
+        self._background.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._record_done)
+
+    def _record_done(self, task: asyncio.Future[Any]) -> None:
+        self._background.discard(task)  # type: ignore[arg-type]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not record a member's servers", exc_info=task.exception())
+
     async def on_member_join(self, member: discord.Member) -> None:
         if not member.bot:
             await self.services.sync.add_member(member.guild.id, member.id)
@@ -196,6 +246,7 @@ class MusicBot(commands.Bot):
                 log.exception("the Last.fm / ListenBrainz sync could not start; it will run again next time")
 
     async def _digest_tick(self) -> None:
+        from cogs._base import server_names
         from cogs.ui.charts import digest_chart
         from cogs.ui.embeds import digest_embed
 
@@ -213,7 +264,9 @@ class MusicBot(commands.Bot):
                 continue
             try:
                 digest = await self.services.community.weekly_digest(guild.id)
-                await channel.send(**await digest_chart(self.services, digest, digest_embed(digest, guild.name)))
+                names = await server_names(self.db, guild, [uid for change in digest.crown_changes
+                                                            for uid in (change.discord_id, change.previous_id)])
+                await channel.send(**await digest_chart(self.services, digest, digest_embed(digest, guild.name, names)))
             except Exception:
                 log.exception("could not post the weekly digest in a server")
 
@@ -264,9 +317,7 @@ class MusicBot(commands.Bot):
 
         # The server they ran /connect in counts even when another process's shard has it; their other
         # servers there are recorded by those processes (_record_new_members).
-        guild_ids = {g.id for g in self.guilds if g.get_member(discord_id) is not None} | ({guild_id} if guild_id else set())
-        for member_guild in sorted(guild_ids):
-            await self.services.sync.add_member(member_guild, discord_id)
+        self.record_member_servers(discord_id, also=guild_id)
         # A DM needs no shard: it goes through the REST API from whichever process got the callback.
         await self._dm(discord_id, message_embed(
             "You're linked! I'm fetching your listening now; try `/profile` or `/recommend` in a minute.",
@@ -287,10 +338,9 @@ class MusicBot(commands.Bot):
 
     async def after_source_link(self, discord_id: int, guild_id: int | None, source: str) -> None:
         """A member linked Last.fm or ListenBrainz: record the servers they share with the bot, then bring the
-        whole history in (in the background; they count from its first page)."""
-        for guild in self.guilds:
-            if guild.id == guild_id or guild.get_member(discord_id) is not None:
-                await self.services.sync.add_member(guild.id, discord_id)
+        whole history in (in the background; they count from its first page, and each write records them again
+        through `watch_listening`)."""
+        self.record_member_servers(discord_id, also=guild_id)
         if self.services.sources is not None:
             await self.services.sources.start_history(discord_id, source)
 
@@ -309,9 +359,7 @@ class MusicBot(commands.Bot):
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         from cogs.ui.embeds import import_embed
 
-        for guild in self.guilds:
-            if guild.get_member(discord_id) is not None:
-                await self.services.sync.add_member(guild.id, discord_id)
+        self.record_member_servers(discord_id)
         await self._dm(discord_id, import_embed(summary))
 
     # -- health, for the owner's status command -------------------------------------------------------------
@@ -369,6 +417,10 @@ class MusicBot(commands.Bot):
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        for part in ("crowns", "tastes"):  # a big server's crowns or profiles being reread: let it finish first
+            settled = getattr(getattr(self.services.community, part, None), "settled", None)
+            if settled is not None:
+                await settled()
         if self.web_server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.web_server.stop)

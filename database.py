@@ -2,8 +2,9 @@
 
 The pieces live in the `storage` package: connections, transactions and migrations (storage/connection.py),
 members, tokens and servers (storage/members.py), artists, tracks and listening (storage/music.py), reads of
-listening (storage/listening.py), claims that several processes share (storage/coordination.py), export and
-erasure (storage/account_data.py), the tables as versioned migrations (storage/schema.py) and how names become
+listening (storage/listening.py), crowns and a year in music (storage/crowns.py, storage/recap_reads.py), claims
+that several processes share (storage/coordination.py), export and erasure (storage/account_data.py), the tables
+as versioned migrations (storage/schema.py) and how names become
 keys (storage/keys.py).
 
 Knows tables, not Discord or Spotify. Every method is blocking; async code calls them through
@@ -21,13 +22,16 @@ from __future__ import annotations
 
 from storage.account_data import AccountData
 from storage.coordination import Coordination
+from storage.crowns import CrownStore
 from storage.listening import ListeningReads
 from storage.members import LINK_BROKEN, LINK_NONE, LINK_OK, UNFINISHED_PLAYLISTS, MemberStore
 from storage.music import TIME_RANGES, MusicStore
+from storage.recap_reads import RecapReads
 from storage.sources import SourceStore
 
 __all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLAYLISTS", "Database"]
 
 
-class Database(MemberStore, MusicStore, ListeningReads, AccountData, Coordination, SourceStore):
+class Database(MemberStore, MusicStore, ListeningReads, RecapReads, CrownStore, AccountData, Coordination,
+               SourceStore):
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""

@@ -42,6 +42,8 @@ REFRESH_MARGIN_SECONDS = 60.0
 # A forced refresh (the client saw a 401) within this long after the last one reuses its result, so ten
 # callers that all saw the same 401 cause one refresh, not ten.
 FORCED_REFRESH_REUSE_SECONDS = 10.0
+# While the Web API asks us to wait, a link is checked with a refresh at most this often per member.
+LINK_CHECK_REUSE_SECONDS = 60.0
 HTTP_TIMEOUT = (5.0, 15.0)
 # A refresh that met a 5xx or a network error is tried this many more times, after 0.5 s then 1 s (plus a little
 # jitter): it is safe to repeat (the same refresh token), and one hiccup should not fail a member's command.
@@ -60,6 +62,20 @@ class CallbackOutcome:
     discord_id: int | None = None
     guild_id: int | None = None
     reason: str = "linked"
+
+
+class MemberTokens:
+    """One member's token source for SpotifyClient: call it for a token, `check_link` to ask the token service."""
+
+    def __init__(self, auth: SpotifyAuth, discord_id: int) -> None:
+        self.auth = auth
+        self.discord_id = discord_id
+
+    def __call__(self, force_refresh: bool = False) -> str:
+        return self.auth.access_token(self.discord_id, force_refresh)
+
+    def check_link(self) -> None:
+        self.auth.check_link(self.discord_id)
 
 
 def hash_state(state: str) -> str:
@@ -228,9 +244,19 @@ class SpotifyAuth:
                 return access  # someone refreshed a moment ago, after the 401 this caller saw
             return self._refresh(discord_id, refresh)
 
+    def check_link(self, discord_id: int) -> None:
+        """Ask the token service (not the Web API) whether the link still works: a refresh, unless one ran in the
+        last minute. Raises NotLinked / LinkBroken (marking it) when it doesn't. Used while the Web API asks us to
+        wait, so a member whose link broke is told to /connect again rather than to wait."""
+        with self._lock_for(discord_id):
+            _, refresh, _ = self._load(discord_id)
+            if time.time() - self._last_refresh.get(discord_id, 0.0) < LINK_CHECK_REUSE_SECONDS:
+                return
+            self._refresh(discord_id, refresh)
+
     def token_provider(self, discord_id: int) -> Callable[[bool], str]:
-        """The callable SpotifyClient asks for a token (True after a 401)."""
-        return lambda force_refresh=False: self.access_token(discord_id, force_refresh)
+        """The callable SpotifyClient asks for a token (True after a 401); `.check_link()` proves the link."""
+        return MemberTokens(self, discord_id)
 
     def client_for(self, discord_id: int) -> SpotifyClient:
         """A Spotify client acting as this member. Raises NotLinked / LinkBroken at once if unusable."""

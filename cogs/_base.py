@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -54,9 +55,24 @@ class BaseCog(commands.Cog):
         return user.get("last_synced_at") if user else None
 
     async def range_autocomplete(self, interaction: discord.Interaction, current: str) -> list[discord.app_commands.Choice[str]]:
-        """Time ranges, plus the years this member has imported or synced plays for."""
-        years = await self.bot.db.run(self.bot.db.listening_years, interaction.user.id)
-        return [discord.app_commands.Choice(name=label, value=value) for label, value in range_choices(current, years)]
+        """Time ranges, plus the years and months this member has imported or synced plays for."""
+        months = await self.bot.db.run(self.bot.db.listening_months, interaction.user.id)
+        years = sorted({year for year, _ in months})
+        return [discord.app_commands.Choice(name=label[:100], value=value)
+                for label, value in range_choices(current, years, months)]
+
+
+def server_name(guild: discord.Guild, discord_id: int, stored: str) -> str:
+    """A member as this server knows them (nickname, then global name), else the name we stored."""
+    member = guild.get_member(discord_id)
+    return member.display_name if member is not None else stored
+
+
+async def server_names(db: Any, guild: discord.Guild, ids: Iterable[int | None]) -> dict[int, str]:
+    """Members as this server knows them, falling back to the names we stored."""
+    wanted = [i for i in dict.fromkeys(ids) if i is not None]
+    stored = await db.run(db.display_names, wanted) if wanted else {}
+    return {i: server_name(guild, i, stored.get(i, "someone")) for i in wanted}
 
 
 async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -14,6 +14,7 @@ from cogs._base import BaseCog
 from cogs.errors import Refusal
 from cogs.ui.embeds import info_embed, message_embed
 from cogs.ui.format import ago
+from utils.community.crowns import MAX_THRESHOLD
 from utils.errors import describe_wait
 
 if TYPE_CHECKING:
@@ -149,13 +150,16 @@ class Admin(BaseCog):
         await self.begin(ctx, private=True)
         current = await self.bot.db.run(self.bot.db.get_guild_settings, ctx.guild.id)
         channel_id = current.get("digest_channel_id")
+        crowns = await self.services.community.crowns.settings(ctx.guild.id)
         fields = {
             "Server features": "On" if current.get("community_enabled", 1) else "Off",
             "Weekly digest": f"<#{channel_id}>" if channel_id else "Off",
+            "Crowns": f"On, from {crowns['threshold']:,} plays" if crowns["enabled"] else "Off",
         }
         await self.send(ctx, embed=info_embed(f"Settings for {ctx.guild.name}", fields, description=(
-            "Change them with `/settings community on` or `/settings community off`, and "
-            "`/settings digest #channel` (no channel switches the digest off).")), private=True)
+            "Change them with `/settings community on` or `/settings community off`, "
+            "`/settings digest #channel` (no channel switches the digest off), and `/settings crowns on`, "
+            "`/settings crowns off` or `/settings crowns threshold 30`.")), private=True)
 
     @settings.command(name="community", description="Turn server features (charts, taste, blends) on or off")
     @app_commands.describe(state="on or off")
@@ -190,6 +194,49 @@ class Admin(BaseCog):
         text = (f"The weekly digest will be posted in {channel.mention} once a week." if channel else
                 "The weekly digest is off.")
         await self.send(ctx, embed=message_embed(text), private=True)
+
+    @settings.group(name="crowns", description="Crowns: who plays each artist most here", invoke_without_command=True)
+    @commands.guild_only()
+    @commands.has_guild_permissions(manage_guild=True)
+    async def settings_crowns(self, ctx: commands.Context) -> None:
+        """Crowns: `on`, `off`, or `threshold N` (needs Manage Server)."""
+        raise Refusal("Say what to change: `/settings crowns on`, `/settings crowns off`, or "
+                      "`/settings crowns threshold 30` (the plays an artist's crown needs).")
+
+    @settings_crowns.command(name="on", description="Turn crowns on in this server")
+    @commands.guild_only()
+    @commands.has_guild_permissions(manage_guild=True)
+    async def settings_crowns_on(self, ctx: commands.Context) -> None:
+        """Turn crowns on (needs Manage Server)."""
+        await self._set_crowns(ctx, True)
+
+    @settings_crowns.command(name="off", description="Turn crowns off in this server")
+    @commands.guild_only()
+    @commands.has_guild_permissions(manage_guild=True)
+    async def settings_crowns_off(self, ctx: commands.Context) -> None:
+        """Turn crowns off (needs Manage Server)."""
+        await self._set_crowns(ctx, False)
+
+    async def _set_crowns(self, ctx: commands.Context, enabled: bool) -> None:
+        assert ctx.guild is not None
+        await self.begin(ctx, private=True)
+        await self.services.community.crowns.set_enabled(ctx.guild.id, enabled)
+        text = ("Crowns are on: whoever plays an artist most here holds its crown. See `/crowns server`." if enabled
+                else "Crowns are off: `/whoknows` shows no crowns and `/crowns` is closed here.")
+        await self.send(ctx, embed=message_embed(text), private=True)
+
+    @settings_crowns.command(name="threshold", description="How many plays an artist's crown needs (30 by default)")
+    @app_commands.describe(plays="Plays of an artist a member needs before they can hold its crown")
+    @commands.guild_only()
+    @commands.has_guild_permissions(manage_guild=True)
+    async def settings_crowns_threshold(self, ctx: commands.Context,
+                                        plays: commands.Range[int, 1, MAX_THRESHOLD]) -> None:
+        """Set how many plays a crown needs (needs Manage Server)."""
+        assert ctx.guild is not None
+        await self.begin(ctx, private=True)
+        threshold = await self.services.community.crowns.set_threshold(ctx.guild.id, plays)
+        await self.send(ctx, embed=message_embed(
+            f"Crowns now need at least {threshold:,} plays of an artist. I've counted them again."), private=True)
 
     # -- owner tools -----------------------------------------------------------------------------------------
 

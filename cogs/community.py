@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._base import BaseCog
+from cogs._base import BaseCog, server_name, server_names
 from cogs.errors import Refusal
 from cogs.ui.charts import attach_chart, items_chart_file, taste_file
 from cogs.ui.embeds import blend_embed, item_pages, recommendations_embed, taste_embed, whoknows_embed
@@ -123,8 +124,13 @@ class Community(BaseCog):
                           "Try a shorter name, like `/whoknows Daft Punk`.")
         await self.begin(ctx, private=False)
         assert ctx.guild is not None
-        name, entries = await self.services.community.whoknows(ctx.guild.id, artist)
-        await self.send(ctx, embed=whoknows_embed(name, entries, ctx.guild.name), private=False)
+        community = self.services.community
+        name, entries = await community.whoknows(ctx.guild.id, artist)
+        entries = [replace(e, display_name=server_name(ctx.guild, e.discord_id, e.display_name)) for e in entries]
+        crown = await community.crowns.check(ctx.guild.id, artist, [(e.discord_id, e.plays) for e in entries])
+        names = await server_names(self.bot.db, ctx.guild, [crown.change.discord_id, crown.change.previous_id]
+                                   if crown and crown.change else [])
+        await self.send(ctx, embed=whoknows_embed(name, entries, ctx.guild.name, crown, names), private=False)
 
     @whoknows.autocomplete("artist")
     async def artist_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -140,7 +146,7 @@ class Community(BaseCog):
     @server.command(name="top", description="This server's most played tracks or artists")
     @app_commands.describe(kind="Tracks or artists", time_range="Which period")
     @app_commands.rename(time_range="range")
-    async def server_top(self, ctx: commands.Context, kind: Literal["tracks", "artists"] = "artists",
+    async def server_top(self, ctx: commands.Context, kind: Literal["tracks", "artists"] = "artists", *,
                          time_range: str | None = None) -> None:
         """This server's most played tracks or artists."""
         await self._server_top(ctx, kind, time_range)

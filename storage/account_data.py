@@ -74,6 +74,8 @@ class AccountData(Connections):
     def erase_user(self, discord_id: int) -> None:
         """Delete every row held on one member, in every table, in one transaction."""
         with self.transaction() as conn:
+            # A crown someone took from them stays the taker's; it no longer says from whom.
+            conn.execute("UPDATE crown_changes SET previous_id = NULL WHERE previous_id = ?", (discord_id,))
             for table, column in USER_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (discord_id,))
             conn.execute("DELETE FROM users WHERE discord_id = ?", (discord_id,))

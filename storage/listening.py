@@ -69,6 +69,10 @@ class ListeningReads:
     def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
         """All-time (year None) or one year's most played tracks or artists of one member."""
         start, end = (0, 2**62) if year is None else _year_bounds_ms(year)
+        return self.window_counts(discord_id, kind, start, end, limit)
+
+    def window_counts(self, discord_id: int, kind: str, start: int, end: int, limit: int = 50) -> list[dict[str, Any]]:
+        """One member's most played tracks or artists with plays in [start, end) ms."""
         group = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
         join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
         return self.query(
@@ -84,15 +88,33 @@ class ListeningReads:
             "WHERE discord_id = ? AND skipped = 0 ORDER BY year", (discord_id,))
         return [row["year"] for row in rows]
 
+    def listening_months(self, discord_id: int) -> list[tuple[int, int]]:
+        """(year, month) of every month with plays by this member, oldest first."""
+        rows = self.query(
+            "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year, "
+            "CAST(strftime('%m', played_at / 1000, 'unixepoch') AS INTEGER) AS month FROM plays "
+            "WHERE discord_id = ? AND skipped = 0 ORDER BY year, month", (discord_id,))
+        return [(row["year"], row["month"]) for row in rows]
+
     def whoknows(self, guild_id: int, artist: str, limit: int = 15) -> list[dict[str, Any]]:
         """Visible members of a guild who play an artist, by listens, then by their best top-artist rank."""
         key = artist_key(artist)
+        # Walk the artist's plays (by song) when this server holds a good share of everyone, else walk its members'
+        # plays: the same rows either way, from whichever side is smaller. `+` keeps SQLite off the other index.
+        shares = self.query("SELECT (SELECT COUNT(*) FROM guild_members WHERE guild_id = ?) AS here, "
+                            "(SELECT COUNT(*) FROM users) AS everyone", (guild_id,))[0]
+        member = "+p.discord_id" if shares["here"] * 10 >= shares["everyone"] else "p.discord_id"
         return self.query(
             "WITH members AS (SELECT gm.discord_id FROM guild_members gm JOIN users u ON u.discord_id = gm.discord_id "
             "  WHERE gm.guild_id = :g AND u.hidden = 0), "
-            "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p JOIN tracks t ON t.track_id = p.track_id "
-            "  LEFT JOIN artists a ON a.artist_id = t.artist_id WHERE p.skipped = 0 "
-            f"  AND {TRACK_ARTIST_KEY} = :k AND p.discord_id IN (SELECT discord_id FROM members) "
+            # The artist's songs first (by index: artists by key, songs by artist or by the key's prefix when no
+            # artist row names them), then their plays: never a walk through every play of every member.
+            "songs AS (SELECT t.track_id FROM artists a JOIN tracks t ON t.artist_id = a.artist_id WHERE a.name_key = :k "
+            "  UNION SELECT t.track_id FROM tracks t LEFT JOIN artists a ON a.artist_id = t.artist_id "
+            "  WHERE t.name_key >= :k || ' - ' AND t.name_key < :k || ' -!' AND a.artist_id IS NULL "
+            f"  AND {TRACK_ARTIST_KEY} = :k), "
+            "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p WHERE p.skipped = 0 "
+            f"  AND p.track_id IN (SELECT track_id FROM songs) AND {member} IN (SELECT discord_id FROM members) "
             "  GROUP BY p.discord_id), "
             "ranks AS (SELECT ta.discord_id, MIN(ta.rank) AS best_rank FROM top_artists ta "
             "  JOIN artists a ON a.artist_id = ta.artist_id WHERE a.name_key = :k "

@@ -140,6 +140,15 @@ class MemberStore(Connections):
             conn.execute("INSERT OR IGNORE INTO guild_members (guild_id, discord_id) "
                          "SELECT ?, discord_id FROM users WHERE discord_id = ?", (guild_id, discord_id))
 
+    def add_member_guilds(self, discord_id: int, guild_ids: Iterable[int]) -> int:
+        """Record the member in each of these guilds (if we hold data on them); return how many were new."""
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany("INSERT INTO guild_members (guild_id, discord_id) "
+                             "SELECT ?, discord_id FROM users WHERE discord_id = ? ON CONFLICT DO NOTHING",
+                             [(guild_id, discord_id) for guild_id in dict.fromkeys(guild_ids)])
+            return conn.total_changes - before
+
     def remove_guild_member(self, guild_id: int, discord_id: int) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM guild_members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id))
@@ -148,6 +157,8 @@ class MemberStore(Connections):
         with self.transaction() as conn:
             conn.execute("DELETE FROM guild_members WHERE guild_id = ?", (guild_id,))
             conn.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+            for table in ("crowns", "crown_changes", "crown_settings"):
+                conn.execute(f"DELETE FROM {table} WHERE guild_id = ?", (guild_id,))
 
     def visible_members(self, guild_id: int) -> list[int]:
         """Members of the guild who count in community features: not hidden, with some listening data."""

@@ -223,6 +223,41 @@ _V4 = [
     )""",
 ]
 
+# Version 5: crowns (the member who plays an artist most in a server, past a threshold), what changed hands and
+# when (for /whoknows and the weekly digest), and each server's crown settings.
+_V5 = [
+    """CREATE TABLE IF NOT EXISTS crown_settings (
+        guild_id INTEGER PRIMARY KEY,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        threshold INTEGER NOT NULL DEFAULT 30,
+        built_at REAL
+    )""",
+    """CREATE TABLE IF NOT EXISTS crowns (
+        guild_id INTEGER NOT NULL,
+        artist_key TEXT NOT NULL,
+        discord_id INTEGER NOT NULL REFERENCES users (discord_id) ON DELETE CASCADE,
+        plays INTEGER NOT NULL,
+        since REAL NOT NULL,
+        PRIMARY KEY (guild_id, artist_key)
+    )""",
+    "CREATE INDEX IF NOT EXISTS idx_crowns_holder ON crowns (discord_id, guild_id)",
+    """CREATE TABLE IF NOT EXISTS crown_changes (
+        guild_id INTEGER NOT NULL,
+        artist_key TEXT NOT NULL,
+        discord_id INTEGER NOT NULL REFERENCES users (discord_id) ON DELETE CASCADE,
+        previous_id INTEGER,
+        plays INTEGER NOT NULL,
+        changed_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS idx_crown_changes_guild ON crown_changes (guild_id, changed_at)",
+    "CREATE INDEX IF NOT EXISTS idx_crown_changes_holder ON crown_changes (discord_id)",
+    "CREATE INDEX IF NOT EXISTS idx_crown_changes_previous ON crown_changes (previous_id)",
+    # Who plays an artist (/whoknows, a crown check) walks the artist's plays by song; with `skipped` in the index
+    # it never opens the plays themselves. It serves every look-up by song the old index did, so that one goes.
+    "CREATE INDEX IF NOT EXISTS idx_plays_track_skipped ON plays (track_id, skipped)",
+    "DROP INDEX IF EXISTS idx_plays_track",
+]
+
 # Version 6: several bot processes on one database (shards). A scheduled sync takes a member with a lease
 # that expires, so each member is synced once per round whichever process gets there first; a process
 # that dies mid-sync lets go when its lease runs out. Members who linked, arrived or imported recently are
@@ -238,8 +273,7 @@ _V6 = [
     "CREATE INDEX IF NOT EXISTS idx_imports_created_at ON imports (created_at)",
 ]
 
-# 5 belongs to a feature on another branch; it stays empty here so the numbers line up when merged.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: [], 6: _V6}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 # Every table holding rows about one member, with the column naming them: erasure and export walk this list.
@@ -254,6 +288,8 @@ USER_TABLES: list[tuple[str, str]] = [
     ("saved_recommendations", "discord_id"),
     ("imports", "discord_id"),
     ("source_links", "discord_id"),
+    ("crowns", "discord_id"),
+    ("crown_changes", "discord_id"),  # (a change naming them as the previous holder is unnamed on erasure)
     ("sync_leases", "discord_id"),
     ("users", "discord_id"),
 ]

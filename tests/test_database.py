@@ -389,6 +389,8 @@ def fill_everything(db: Database, uid: int, tag: str) -> None:
     db.save_source_link(uid, "lastfm", f"fm_{tag}", f"SESSION-CIPHER-{tag}".encode())
     db.store_source_page(uid, "lastfm", [(10_000, f"Artist {tag}", f"Song {tag}", None, None)], cursor=10_000)
     db.save_song_match(f"artist {tag} - song {tag}", None)
+    db.set_crown_settings(GUILD, threshold=1)
+    db.save_crowns(GUILD, [(f"artist {tag}", uid, 2, 1.0)], [], [(f"artist {tag}", uid, None, 2, 1.0)])
     assert db.claim_sync(uid, f"process-{tag}", time.time() + 600, time.time())
 
 
@@ -438,6 +440,15 @@ def test_erase_user_leaves_no_row_about_the_member_anywhere(two_members: Databas
     assert db.get_user(ALICE) is None and db.get_tokens(ALICE) is None
     assert db.load_profile(BOB)["totals"]["plays"] == 3  # synced, imported, scrobbled
     assert db.whoknows(GUILD, "Artist bob")[0]["discord_id"] == BOB
+
+
+def test_erasing_a_member_unnames_them_in_crowns_taken_from_them(two_members: Database) -> None:
+    db = two_members
+    db.save_crowns(GUILD, [("artist alice", BOB, 3, 2.0)], [], [("artist alice", BOB, ALICE, 3, 2.0)])
+    assert str(BOB) not in json.dumps(db.export_user(ALICE), default=str)  # the change is Bob's, not hers
+    db.erase_user(ALICE)
+    assert rows_mentioning(db, ALICE) == {}
+    assert [(r["discord_id"], r["previous_id"]) for r in db.crown_changes_since(GUILD, 2.0)] == [(BOB, None)]
 
 
 def test_erase_user_twice_or_unknown_is_harmless(two_members: Database) -> None:

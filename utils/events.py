@@ -33,6 +33,9 @@ class BotBridge(Protocol):
     def on_imported(self, discord_id: int, summary: Any) -> None:
         """A member uploaded listening history (`summary` is a utils.models.ImportSummary)."""
 
+    def record_member_servers(self, discord_id: int, also: int | None = None) -> None:
+        """A member gained listening (a link, an import): count them in every server the bot shares with them."""
+
     def status(self) -> BridgeStatus:
         """Whether the bot is connected to Discord, in how many servers, and the gateway latency."""
         ...
@@ -49,6 +52,7 @@ class NullBridge:
         self.linked: list[tuple[int, int | None]] = []
         self.imported: list[tuple[int, Any]] = []
         self.sources_linked: list[tuple[int, int | None, str]] = []
+        self.recorded: list[int] = []
 
     def on_linked(self, discord_id: int, guild_id: int | None) -> None:
         with self._lock:
@@ -62,6 +66,10 @@ class NullBridge:
         """A member linked Last.fm (or ListenBrainz) in a browser: count them in their servers, bring the history."""
         with self._lock:
             self.sources_linked.append((discord_id, guild_id, source))
+
+    def record_member_servers(self, discord_id: int, also: int | None = None) -> None:
+        with self._lock:
+            self.recorded.append(discord_id)
 
     def status(self) -> BridgeStatus:
         return {"connected": self.connected, "guilds": self.guilds, "latency_ms": self.latency_ms}

@@ -134,9 +134,43 @@ class ImportSummary:
 
 
 @dataclass(frozen=True)
+class Crown:
+    """An artist's crown in a server: the member who plays them most, past the server's threshold."""
+
+    artist_key: str
+    artist_name: str
+    discord_id: int
+    plays: int
+    since: float
+
+
+@dataclass(frozen=True)
+class CrownChange:
+    """A crown that changed hands (`previous_id` None: nobody held it before, or they are no longer shown)."""
+
+    artist_key: str
+    artist_name: str
+    discord_id: int
+    previous_id: int | None
+    plays: int
+    changed_at: float
+
+
+@dataclass(frozen=True)
+class CrownCheck:
+    """What /whoknows shows about an artist's crown: who holds it now, and whether it just changed hands."""
+
+    holder_id: int | None
+    plays: int
+    threshold: int
+    change: CrownChange | None = None
+
+
+@dataclass(frozen=True)
 class Digest:
     guild_id: int
     top_artists: list[Item]
     top_tracks: list[Item]
     risers: list[Item]
     recommendations: list[Recommendation]
+    crown_changes: list[CrownChange] = field(default_factory=list)

@@ -25,8 +25,10 @@ from cogs.ui.format import (
     range_label,
     short,
 )
+from cogs.ui.server_embeds import CROWN, crown_change_line, crown_changes_lines, crown_footer
 from utils.models import (
     BlendResult,
+    CrownCheck,
     Digest,
     ImportSummary,
     Item,
@@ -161,17 +163,26 @@ def taste_embed(match: TasteMatch, a_name: str, b_name: str) -> discord.Embed:
     return embed
 
 
-def whoknows_embed(artist: str, entries: list[WhoKnowsEntry], guild_name: str) -> discord.Embed:
+def whoknows_embed(artist: str, entries: list[WhoKnowsEntry], guild_name: str, crown: CrownCheck | None = None,
+                   names: dict[int, str] | None = None) -> discord.Embed:
+    """Who plays an artist here; with crowns on, the holder's crown and, when it just moved, who took it from whom."""
     lines = []
+    holder = crown.holder_id if crown else None
     for i, entry in enumerate(entries, 1):
         medal = {1: "\U0001f947", 2: "\U0001f948", 3: "\U0001f949"}.get(i, f"`{i:>2}.`")
         detail = plural(entry.plays, "play") if entry.plays else ""
         if entry.best_rank:
             detail += (", " if detail else "") + f"#{entry.best_rank} in their top artists"
-        lines.append(f"{medal} **{short(entry.display_name)}** \u00b7 {detail}")
+        mark = f" {CROWN}" if entry.discord_id == holder else ""
+        lines.append(f"{medal} **{short(entry.display_name)}**{mark} \u00b7 {detail}")
     description = fit_lines(lines, DESCRIPTION_MAX) or f"Nobody here listens to {short(artist)} yet, as far as I know."
+    if crown is not None and crown.change is not None and lines:
+        description = f"{CROWN} {crown_change_line(crown.change, names or {})}!\n\n{description}"
     # The artist is what a member typed (or an imported name); both names are cut so the title fits in 256.
-    return _embed(f"Who knows {short(artist, 120)} in {short(guild_name)}?", description)
+    embed = _embed(f"Who knows {short(artist, 120)} in {short(guild_name)}?", description)
+    if crown is not None and lines:
+        _footer(embed, crown_footer(crown))
+    return embed
 
 
 BLEND_SHOWN = 20  # a blend's first songs on screen; the footer gives the full count, and saving keeps them all
@@ -219,12 +230,14 @@ def import_embed(summary: ImportSummary) -> discord.Embed:
     return embed
 
 
-def digest_embed(digest: Digest, guild_name: str) -> discord.Embed:
+def digest_embed(digest: Digest, guild_name: str, names: dict[int, str] | None = None) -> discord.Embed:
     embed = _embed(f"This week in {short(guild_name)}", "What the server listened to over the last seven days.")
     for name, items in (("Top artists", digest.top_artists), ("Top tracks", digest.top_tracks),
                         ("On the rise", digest.risers)):
         if items:
             _field(embed, name, [item_line(item, i) for i, item in enumerate(items[:5], 1)])
+    if digest.crown_changes:
+        _field(embed, f"{CROWN} Crowns that changed hands", crown_changes_lines(digest.crown_changes, names or {}))
     if digest.recommendations:
         _field(embed, "Worth a listen",
                [item_line(r.item, i, show_plays=False) for i, r in enumerate(digest.recommendations[:5], 1)])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from collections.abc import Iterable
 
 from discord.ext import commands
 
+from utils.errors import BotError
+from utils.listening.periods import describe_range, parse_period, period_label
 from utils.models import Item
 
 SPOTIFY_GREEN = 0x1DB954
@@ -40,11 +43,12 @@ ELLIPSIS = "\u2026"
 
 
 def range_label(time_range: str) -> str:
-    """"Last 4 weeks", "All time", "2019"."""
-    return RANGE_LABELS.get(time_range, time_range)
+    """"Last 4 weeks", "All time", "2019", "Mar 2024", "1 Jan 2024 – 30 Jun 2024"."""
+    return RANGE_LABELS.get(time_range) or period_label(time_range) or time_range
 
 
-RANGE_CHOICES_TEXT = "last 4 weeks, last 6 months, last year, all time, or a year like 2021"
+RANGE_CHOICES_TEXT = ("last 4 weeks, last 6 months, last year, all time, a year like 2021, a month like Mar 2024, "
+                      "or dates like 2024-01-01..2024-06-30")
 MEMBER_NOT_FOUND = "I couldn't find that member in this server. Mention them, like @name."
 _MENTION = re.compile(r"<@!?\d+>")
 
@@ -79,6 +83,10 @@ def not_member_or_range(text: str) -> str:
     first = text.split()[0] if text.split() else text
     if looks_like_member(first):
         return MEMBER_NOT_FOUND
+    try:
+        parse_period(text)
+    except BotError as error:  # a period, but one that makes no sense: say what is wrong with it
+        return error.user_message
     return (f"I don't know the time range \u201c{clip(text.strip(), 40)}\u201d, and no member here goes by that "
             f"name. Pick one of: {RANGE_CHOICES_TEXT}; or mention a member, like @name.")
 
@@ -101,18 +109,32 @@ def parse_range(text: str | None) -> str:
             return key
     if value in _RANGE_WORDS:
         return _RANGE_WORDS[value]
-    if re.fullmatch(r"(19|20)\d\d", value):
-        return value
+    try:
+        period = parse_period(text)
+    except BotError as error:  # shaped like a period, but one that makes no sense (month 13, ends before it starts)
+        raise commands.BadArgument(error.user_message) from None
+    if period is not None:
+        return period
     raise commands.BadArgument(
         f"I don't know the time range \u201c{clip(text.strip(), 40)}\u201d. Pick one of: {RANGE_CHOICES_TEXT}.")
 
 
-def range_choices(current: str, years: Iterable[int]) -> list[tuple[str, str]]:
-    """(label, value) pairs for autocomplete, filtered by what the member has typed so far."""
+def range_choices(current: str, years: Iterable[int], months: Iterable[tuple[int, int]] = ()) -> list[tuple[str, str]]:
+    """(label, value) pairs for autocomplete, filtered by what the member has typed so far: the fixed ranges, the
+    years and months the member has plays in (newest first), and what they typed when it reads as a period."""
     options = [(label, key) for key, label in RANGE_LABELS.items()]
     options += [(f"The year {year}", str(year)) for year in sorted(years, reverse=True)]
+    options += [(f"{calendar.month_name[m]} {y}", f"{y:04d}-{m:02d}") for y, m in sorted(months, reverse=True)]
     typed = current.strip().lower()
-    return [pair for pair in options if typed in pair[0].lower() or typed in pair[1]][:25]
+    chosen = [pair for pair in options if typed in pair[0].lower() or typed in pair[1]]
+    try:
+        period = parse_period(current) if typed else None
+    except BotError:
+        period = None
+    if period is not None and period not in {value for _, value in chosen[:24]}:
+        words = describe_range(period)
+        chosen.insert(0, (words[:1].upper() + words[1:], period))
+    return chosen[:25]
 
 
 def ago(timestamp: float | None, now: float | None = None) -> str:

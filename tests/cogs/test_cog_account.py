@@ -92,3 +92,17 @@ async def test_disconnect_unlinks(linked: BotWorld) -> None:
     assert "unlinked" in embed_text(message)
     assert linked.db.get_user(linked.user("bob").id)["link_state"] == "none"
     assert linked.db.get_tokens(linked.user("bob").id) is None
+
+
+async def test_a_broken_link_is_said_at_once_even_while_spotify_asks_us_to_wait(linked: BotWorld) -> None:
+    """An hour-long wait from Spotify's Web API does not stop its token service: a revoked link says /connect."""
+    linked.spotify.fail_next("/v1/", 429, count=500, retry_after=3600)
+    text = embed_text(await linked.answer(await linked.slash("bob", "sync")))
+    assert "about an hour" in text  # the Web API's wait, for a member whose link works
+    linked.spotify.revoke("alice")  # alice removes the app; her access token has not even expired yet
+    text = embed_text(await linked.answer(await linked.slash("alice", "sync")))
+    assert "stopped working" in text and "/connect" in text and "hour" not in text
+    text = embed_text(await linked.answer(await linked.slash("alice", "playlist", {"source": "top_short"})))
+    assert "stopped working" in text and "hour" not in text
+    text = embed_text(await linked.answer(await linked.slash("bob", "sync")))
+    assert "about an hour" in text and "stopped working" not in text

@@ -208,3 +208,22 @@ async def test_blend_refuses_more_than_four_others_instead_of_leaving_one_out(li
     assert "I couldn't find that member in this server. Mention them, like @name." in text
     reply = await linked.prefix("alice", f"blend <@{linked.user('bob').id}>")
     assert reply["embeds"][0]["title"] == "Blend" and "Alice, Bob" in reply["embeds"][0]["description"]
+
+
+async def test_affinity_ranks_members_by_the_score_taste_shows(linked: BotWorld) -> None:
+    import re
+
+    await linked.link("carol")
+    text = embed_text(await linked.answer(await linked.slash("alice", "affinity")))
+    assert "Who matches Alice best in Test Server" in text and "same score as /taste" in text
+    scores = {name: int(score) for name, score in re.findall(r"\*\*(\w+)\*\* · (\d+)% match", text)}
+    assert set(scores) == {"Bob", "Carol"} and "Alice" not in scores
+    for name, score in scores.items():
+        taste = embed_text(await linked.answer(await linked.slash("alice", "taste",
+                                                                  {"member": linked.user(name.lower()).id})))
+        assert f"{score}%" in taste, (name, score, taste[:200])
+    await linked.answer(await linked.slash("carol", "privacy visibility", {"setting": "hide"}))
+    text = embed_text(await linked.answer(await linked.slash("alice", "affinity")))
+    assert "Carol" not in text and "Bob" in text
+    text = embed_text(await linked.answer(await linked.slash("carol", "affinity")))
+    assert "hidden your listening" in text

@@ -3,7 +3,8 @@ share their listening there. Every server feature and a member's view of another
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from database import Database
@@ -30,6 +31,9 @@ class CommunityAccess:
         # through `invalidate`; the time limit is a safety net.
         self.visible: TTLCache[list[int]] = TTLCache(ttl=30.0, max_entries=1000)
         self.flags: TTLCache[bool] = TTLCache(ttl=300.0, max_entries=1000)  # changed only by set_community
+        # Servers being recorded for members who just gained listening: who counts waits for them, so a command
+        # right after an import already counts the member.
+        self._recording: set[asyncio.Future[int]] = set()
 
     @property
     def on_for_bot(self) -> bool:
@@ -56,7 +60,23 @@ class CommunityAccess:
         await self.db.run(self.db.update_guild_settings, guild_id, community_enabled=int(enabled))
         self.flags.discard(guild_id)
 
+    async def record_servers(self, discord_id: int, guild_ids: Iterable[int]) -> int:
+        """The member is in these servers (from Discord's member cache): count them there from now on."""
+        added = await self.db.run(self.db.add_member_guilds, discord_id, list(guild_ids))
+        if added:
+            self.invalidate(discord_id)
+        return added
+
+    def record_servers_soon(self, discord_id: int, guild_ids: Iterable[int]) -> asyncio.Future[int]:
+        """`record_servers` in the background (call on the event loop); `visible_members` waits for it."""
+        task = asyncio.ensure_future(self.record_servers(discord_id, list(guild_ids)))
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+        return task
+
     async def visible_members(self, guild_id: int) -> list[int]:
+        if self._recording:  # a member's servers are being recorded: they count in this very answer
+            await asyncio.gather(*list(self._recording), return_exceptions=True)
         members = await self.visible.get_or_load(guild_id, lambda: self.db.run(self.db.visible_members, guild_id))
         return list(members)
 

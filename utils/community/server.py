@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from database import TIME_RANGES, Database
 from storage.keys import artist_key
+from utils.community import affinity
 from utils.engine.group import blend as engine_blend
-from utils.engine.group import taste_match
 from utils.errors import BotError
 from utils.listening.periods import check_time_range, window_ms
 from utils.listening.reads import (
@@ -84,18 +84,20 @@ def taste(db: Database, a_id: int, b_id: int, now: float) -> TasteMatch:
     """A symmetric 0-100 match on artists (most of the score) and tracks, with what they share."""
     if a_id == b_id:
         raise BotError("Pick someone other than yourself to compare tastes with.")
-    artists = interaction_weights(db, [a_id, b_id], "artists", now)
-    tracks = interaction_weights(db, [a_id, b_id], "tracks", now)
-    for member in (a_id, b_id):
-        if not artists.get(member) and not tracks.get(member):
-            raise BotError("One of you has no listening data here yet: link Spotify with `/connect` or bring in your "
-                           "history with `/import file` first.")
-    artist_score, shared_artists = taste_match(artists.get(a_id, {}), artists.get(b_id, {}))
-    track_score, shared_tracks = taste_match(tracks.get(a_id, {}), tracks.get(b_id, {}))
-    score = round(0.7 * artist_score + 0.3 * track_score)
+    both = affinity.tastes(db, [a_id, b_id], now)
+    return taste_of(db, a_id, b_id, both[a_id], both[b_id])
+
+
+def taste_of(db: Database, a_id: int, b_id: int, a: affinity.MemberTaste, b: affinity.MemberTaste) -> TasteMatch:
+    """`taste` from prepared profiles (those /affinity ranks by, so the two agree)."""
+    if a.empty or b.empty:
+        raise BotError("One of you has no listening data here yet: link Spotify with `/connect` or bring in your "
+                       "history with `/import file` first.")
+    found = affinity.taste_between(a, b)  # the score /affinity ranks by
+    score = found.score
     names = db.display_names([a_id, b_id])
-    artist_items = items_for_keys(db, [str(k) for k in shared_artists[:10]], "artists")
-    track_items = items_for_keys(db, [str(k) for k in shared_tracks[:10]], "tracks")
+    artist_items = items_for_keys(db, found.artists[:10], "artists")
+    track_items = items_for_keys(db, found.tracks[:10], "tracks")
     return TasteMatch(score, artist_items, track_items, _taste_summary(score, names[a_id], names[b_id], artist_items))
 
 

@@ -7,16 +7,21 @@ The counting itself lives in `server.py`; who may take part is decided by `acces
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from database import Database
-from utils.community import server
+from utils.community import affinity, recap, server
 from utils.community.access import CommunityAccess
+from utils.community.crowns import CrownService
+from utils.community.crowns import artist_names as crown_artist_names
 from utils.community.model import CommunityModel, ModelCache, make_context
+from utils.community.recap import Recap
 from utils.engine.group import group_recommend
 from utils.errors import BotError, NotEnoughData
+from utils.listening.periods import describe_range
 from utils.listening.reads import items_for_keys
 from utils.models import BlendResult, Digest, Item, Recommendation, RecommendationList, TasteMatch, WhoKnowsEntry
 from utils.workers import EngineWorkers
@@ -34,6 +39,48 @@ class CommunityService:
         self.models = models
         self.workers = workers
         self._clock = clock
+        self.crowns = CrownService(db, access, clock=clock)
+        # Prepared taste profiles, shared by /taste and /affinity so they always agree.
+        self.tastes = affinity.TasteProfiles(db, workers)
+
+    def invalidate(self, discord_id: int | None = None) -> None:
+        """Someone's listening or visibility changed (a ChangeListeners hook): crowns need a recount, and the
+        member's taste profile a reread."""
+        self.crowns.invalidate(discord_id)
+        self.tastes.forget(discord_id)
+
+    async def member_recap(self, guild_id: int | None, member_id: int, asker: int, year: int | None = None) -> Recap:
+        """One member's year in music (this year, or their latest with plays, when none is named)."""
+        await self.access.check_can_view(guild_id, member_id, asker)
+        return await self._recap([member_id], year)
+
+    async def server_recap(self, guild_id: int, year: int | None = None) -> Recap:
+        """The year in music of everyone who shares their listening here."""
+        members = await self.access.require_community(guild_id)
+        return await self._recap(members, year)
+
+    async def _recap(self, members: list[int], year: int | None) -> Recap:
+        if year is None:
+            latest = await self.db.run(self.db.latest_play_ms, members)
+            if latest is None:
+                raise NotEnoughData()
+            year = min(time.gmtime(self._clock()).tm_year, time.gmtime(latest / 1000).tm_year)
+        members = sorted(set(members))
+        # The reads are independent: side by side on the database threads (SQLite lets go of Python meanwhile).
+        parts = await asyncio.gather(*(self.db.run(recap.read_recap, self.db, members, year, part)
+                                       for part in recap.READS))
+        return await self.workers.compute(recap.assemble_recap, self.db, members, year, recap.RecapParts(*parts))
+
+    async def affinity(self, guild_id: int, member_id: int, limit: int = 10) -> list[tuple[int, int, list[str]]]:
+        """The members here whose taste is closest to this member's: (member, score as /taste shows it, artists
+        that tie them), best first."""
+        members = await self.access.require_visible(guild_id, [member_id], asker=member_id)
+        tastes = await self.tastes.get(guild_id, members, self._clock())
+        if tastes[member_id].empty:
+            raise NotEnoughData()
+        found = await self.workers.compute(affinity.closest, tastes, member_id, limit)
+        names = await self.db.run(crown_artist_names, self.db, [k for _, m in found for k in m.artists])
+        return [(member, m.score, [names[k] for k in m.artists]) for member, m in found]
 
     async def model(self, guild_id: int, members: list[int], now: float) -> CommunityModel:
         """The server's fitted model: the cached one, or fitted on the fitting threads."""
@@ -46,7 +93,8 @@ class CommunityService:
         members = await self.access.require_community(guild_id)
         items = await self.db.run(server.server_top, self.db, members, kind, time_range, limit, self._clock())
         if not items:
-            raise NotEnoughData("Nobody on this server has shared listening for that period yet.")
+            raise NotEnoughData(f"Nobody on this server has shared plays in {describe_range(time_range)} yet. "
+                                "Try another period.")
         return items
 
     async def whoknows(self, guild_id: int, artist: str) -> tuple[str, list[WhoKnowsEntry]]:
@@ -55,7 +103,10 @@ class CommunityService:
 
     async def taste(self, guild_id: int, a_id: int, b_id: int) -> TasteMatch:
         await self.access.require_visible(guild_id, [a_id, b_id], asker=a_id)
-        return await self.db.run(server.taste, self.db, a_id, b_id, self._clock())
+        if a_id == b_id:
+            raise BotError("Pick someone other than yourself to compare tastes with.")
+        both = await self.tastes.get(guild_id, [a_id, b_id], self._clock())  # the profiles /affinity ranks by
+        return await self.db.run(server.taste_of, self.db, a_id, b_id, both[a_id], both[b_id])
 
     async def blend(self, guild_id: int, member_ids: Sequence[int], size: int = BLEND_SIZE,
                     asker: int | None = None) -> BlendResult:
@@ -85,7 +136,7 @@ class CommunityService:
                 recs = (await self.server_recommend(guild_id, 5)).items
             except NotEnoughData:
                 recs = []
-        return Digest(guild_id, artists, tracks, risers, recs)
+        return Digest(guild_id, artists, tracks, risers, recs, await self.crowns.changes(guild_id))
 
 
 def _group_picks(model: CommunityModel, members: list[int], count: int) -> list[Any]:

@@ -18,6 +18,7 @@ from utils.cache import TTLCache
 from utils.community.model import CommunityModel
 from utils.community.service import CommunityService
 from utils.errors import BotError, NotEnoughData
+from utils.listening.periods import is_calendar
 from utils.logger import get_logger
 from utils.models import Item, Profile, Recommendation, RecommendationList
 from utils.music import recommend as personal
@@ -76,7 +77,7 @@ class MusicService:
     async def top(self, discord_id: int, kind: str, time_range: str = "medium_term", limit: int = 50) -> list[Item]:
         items = await self.db.run(top_lists.stored_top, self.db, discord_id, kind, time_range, limit, self._clock())
         if not items:
-            raise NotEnoughData()
+            raise NotEnoughData(top_lists.no_plays_in(time_range) if is_calendar(time_range) else None)
         return items
 
     async def recent(self, discord_id: int, limit: int = 50) -> list[tuple[Item, int]]:

@@ -11,7 +11,7 @@ from typing import Any
 from database import TIME_RANGES, Database
 from storage.keys import artist_key
 from utils.errors import NotEnoughData
-from utils.listening.periods import check_time_range, window_ms
+from utils.listening.periods import check_time_range, describe_range, is_calendar, window_ms
 from utils.listening.reads import artist_genres, artist_item, items_for_keys, kind_of, track_item
 from utils.models import Item, Profile
 from utils.sources.history_sync import source_line
@@ -28,11 +28,14 @@ def stored_top(db: Database, discord_id: int, kind: str, time_range: str, limit:
             build = track_item if kind == "tracks" else artist_item
             return [build(row, rank=row["rank"]) for row in rows]
         return counted_top(db, discord_id, kind, time_range, limit, now)  # imported-only members
-    if time_range == "all_time":
-        rows = db.yearly_counts(discord_id, kind, None, limit)
-    else:
-        rows = db.yearly_counts(discord_id, kind, int(time_range), limit)
-    return _items_from_counts(db, rows, kind)
+    since, until = window_ms(time_range, now)  # all time, a year, a month or a span of days
+    return _items_from_counts(db, db.window_counts(discord_id, kind, since, until, limit), kind)
+
+
+def no_plays_in(time_range: str) -> str:
+    """What to say for a period with no plays."""
+    return (f"There are no plays in {describe_range(time_range)} that I know of. Try another period, or bring in "
+            "older listening with `/import file`.")
 
 
 def counted_top(db: Database, discord_id: int, kind: str, time_range: str, limit: int, now: float) -> list[Item]:
@@ -61,6 +64,8 @@ def build_profile(db: Database, discord_id: int, time_range: str, now: float, li
         raise NotEnoughData()
     top_artists = stored_top(db, discord_id, "artists", time_range, limit, now)
     top_tracks = stored_top(db, discord_id, "tracks", time_range, limit, now)
+    if not top_artists and not top_tracks and is_calendar(time_range):
+        raise NotEnoughData(no_plays_in(time_range))
     genre_rows = data["top_artists"].get(time_range) or data["top_artists"]["medium_term"]
     genres = _top_genres(genre_rows) or _top_genres(
         [{"genres": g} for g in artist_genres(db.artists_by_key([a.key for a in top_artists])).values()])

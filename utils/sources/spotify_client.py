@@ -166,9 +166,18 @@ class SpotifyClient:
             return 0.0
         if waited + remaining > self.max_wait:
             log.warning("Spotify is rate limiting us for %.0f s more: %s fails fast", remaining, label)
+            # The wait is the Web API's; the token service still answers. A link that broke meanwhile is said
+            # now (LinkBroken: "/connect again"), not hidden behind "try again in an hour".
+            self._check_link()
             raise self._give_up(RateLimited(remaining))
         time.sleep(remaining)
         return remaining
+
+    def _check_link(self) -> None:
+        """Ask the token provider to prove the link (SpotifyAuth.check_link) when it can; LinkBroken propagates."""
+        check = getattr(self._token_provider, "check_link", None)
+        if check is not None:
+            check()
 
     def _backoff(self, label: str, failures: int, what: str) -> int:
         """Sleep before the next attempt after a transient failure, or give up with SpotifyUnavailable."""

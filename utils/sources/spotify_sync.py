@@ -147,7 +147,8 @@ class SyncService:
         """Sync one member now (the /sync command). Never raises for Spotify trouble: see `status`/`message`."""
         wait = self._paused_until - self._clock()
         if wait > self.inline_wait_seconds:
-            return SyncResult(discord_id, FAILED, 0, RateLimited(wait).user_message)
+            broken = await self._link_problem(discord_id)
+            return broken or SyncResult(discord_id, FAILED, 0, RateLimited(wait).user_message)
         if wait > 0:
             await self._sleep(wait)
         try:
@@ -162,6 +163,17 @@ class SyncService:
             except RateLimited as again:
                 self._pause(again.retry_after)
                 return SyncResult(discord_id, FAILED, 0, again.user_message)
+
+    async def _link_problem(self, discord_id: int) -> SyncResult | None:
+        """While the Web API makes us wait, the token service still answers: a link that no longer works is said
+        at once ("/connect again") rather than "try again in an hour". None when the link works (or can't be told)."""
+        try:
+            await self.db.run(self.auth.check_link, discord_id)
+        except (NotLinked, LinkBroken) as error:
+            return SyncResult(discord_id, FAILED, 0, error.user_message)
+        except BotError:
+            return None  # the token service is busy or down too: the wait is still the honest answer
+        return None
 
     @property
     def running(self) -> bool:

@@ -28,7 +28,7 @@ from utils.models import ImportSummary
 log = get_logger("bot")
 
 COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.server_life", "cogs.privacy", "cogs.history",
-        "cogs.admin", "cogs.charts")
+        "cogs.admin", "cogs.charts", "cogs.sources")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
 # The schedule itself lives in the database (rounds of SYNC_INTERVAL_MINUTES with leases): each process
@@ -51,6 +51,7 @@ class Services:
     workers: Any | None = None  # utils.workers.EngineWorkers
     spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.sources.spotify_client.stats
     images: Any | None = None  # utils.images.service.ImageService (None: answers without pictures)
+    sources: Any | None = None  # utils.sources.source_links.SourceLinks (Last.fm, ListenBrainz; .history syncs)
 
 
 def make_intents() -> discord.Intents:
@@ -95,7 +96,10 @@ class MusicBot(commands.Bot):
         self.new_members.before_loop(self._wait_ready)
         self._members_seen_at = time.time()
         # Whenever a member gains listening (a sync, an import), they count in every server we share with them.
-        self.watch_listening(getattr(services.sync, "on_synced", None), getattr(services.importer, "on_change", None))
+        self.watch_listening(getattr(services.sync, "on_synced", None), getattr(services.importer, "on_change", None),
+                             services.sources.history.on_change if services.sources is not None else None)
+        if services.sources is not None:  # a Last.fm / ListenBrainz link that stopped working: tell the member
+            services.sources.history.on_broken.append(self._source_broken)
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -146,6 +150,8 @@ class MusicBot(commands.Bot):
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
         for guild in self.guilds:
             await self._record_guild(guild)
+        if self.services.sources is not None:  # histories a restart interrupted carry on where they stopped
+            await self.services.sources.history.resume_unfinished()
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         if self.is_ready():
@@ -233,6 +239,11 @@ class MusicBot(commands.Bot):
                 log.info("scheduled sync: %d members", len(results))
         except Exception:
             log.exception("the scheduled sync failed; it will run again next time")
+        if self.services.sources is not None:
+            try:  # Last.fm / ListenBrainz: resumes unfinished histories, then fetches what is new (in threads)
+                await self.services.sources.history.sync_all()
+            except Exception:
+                log.exception("the Last.fm / ListenBrainz sync could not start; it will run again next time")
 
     async def _digest_tick(self) -> None:
         from cogs._base import server_names
@@ -285,6 +296,9 @@ class MusicBot(commands.Bot):
     def on_imported(self, discord_id: int, summary: ImportSummary) -> None:
         self._submit(self._after_import(discord_id, summary))
 
+    def on_source_linked(self, discord_id: int, guild_id: int | None, source: str) -> None:
+        self._submit(self.after_source_link(discord_id, guild_id, source))
+
     def status(self) -> dict[str, Any]:
         ready = self.is_ready() and not self.is_closed()
         latency = self.latency
@@ -321,6 +335,26 @@ class MusicBot(commands.Bot):
             embed = error_embed(f"I couldn't fetch your listening just now. {problem}{how}")
             embed.title = "Not fetched yet"
             await self._dm(discord_id, embed)
+
+    async def after_source_link(self, discord_id: int, guild_id: int | None, source: str) -> None:
+        """A member linked Last.fm or ListenBrainz: record the servers they share with the bot, then bring the
+        whole history in (in the background; they count from its first page, and each write records them again
+        through `watch_listening`)."""
+        self.record_member_servers(discord_id, also=guild_id)
+        if self.services.sources is not None:
+            await self.services.sources.start_history(discord_id, source)
+
+    def _source_broken(self, event: tuple[int, str, str]) -> None:
+        """Called from a history thread: DM the member what happened and how to link again."""
+        discord_id, source, words = event
+        self._submit(self._tell_source_broken(discord_id, source, words))
+
+    async def _tell_source_broken(self, discord_id: int, source: str, words: str) -> None:
+        from cogs.ui.embeds import error_embed
+
+        embed = error_embed(words)
+        embed.title = {"lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}.get(source, source) + " link stopped working"
+        await self._dm(discord_id, embed)
 
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         from cogs.ui.embeds import import_embed
@@ -391,6 +425,8 @@ class MusicBot(commands.Bot):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.web_server.stop)
         await self.close()
+        if self.services.sources is not None:
+            await asyncio.to_thread(self.services.sources.history.close)  # walks stop between pages; resume later
         if self.services.workers is not None:
             await asyncio.to_thread(self.services.workers.close)  # engine work still running uses the database: wait
         if self.db.is_open:

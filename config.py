@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 DEFAULT_SPOTIFY_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_SPOTIFY_ACCOUNTS_URL = "https://accounts.spotify.com/"
+DEFAULT_LASTFM_API_URL = "https://ws.audioscrobbler.com/2.0/"
+DEFAULT_LASTFM_AUTH_URL = "https://www.last.fm/api/auth/"
+DEFAULT_LISTENBRAINZ_API_URL = "https://api.listenbrainz.org/"
 # Where chart covers and avatars may be fetched from: Spotify's image hosts and Discord's avatar host.
 DEFAULT_IMAGE_HOSTS = ("i.scdn.co", "mosaic.scdn.co", "image-cdn-ak.spotifycdn.com", "image-cdn-fa.spotifycdn.com",
                        "cdn.discordapp.com")
@@ -61,6 +64,12 @@ class Settings:
     image_cache_mb: int = 200
     shard_count: int | None = None  # total shards across every process; None: one unsharded connection
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
+    lastfm_api_key: str = field(default="", repr=False)
+    lastfm_shared_secret: str = field(default="", repr=False)
+    lastfm_api_url: str = DEFAULT_LASTFM_API_URL
+    lastfm_auth_url: str = DEFAULT_LASTFM_AUTH_URL
+    listenbrainz_api_url: str = DEFAULT_LISTENBRAINZ_API_URL
+    public_url: str = ""  # PUBLIC_URL; empty means the origin of the redirect URI
 
     @property
     def sharded(self) -> bool:
@@ -69,13 +78,21 @@ class Settings:
 
     @property
     def public_base_url(self) -> str:
-        """Where members' browsers reach our web server: the origin of the redirect URI."""
+        """Where members' browsers reach our web server: PUBLIC_URL, or else the origin of the redirect URI."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
         parts = urlsplit(self.spotify_redirect_uri)
         return f"{parts.scheme}://{parts.netloc}"
 
+    @property
+    def lastfm_enabled(self) -> bool:
+        """Whether this bot has a Last.fm API account (both the key and the shared secret)."""
+        return bool(self.lastfm_api_key and self.lastfm_shared_secret)
+
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter to mask."""
-        return [self.discord_token, self.spotify_client_secret, *self.token_encryption_keys]
+        extra = [self.lastfm_shared_secret] if self.lastfm_shared_secret else []
+        return [self.discord_token, self.spotify_client_secret, *self.token_encryption_keys, *extra]
 
 
 class _Reader:
@@ -230,6 +247,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     if log_level not in LOG_LEVELS:
         reader.problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {log_level!r}).")
         log_level = "INFO"
+    lastfm_key, lastfm_secret = _lastfm_account(reader)
+    public_url = reader.url("PUBLIC_URL", "https://unset.invalid") if reader.raw("PUBLIC_URL") else ""
     shard_count, shard_ids = _read_shards(reader)
     settings = Settings(
         discord_token=discord_token,
@@ -252,6 +271,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         discord_api_url=reader.url("DISCORD_API_URL", DEFAULT_DISCORD_API_URL).rstrip("/"),
         spotify_api_url=_with_slash(reader.url("SPOTIFY_API_URL", DEFAULT_SPOTIFY_API_URL)),
         spotify_accounts_url=_with_slash(reader.url("SPOTIFY_ACCOUNTS_URL", DEFAULT_SPOTIFY_ACCOUNTS_URL)),
+        lastfm_api_key=lastfm_key,
+        lastfm_shared_secret=lastfm_secret,
+        lastfm_api_url=_with_slash(reader.url("LASTFM_API_URL", DEFAULT_LASTFM_API_URL)),
+        lastfm_auth_url=_with_slash(reader.url("LASTFM_AUTH_URL", DEFAULT_LASTFM_AUTH_URL)),
+        listenbrainz_api_url=_with_slash(reader.url("LISTENBRAINZ_API_URL", DEFAULT_LISTENBRAINZ_API_URL)),
+        public_url=public_url.rstrip("/"),
         image_hosts=_image_hosts(reader),
         image_cache_mb=reader.integer("IMAGE_CACHE_MB", 200, 0, 100_000) or 0,
         shard_count=shard_count,
@@ -260,6 +285,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     if reader.problems:
         raise ConfigError(reader.problems)
     return settings
+
+
+def _lastfm_account(reader: _Reader) -> tuple[str, str]:
+    """LASTFM_API_KEY and LASTFM_SHARED_SECRET come as a pair: both (Last.fm linking on) or neither (off)."""
+    key, secret = reader.raw("LASTFM_API_KEY"), reader.raw("LASTFM_SHARED_SECRET")
+    if bool(key) != bool(secret):
+        missing = "LASTFM_SHARED_SECRET" if key else "LASTFM_API_KEY"
+        reader.problems.append(f"{missing} is missing: Last.fm linking needs both LASTFM_API_KEY and "
+                               "LASTFM_SHARED_SECRET from your Last.fm API account (or neither, to leave it off).")
+    return key, secret
 
 
 def _with_slash(url: str) -> str:

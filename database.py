@@ -27,9 +27,11 @@ from storage.listening import ListeningReads
 from storage.members import LINK_BROKEN, LINK_NONE, LINK_OK, UNFINISHED_PLAYLISTS, MemberStore
 from storage.music import TIME_RANGES, MusicStore
 from storage.recap_reads import RecapReads
+from storage.sources import SourceStore
 
 __all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLAYLISTS", "Database"]
 
 
-class Database(MemberStore, MusicStore, ListeningReads, RecapReads, CrownStore, AccountData, Coordination):
+class Database(MemberStore, MusicStore, ListeningReads, RecapReads, CrownStore, AccountData, Coordination,
+               SourceStore):
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""

@@ -55,6 +55,7 @@ class WebContext:
     auth: SpotifyAuth
     bridge: BotBridge = field(default_factory=NullBridge)
     importer: Any | None = None
+    sources: Any | None = None  # utils.sources.source_links.SourceLinks (Last.fm's callback)
     started_at: float = field(default_factory=time.time)
     version: str = field(default_factory=app_version)
 
@@ -66,6 +67,7 @@ def create_app(ctx: WebContext) -> Flask:
     app.extensions["web_context"] = ctx
     _register_status_routes(app, ctx)
     _register_callback(app, ctx)
+    _register_lastfm_callback(app, ctx)
     _register_upload(app, ctx)
     _register_error_pages(app)
     app.after_request(_security_headers)
@@ -171,6 +173,24 @@ def _register_callback(app: Flask, ctx: WebContext) -> None:
                 ctx.bridge.on_linked(outcome.discord_id, outcome.guild_id)
             except Exception:  # the link is stored; the DM is a courtesy
                 log.exception("Could not tell the bot about a new link")
+        page = message_page(outcome.title, outcome.message, tone="ok" if outcome.ok else "error")
+        return page, outcome.status_code
+
+
+def _register_lastfm_callback(app: Flask, ctx: WebContext) -> None:
+    @app.get("/lastfm/callback")
+    def lastfm_callback() -> tuple[str, int]:
+        if ctx.sources is None:
+            return message_page("Last.fm isn't set up here", "This bot doesn't link Last.fm accounts.",
+                                tone="error"), 404
+        outcome = ctx.sources.handle_lastfm_callback(request.args.to_dict())
+        if outcome.ok and outcome.discord_id is not None:
+            notify = getattr(ctx.bridge, "on_source_linked", None)
+            try:
+                if notify is not None:
+                    notify(outcome.discord_id, outcome.guild_id, "lastfm")
+            except Exception:  # the link is stored; the history starts at the next sync anyway
+                log.exception("Could not tell the bot about a new Last.fm link")
         page = message_page(outcome.title, outcome.message, tone="ok" if outcome.ok else "error")
         return page, outcome.status_code
 

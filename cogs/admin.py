@@ -113,7 +113,30 @@ class Admin(BaseCog):
         }
         if self.bot.settings.sharded:
             fields["Shards"] = shards_line(self.bot.settings, ctx.guild.shard_id if ctx.guild else None)
+        fields.update(await self._sources_status())
         await self.send(ctx, embed=info_embed("Status", fields), private=True)
+
+    async def _sources_status(self) -> dict[str, str]:
+        """Last.fm and ListenBrainz: set up or not, how many links, and when one last synced."""
+        summary = await self.bot.db.run(self.bot.db.source_link_summary)
+        sources = self.services.sources
+        lines = {}
+        for source, name in (("lastfm", "Last.fm"), ("listenbrainz", "ListenBrainz")):
+            if source == "lastfm" and (sources is None or not sources.lastfm_ready):
+                lines[name] = "Not set up (no LASTFM_API_KEY / LASTFM_SHARED_SECRET)"
+                continue
+            row = summary.get(source)
+            if not row:
+                lines[name] = "No members linked yet"
+                continue
+            parts = [f"{row['links']} linked", "last sync " + (ago(row["last_synced_at"]) if row["last_synced_at"]
+                                                               else "not yet")]
+            if row["backfilling"]:
+                parts.append(f"{row['backfilling']} still bringing in their history")
+            if row["broken"]:
+                parts.append(f"{row['broken']} need to link again")
+            lines[name] = ", ".join(parts)
+        return lines
 
     # -- server settings -----------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ HOW_TO_EXPORT = (
     "1. On spotify.com open **Account \u2192 Privacy settings** and request **Extended streaming history**.\n"
     "2. Spotify e-mails you a download link (it can take up to 30 days, often less).\n"
     "3. Upload the zip (or the `.json` files inside it) with the button below, or attach it to `/import file`.\n\n"
+    "Using ListenBrainz? Its own export (your ListenBrainz settings, **Export**) works here too, or link it with "
+    "`/link listenbrainz`.\n\n"
     "Your imported history is private like the rest of your data, and `/import undo` removes it again."
 )
 
@@ -36,7 +38,7 @@ class History(BaseCog):
         return self.services.importer
 
     @commands.hybrid_group(name="import", description="Bring in your Spotify listening history", fallback="file")
-    @app_commands.describe(file="Your Spotify data export (zip or json). Leave empty to get a private upload link")
+    @app_commands.describe(file="Your Spotify or ListenBrainz export (zip or json). Leave empty for a private upload link")
     async def import_(self, ctx: commands.Context, file: discord.Attachment | None = None) -> None:
         """Import your Spotify history: attach the zip/json, or get a private upload link."""
         importer = self._importer()

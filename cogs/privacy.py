@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from bot import MusicBot
 
 SUMMARY = (
-    "I keep your Spotify display name, top artists and tracks, the songs you play, any history you import, "
-    "and your likes. Your Spotify login is stored encrypted.\n\n"
+    "I keep your Spotify display name, top artists and tracks, the songs you play, any history you import or "
+    "bring from Last.fm or ListenBrainz, and your likes. Your Spotify login and Last.fm key are stored encrypted.\n\n"
     "`/privacy export` sends you all of it as a file. `/privacy forget` deletes all of it. "
     "`/privacy visibility` hides you from (or shows you in) server features like taste matches and charts, "
     "in every server we share."
@@ -68,7 +68,8 @@ class Privacy(BaseCog):
 
         view = ConfirmView(member_id, confirm, confirm_label="Yes, delete everything")
         embed = discord.Embed(title="Delete all your data?", colour=0xE0564B, description=(
-            "This deletes your Spotify link, your listening history (imported too), your likes and your saved "
+            "This deletes your Spotify link, your Last.fm and ListenBrainz links, your listening history (imported "
+            "too), your likes and your saved "
             "recommendations. It can't be undone. Playlists I saved in your Spotify stay there."))
         await self.send(ctx, embed=embed, view=view, private=True)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cogs.ui.format import RANGE_LABELS
+from fakes.listening_history import Scrobble
 from fakes.world import BotWorld, bot_world, embed_text
+from utils.sources.history_sync import describe_link
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,44 @@ async def _show(world: BotWorld, who: str, name: str, options: dict[str, Any], p
         print(note + "]")
 
 
+def _songs_of(world: BotWorld, who: str) -> list[tuple[str, str]]:
+    rows = world.db.query("SELECT DISTINCT t.artist_name, t.name FROM plays p JOIN tracks t USING (track_id) "
+                          "WHERE p.discord_id = ? ORDER BY t.name", (world.user(who).id,))
+    return [(row["artist_name"], row["name"]) for row in rows]
+
+
+async def _link_others(world: BotWorld) -> None:
+    """carol links Last.fm (its web page, then the whole history); bob adds ListenBrainz (a private form)."""
+    assert world.lastfm is not None and world.listenbrainz is not None
+    now = int(time.time()) - 600
+    songs = [*_songs_of(world, "alice"), ("Кино", "Звезда по имени Солнце"), ("宇多田ヒカル", "First Love")]
+    world.lastfm.add_user("carol_fm", [Scrobble(now - i * 240, *songs[(i * 7) % len(songs)]) for i in range(1_500)])
+    reply = await world.link_lastfm("carol", "carol_fm")
+    await world.wait_history("carol", "lastfm")
+    print("> carol ran /link lastfm, allowed the bot on (pretend) Last.fm, and her reply now says:")
+    edited = await world.wait_for(lambda: "whole history is in" in embed_text(world.discord.message(int(reply["id"]))
+                                                                              or {}), "carol's reply")
+    if edited:
+        print("  " + embed_text(world.discord.message(int(reply["id"])) or {}).strip().splitlines()[-1])
+    bob_songs = _songs_of(world, "bob")
+    token = world.listenbrainz.add_user("bob_lb", [Scrobble(now - 30 * 86_400 - i * 300, *bob_songs[i % len(bob_songs)])
+                                                   for i in range(400)])
+    record = await world.slash("bob", "link listenbrainz")
+    await record.wait_response()
+    await world.discord.submit_modal(record, {"token": token})
+    await world.wait_history("bob", "listenbrainz")
+    print("> bob ran /link listenbrainz and pasted his (pretend) ListenBrainz token into the private form:")
+    print("  " + describe_link(world.db.source_link(world.user("bob").id, "listenbrainz") or {}).text)
+
+
 async def _run(pictures: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         async with bot_world(Path(folder)) as world:
-            print("A pretend Discord server and a pretend Spotify are running on this computer.")
-            for who in ("alice", "bob", "carol"):
+            print("A pretend Discord server, Spotify, Last.fm and ListenBrainz are running on this computer.")
+            for who in ("alice", "bob"):
                 await world.link(who)
                 print(f"> {who} ran /connect, agreed on (pretend) Spotify, and is linked and synced.")
+            await _link_others(world)
             for number, (who, name, options) in enumerate(SCRIPT, start=1):
                 await _show(world, who, name, options, pictures, number)
             print("\nThat's the bot. Run `python main.py` with real settings to use it on your own server.")

@@ -23,12 +23,16 @@ from database import Database
 from discord_endpoints import DEFAULT_API_URL, configure_discord_endpoints
 from fakes.discord_server import FakeDiscord
 from fakes.discord_world import FakeUser
+from fakes.lastfm_server import FakeLastFm
+from fakes.listenbrainz_server import FakeListenBrainz
 from fakes.spotify_server import FakeSpotify
 from keep_alive import WebContext, WebServer, create_app
 from utils.sources import spotify_client
 
 CLIENT_ID = "bot-test-client-id"
 CLIENT_SECRET = "bot-test-client-secret-0123456789"
+LASTFM_KEY = "bot-test-lastfm-key"
+LASTFM_SECRET = "bot-test-lastfm-secret"
 
 
 class LateApp:
@@ -53,6 +57,8 @@ class BotWorld:
     bot: MusicBot
     guild_channel: Any = None
     links: dict[int, str] = field(default_factory=dict)
+    lastfm: FakeLastFm | None = None
+    listenbrainz: FakeListenBrainz | None = None
 
     # -- people and places --------------------------------------------------------------------------
 
@@ -104,6 +110,24 @@ class BotWorld:
             await self.wait_for(lambda: (self.db.get_user(member.id) or {}).get("last_synced_at"), "the first sync")
         return member.id
 
+    async def link_lastfm(self, who: str, lastfm_user: str) -> dict[str, Any]:
+        """/link lastfm, then the browser: Last.fm's page (allowing as `lastfm_user`), our /lastfm/callback.
+
+        Returns the member's reply (the one that then shows the history's progress)."""
+        assert self.lastfm is not None
+        record = await self.slash(who, "link lastfm")
+        reply = await self.answer(record)
+        url = next(c["url"] for c in components(reply) if c.get("url"))
+        page = await asyncio.to_thread(requests.get, url, params={"login_as": lastfm_user}, timeout=15)
+        assert page.status_code == 200, page.text[:500]
+        return reply
+
+    async def wait_history(self, who: str, source: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Until the member's whole history from `source` is in."""
+        member = self.user(who).id
+        return await self.wait_for(lambda: (lambda link: link if link and link["status"] != "backfill" else None)(
+            self.db.source_link(member, source)), f"the {source} history", timeout)
+
     async def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
         deadline = time.monotonic() + timeout
         while True:
@@ -131,7 +155,8 @@ def make_settings(spotify: FakeSpotify, discord: FakeDiscord, redirect_uri: str,
 
 def build_services(db: Database, settings: Settings) -> Services:
     """The production wiring, with sync's waits shortened for tests."""
-    return app.build_services(db, settings, stagger_seconds=0.0, inline_wait_seconds=1.0)
+    sources = {"outage_waits": (0.05, 0.1, 0.2), "lastfm_client_options": {"min_gap": 0.0}}
+    return app.build_services(db, settings, stagger_seconds=0.0, inline_wait_seconds=1.0, source_options=sources)
 
 
 @contextlib.asynccontextmanager
@@ -145,14 +170,22 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bo
     spotify = FakeSpotify(CLIENT_ID, CLIENT_SECRET, redirect_uris=[redirect_uri]).start()
     spotify.set_delay(spotify_delay)
     discord = FakeDiscord().start()
+    lastfm = FakeLastFm(LASTFM_KEY, LASTFM_SECRET).start()
+    listenbrainz = FakeListenBrainz().start()
     db = Database(tmp_path / "bot.db")
-    settings = make_settings(spotify, discord, redirect_uri, tmp_path / "bot.db", **overrides)
+    sources = {"lastfm_api_key": LASTFM_KEY, "lastfm_shared_secret": LASTFM_SECRET, "lastfm_api_url": lastfm.api_url,
+               "lastfm_auth_url": lastfm.auth_url, "listenbrainz_api_url": listenbrainz.api_url}
+    settings = make_settings(spotify, discord, redirect_uri, tmp_path / "bot.db", **{**sources, **overrides})
+    import cogs.sources
+
+    cogs.sources.PROGRESS_EVERY_SECONDS = 0.1  # the member's reply follows the history closely in tests
     db.open()
     services = build_services(db, settings)
     bot = MusicBot(settings, db, services, web_server=web, guild_ready_timeout=0.05)
-    ctx = WebContext(settings=settings, db=db, auth=services.auth, bridge=bot, importer=services.importer)
+    ctx = WebContext(settings=settings, db=db, auth=services.auth, bridge=bot, importer=services.importer,
+                     sources=services.sources)
     holder.target = create_app(ctx)
-    world = BotWorld(discord, spotify, db, settings, services, web, bot)
+    world = BotWorld(discord, spotify, db, settings, services, web, bot, lastfm=lastfm, listenbrainz=listenbrainz)
     try:
         if start_bot:
             async with discord.running(bot):
@@ -171,6 +204,8 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bo
             db.close()
         discord.stop()
         spotify.stop()
+        lastfm.stop()
+        listenbrainz.stop()
         configure_discord_endpoints(DEFAULT_API_URL)
 
 

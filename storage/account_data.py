@@ -52,6 +52,9 @@ class AccountData(Connections):
                 export["spotify_link"] = {"linked": bool(linked), "tokens": "kept encrypted, not included"}
                 continue
             rows = self.query(f"SELECT * FROM {table} WHERE {column} = ?", (discord_id,))
+            if table == "source_links":  # the Last.fm session key is a secret, not data
+                rows = [{k: v for k, v in row.items()
+                         if k not in ("session_key", "account_key", "walk_holder", "walk_until")} for row in rows]
             if table == "auth_states":
                 rows = [{k: v for k, v in row.items() if k != "state_hash"} for row in rows]
             export[table] = rows

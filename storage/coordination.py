@@ -59,8 +59,10 @@ class Coordination(Connections):
             return cursor.rowcount == 1
 
     def users_joined_since(self, since: float) -> list[int]:
-        """Members who linked Spotify, first reached the bot or imported history since `since`, through any process."""
+        """Members who linked Spotify, Last.fm or ListenBrainz, first reached the bot or imported history since `since`,
+        through any process."""
         rows = self.query("SELECT discord_id FROM users WHERE linked_at > ? UNION "
                           "SELECT discord_id FROM users WHERE created_at > ? UNION "
-                          "SELECT discord_id FROM imports WHERE created_at > ?", (since, since, since))
+                          "SELECT discord_id FROM imports WHERE created_at > ? UNION "
+                          "SELECT discord_id FROM source_links WHERE linked_at > ?", (since, since, since, since))
         return sorted(row["discord_id"] for row in rows)

@@ -10,6 +10,7 @@ from typing import Any
 
 from storage.connection import Connections, chunks
 from storage.keys import artist_key, track_key
+from storage.sources import LISTENING_SOURCES, cross_source_filter
 
 TIME_RANGES = ("short_term", "medium_term", "long_term")
 
@@ -104,11 +105,21 @@ class MusicStore(Connections):
                 self._replace_top(conn, "top_tracks", "track_id", discord_id, time_range, ids)
             for time_range, ids in top_artists.items():
                 self._replace_top(conn, "top_artists", "artist_id", discord_id, time_range, ids)
-            added = self.insert_plays(discord_id, [(at, tid, ms, "spotify", 0) for at, tid, ms in plays])
+            added = self.insert_plays(discord_id, self._not_scrobbled(conn, discord_id, plays, tracks))
             conn.execute(
                 "UPDATE users SET last_synced_at = ?, recent_cursor_ms = MAX(COALESCE(recent_cursor_ms, 0), ?) "
                 "WHERE discord_id = ?", (synced_at, recent_cursor_ms or 0, discord_id))
         return added
+
+    @staticmethod
+    def _not_scrobbled(conn: sqlite3.Connection, discord_id: int, plays: Sequence[tuple[int, str, int | None]],
+                       tracks: Sequence[dict[str, Any]]) -> list[tuple[int, str, int | None, str, int]]:
+        """Spotify plays as rows, without those Last.fm or ListenBrainz already brought (one history per member)."""
+        keys = {t["track_id"]: track_key(t["artist_name"], t["name"]) for t in tracks}
+        kept = cross_source_filter(conn, discord_id, "spotify", [(at, tid, keys.get(tid, tid)) for at, tid, _ms in plays],
+                                   against=LISTENING_SOURCES)
+        spared = {(at, tid) for at, tid, _key in kept}
+        return [(at, tid, ms, "spotify", 0) for at, tid, ms in plays if (at, tid) in spared]
 
     @staticmethod
     def _replace_top(conn: sqlite3.Connection, table: str, column: str, discord_id: int, time_range: str,

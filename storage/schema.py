@@ -191,6 +191,38 @@ _V3 = [
         AND (SELECT a.name_key FROM artists a WHERE a.artist_id = tracks.artist_id) != normalise(artist_name)""",
 ]
 
+# Version 4: Last.fm and ListenBrainz. A member links an account per service (one Discord member per account); the
+# link keeps the Last.fm session key encrypted (ListenBrainz needs none), and where the history backfill stands, so
+# it resumes after a restart, and which process walks it now (a lease, so several processes never walk one history
+# twice at once). song_matches remembers every Spotify search for a song known only by name, misses too.
+_V4 = [
+    """CREATE TABLE IF NOT EXISTS source_links (
+        discord_id INTEGER NOT NULL REFERENCES users (discord_id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        account_name TEXT NOT NULL,
+        account_key TEXT NOT NULL,
+        session_key BLOB,
+        linked_at REAL NOT NULL,
+        last_synced_at REAL,
+        status TEXT NOT NULL DEFAULT 'backfill',
+        backfill_cursor BIGINT,
+        newest_seen BIGINT,
+        plays_expected INTEGER,
+        plays_fetched INTEGER NOT NULL DEFAULT 0,
+        plays_added INTEGER NOT NULL DEFAULT 0,
+        problem TEXT,
+        walk_holder TEXT,
+        walk_until REAL,
+        PRIMARY KEY (discord_id, source)
+    )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_source_links_account ON source_links (source, account_key)",
+    """CREATE TABLE IF NOT EXISTS song_matches (
+        name_key TEXT PRIMARY KEY,
+        track_id TEXT,
+        searched_at REAL NOT NULL
+    )""",
+]
+
 # Version 5: crowns (the member who plays an artist most in a server, past a threshold), what changed hands and
 # when (for /whoknows and the weekly digest), and each server's crown settings.
 _V5 = [
@@ -241,8 +273,7 @@ _V6 = [
     "CREATE INDEX IF NOT EXISTS idx_imports_created_at ON imports (created_at)",
 ]
 
-# 4 belongs to a feature on another branch; it stays empty here so the numbers line up when merged.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: [], 5: _V5, 6: _V6}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 # Every table holding rows about one member, with the column naming them: erasure and export walk this list.
@@ -256,6 +287,7 @@ USER_TABLES: list[tuple[str, str]] = [
     ("feedback", "discord_id"),
     ("saved_recommendations", "discord_id"),
     ("imports", "discord_id"),
+    ("source_links", "discord_id"),
     ("crowns", "discord_id"),
     ("crown_changes", "discord_id"),  # (a change naming them as the previous holder is unnamed on erasure)
     ("sync_leases", "discord_id"),

@@ -23,7 +23,7 @@ pytest_plugins = ["tests.cogs.conftest"]
 
 EVERY_COMMAND = {"connect", "disconnect", "sync", "profile", "top", "recent", "recommend", "playlist", "taste",
                  "whoknows", "server", "blend", "privacy", "import", "stats", "status", "settings", "reload",
-                 "sync-commands", "shutdown", "Compare taste", "chart", "crowns", "affinity", "recap"}
+                 "sync-commands", "shutdown", "Compare taste", "chart", "crowns", "affinity", "recap", "link", "unlink"}
 
 
 def test_intents_are_only_what_is_used() -> None:

@@ -162,6 +162,28 @@ def test_process_environment_is_used_by_default(monkeypatch: pytest.MonkeyPatch)
         load_settings()
 
 
+def test_last_fm_and_listenbrainz_settings() -> None:
+    s = load()
+    assert not s.lastfm_enabled and s.lastfm_api_key == "" and s.lastfm_shared_secret == ""
+    assert (s.lastfm_api_url, s.lastfm_auth_url, s.listenbrainz_api_url) == (
+        "https://ws.audioscrobbler.com/2.0/", "https://www.last.fm/api/auth/", "https://api.listenbrainz.org/")
+    s = load(LASTFM_API_KEY="fm-key-123", LASTFM_SHARED_SECRET="fm-secret-456", PUBLIC_URL="https://bot.example.org/",
+             LASTFM_API_URL="http://127.0.0.1:5003/2.0", LASTFM_AUTH_URL="http://127.0.0.1:5003/api/auth",
+             LISTENBRAINZ_API_URL="http://127.0.0.1:5004")
+    assert s.lastfm_enabled and s.public_base_url == "https://bot.example.org"
+    assert (s.lastfm_api_url, s.lastfm_auth_url, s.listenbrainz_api_url) == (
+        "http://127.0.0.1:5003/2.0/", "http://127.0.0.1:5003/api/auth/", "http://127.0.0.1:5004/")
+    assert "fm-secret-456" in s.secrets() and "fm-secret-456" not in repr(s) and "fm-key-123" not in repr(s)
+
+
+def test_last_fm_needs_both_or_neither() -> None:
+    found = problems({**REQUIRED, "LASTFM_API_KEY": "only-the-key"})
+    assert found == ["LASTFM_SHARED_SECRET is missing: Last.fm linking needs both LASTFM_API_KEY and "
+                     "LASTFM_SHARED_SECRET from your Last.fm API account (or neither, to leave it off)."]
+    assert "LASTFM_API_KEY is missing" in problems({**REQUIRED, "LASTFM_SHARED_SECRET": "s"})[0]
+    assert "PUBLIC_URL must be a web address" in problems({**REQUIRED, "PUBLIC_URL": "bot.example.org"})[0]
+
+
 def test_image_settings_default_to_spotify_hosts_and_a_200_mb_cache() -> None:
     from config import DEFAULT_IMAGE_HOSTS
 

@@ -386,6 +386,9 @@ def fill_everything(db: Database, uid: int, tag: str) -> None:
     db.add_guild_member(GUILD, uid)
     db.set_feedback(uid, "track", f"artist {tag} - song {tag}", 1)
     db.save_last_recommendations(uid, {"items": [f"tr_{tag}"]})
+    db.save_source_link(uid, "lastfm", f"fm_{tag}", f"SESSION-CIPHER-{tag}".encode())
+    db.store_source_page(uid, "lastfm", [(10_000, f"Artist {tag}", f"Song {tag}", None, None)], cursor=10_000)
+    db.save_song_match(f"artist {tag} - song {tag}", None)
     db.set_crown_settings(GUILD, threshold=1)
     db.save_crowns(GUILD, [(f"artist {tag}", uid, 2, 1.0)], [], [(f"artist {tag}", uid, None, 2, 1.0)])
     assert db.claim_sync(uid, f"process-{tag}", time.time() + 600, time.time())
@@ -435,7 +438,7 @@ def test_erase_user_leaves_no_row_about_the_member_anywhere(two_members: Databas
     assert rows_mentioning(db, ALICE) == {}
     assert rows_mentioning(db, BOB) == bob_before
     assert db.get_user(ALICE) is None and db.get_tokens(ALICE) is None
-    assert db.load_profile(BOB)["totals"]["plays"] == 2
+    assert db.load_profile(BOB)["totals"]["plays"] == 3  # synced, imported, scrobbled
     assert db.whoknows(GUILD, "Artist bob")[0]["discord_id"] == BOB
 
 
@@ -469,6 +472,7 @@ def test_export_holds_every_row_about_the_member_and_no_token(two_members: Datab
     assert {t["track_id"] for t in export["tracks"]} == {"tr_alice"}
     assert ACCESS_CIPHERTEXT.decode() not in text and REFRESH_CIPHERTEXT.decode() not in text
     assert "state-alice" not in text  # the state hash is a secret too
+    assert "SESSION-CIPHER" not in text and export["source_links"][0]["account_name"] == "fm_alice"
     assert str(BOB) not in text and "bob" not in text
 
 

@@ -24,6 +24,9 @@ async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.Capture
     # the bot got the members those mentions name
     assert "Bob × Alice" in printed and "A mix for Alice, Bob, Carol" in printed
     assert "no answer" not in printed
+    # one member linked through Last.fm's page, one through ListenBrainz's form, each with their whole history
+    assert "> carol ran /link lastfm" in printed and "(1,500 plays added)" in printed
+    assert "> bob ran /link listenbrainz" in printed and "(400 plays added)" in printed
     # every picture the demo posted is in the folder, as PNG, and the session says where
     saved = sorted(p.name for p in tmp_path.iterdir())
     assert saved == ["04-chart-chart.png", "05-taste-taste.png", "06-server-top-chart.png",

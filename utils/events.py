@@ -51,6 +51,7 @@ class NullBridge:
         self.latency_ms = latency_ms
         self.linked: list[tuple[int, int | None]] = []
         self.imported: list[tuple[int, Any]] = []
+        self.sources_linked: list[tuple[int, int | None, str]] = []
         self.recorded: list[int] = []
 
     def on_linked(self, discord_id: int, guild_id: int | None) -> None:
@@ -60,6 +61,11 @@ class NullBridge:
     def on_imported(self, discord_id: int, summary: Any) -> None:
         with self._lock:
             self.imported.append((discord_id, summary))
+
+    def on_source_linked(self, discord_id: int, guild_id: int | None, source: str) -> None:
+        """A member linked Last.fm (or ListenBrainz) in a browser: count them in their servers, bring the history."""
+        with self._lock:
+            self.sources_linked.append((discord_id, guild_id, source))
 
     def record_member_servers(self, discord_id: int, also: int | None = None) -> None:
         with self._lock:

@@ -77,6 +77,7 @@ class Profile:
     total_plays: int
     imported_plays: int
     genres: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # "Last.fm: whole history in, last synced 5 minutes ago"
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class PlaylistResult:
     url: str
     name: str
     track_count: int
-    skipped_local: int = 0  # tracks known only from imported history (no Spotify id), left out
+    skipped_local: int = 0  # songs known only by name that Spotify's search could not find, left out
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ log = get_logger(__name__)
 EXPORT_EXPLANATION = (
     "Everything this bot stores about you. 'users' holds your account details here (your name, whether you're "
     "linked or hidden); 'plays' are the songs you listened to ('played_at' is when you finished, counted in "
-    "milliseconds since 1 January 1970; 'source' says whether it came from Spotify or a history file you "
-    "imported); 'top_tracks' and 'top_artists' are Spotify's lists of your favourites for each period; "
+    "milliseconds since 1 January 1970; 'source' says whether it came from Spotify, a history file you "
+    "imported, Last.fm or ListenBrainz); 'source_links' lists the Last.fm and ListenBrainz accounts you linked and "
+    "how far their history came in (Last.fm's key is kept encrypted and not included); 'top_tracks' and "
+    "'top_artists' are Spotify's lists of your favourites for each period; "
     "'feedback' holds your likes (1) and 'not for me' (-1); 'guild_members' lists the servers where the bot "
     "knows you; 'saved_recommendations' holds the last songs the bot recommended to you and, under "
     "'unfinished_playlists', any playlist it made in your Spotify but couldn't fill yet (saving again fills that "

@@ -108,7 +108,7 @@ def _form_page(display_name: str | None, max_bytes: int) -> Response:
                   f".json files inside it. Files up to {max_bytes // (1024 * 1024)} MB are fine.")
         + '<form id="upload-form" method="post" enctype="multipart/form-data">'
         + '<label for="file">Your Spotify history file</label>'
-        + '<input id="file" name="file" type="file" required accept=".zip,.json,application/zip,application/json">'
+        + '<input id="file" name="file" type="file" required accept=".zip,.json,.jsonl,application/zip,application/json">'
         + '<button id="send" type="submit">Upload my history</button></form>'
         + '<progress id="bar" max="100" value="0" hidden style="width:100%"></progress>'
         + '<p id="status" role="status" aria-live="polite"></p>'

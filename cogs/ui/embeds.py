@@ -128,8 +128,11 @@ def profile_embed(profile: Profile, *, avatar_url: str | None = None) -> discord
         facts.append(f"listening since {dt.datetime.fromtimestamp(profile.since, dt.UTC):%B %Y}")
     embed.add_field(name="Listening", value=", ".join(facts), inline=False)
     _thumb(embed, profile.top_artists + profile.top_tracks)
+    if profile.sources:
+        embed.add_field(name="Also from", value=clip("\n".join(profile.sources), FIELD_VALUE_MAX), inline=False)
     if not profile.linked:
-        embed.add_field(name="Spotify", value="Not linked: these figures come from an imported history only.", inline=False)
+        where = "the sources above" if profile.sources else "an imported history only"
+        embed.add_field(name="Spotify", value=f"Not linked: these figures come from {where}.", inline=False)
     _footer(embed, freshness(profile.synced_at))
     return embed
 
@@ -207,8 +210,9 @@ def blend_embed(result: BlendResult, names: dict[int, str]) -> discord.Embed:
 def playlist_embed(result: PlaylistResult) -> discord.Embed:
     text = f"Saved **[{short(result.name)}]({result.url})** to your Spotify with {plural(result.track_count, 'song')}."
     if result.skipped_local:
-        text += (f"\n{plural(result.skipped_local, 'song')} from your imported history had no Spotify match, "
-                 "so I left them out.")
+        text += (f"\n{plural(result.skipped_local, 'song')} I couldn't find on Spotify (known only from Last.fm, "
+                 "ListenBrainz or an imported history), so I left "
+                 f"{'it' if result.skipped_local == 1 else 'them'} out.")
     return _embed("Playlist saved", text, url=result.url)
 
 

@@ -30,6 +30,7 @@ from utils.logger import get_logger
 from utils.models import BlendResult, Item, PlaylistResult, Recommendation
 from utils.music import recommend
 from utils.music.top_lists import stored_top
+from utils.sources.song_match import find_on_spotify
 from utils.sources.spotify_client import SpotifyRequestFailed, WriteUncertain
 
 log = get_logger(__name__)
@@ -122,12 +123,14 @@ class PlaylistService:
         A playlist made but not filled (Spotify failed after creating it) is remembered under its songs and its
         `kind`; the next save of the same songs, or of the same kind, fills that playlist (adding only what is not in
         it yet) instead of making another. A create whose answer never came is not retried: it may exist."""
+        client = await self.db.run(self.auth.client_for, discord_id)
+        # songs known only by name (Last.fm, ListenBrainz, an export) are looked up on Spotify, each once, ever
+        items = await self.db.run(find_on_spotify, self.db, client, items)
         uris = list(dict.fromkeys(i.uri for i in items if i.uri))[:MAX_PLAYLIST_TRACKS]
         skipped = len([i for i in items if not i.uri])
         if not uris:
             raise BotError("None of those songs could be found on Spotify, so there is nothing to save yet.")
         keys = [recommend.songs_key(uris), *([kind] if kind else [])]
-        client = await self.db.run(self.auth.client_for, discord_id)
         unfinished = await self.db.run(recommend.unfinished_playlist, self.db, discord_id, keys)
         playlist, present = (await self._reuse(client, discord_id, unfinished, kind)) if unfinished else (None, [])
         while True:

@@ -17,11 +17,13 @@ from typing import IO, Any
 
 from database import Database
 from storage.keys import local_id, track_key
+from storage.sources import LISTENING_SOURCES, cross_source_filter
 from utils.errors import LinkExpired
 from utils.events import ChangeListeners
 from utils.logger import get_logger
 from utils.models import ImportSummary
 from utils.sources.export_reader import SKIP_THRESHOLD_MS, ImportLimits, ParsedHistory, TrackInfo, parse_export
+from utils.sources.listenbrainz_export import FORMAT_LISTENBRAINZ
 
 log = get_logger("import")
 
@@ -133,6 +135,7 @@ class HistoryImporter:
             if guild_id is not None:
                 db.add_guild_member(guild_id, discord_id)
             rows, moves = self._new_plays(discord_id, parsed)
+            rows = _not_scrobbled(conn, discord_id, rows, parsed.tracks, listens=FORMAT_LISTENBRAINZ in parsed.formats)
             tracks = _unique_tracks(parsed.tracks)
             known_tracks = _existing(conn, "tracks", "track_id", [t.track_id for t in tracks])
             new_tracks = [t for t in tracks if t.track_id not in known_tracks]
@@ -200,6 +203,20 @@ class HistoryImporter:
             if track_id.startswith("local:") and track_id != local_id(name_key):
                 merged[played_at] = track_id
         return index, merged
+
+
+def _not_scrobbled(conn: Any, discord_id: int, rows: list[PlayRow], tracks: Sequence[TrackInfo], *,
+                   listens: bool = False) -> list[PlayRow]:
+    """The rows Last.fm or ListenBrainz have not brought already (one listening history per member). Listens from
+    a ListenBrainz export are stamped when they started, so they are matched to Spotify's plays the same way."""
+    keys = {t.track_id: t.name_key for t in tracks}
+    against = ("spotify", *LISTENING_SOURCES) if listens else LISTENING_SOURCES
+    kept = cross_source_filter(conn, discord_id, "import", [(r[0], r[1], keys.get(r[1], r[1])) for r in rows],
+                               against=against)
+    if len(kept) == len(rows):
+        return rows
+    spared = {(at, tid) for at, tid, _key in kept}
+    return [row for row in rows if (row[0], row[1]) in spared]
 
 
 def _near(index: dict[int, list[tuple[int, str, int]]], played_at: int, name_key: str, origin: int) -> bool:

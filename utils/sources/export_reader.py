@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from storage.keys import artist_key, local_id, track_key
 from utils.errors import BadImportFile
+from utils.sources import listenbrainz_export as lb_export
 from utils.sources.json_stream import iter_json_array
 from utils.sources.upload_guard import ByteBudget, CountingReader, SeekableUpload, basename, megabytes, too_big_inside
 
@@ -120,6 +121,13 @@ def parse_export(fileobj: IO[bytes], filename: str, limits: ImportLimits | None 
         if zipfile.is_zipfile(stream):
             stream.seek(0)
             _read_zip(stream, history, limits)
+        elif basename(filename).lower().endswith(".jsonl"):
+            stream.seek(0)
+            history.registry = _Tracks(history.tracks)
+            history.formats.add(lb_export.FORMAT_LISTENBRAINZ)
+            counted = io.BufferedReader(CountingReader(stream, ByteBudget(limits.max_uncompressed_bytes), None))
+            lb_export.read_jsonl(counted, basename(filename), history, history.registry, limits.max_entry_chars)
+            history.files_read.append(basename(filename))
         else:
             stream.seek(0)
             if not _looks_like_json(stream):
@@ -166,6 +174,9 @@ def _read_zip(stream: IO[bytes], history: ParsedHistory, limits: ImportLimits) -
         if sum(m.file_size for m in members) > limits.max_uncompressed_bytes:
             raise BadImportFile(too_big_inside(limits.max_uncompressed_bytes))
         budget = ByteBudget(limits.max_uncompressed_bytes)
+        if lb_export.is_listenbrainz_zip(archive):
+            _read_listenbrainz_zip(archive, history, limits, budget)
+            return
         wanted = sorted((m for m in members if not m.is_dir() and _history_format_from_name(m.filename)),
                         key=lambda m: (_history_format_from_name(m.filename) != FORMAT_EXTENDED, m.filename))
         accounts: set[str] = set()
@@ -180,6 +191,14 @@ def _read_zip(stream: IO[bytes], history: ParsedHistory, limits: ImportLimits) -
             except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError,
                     RuntimeError) as exc:
                 raise BadImportFile("That zip file is damaged. Please download it again from Spotify.") from exc
+
+
+def _read_listenbrainz_zip(archive: zipfile.ZipFile, history: ParsedHistory, limits: ImportLimits,
+                           budget: ByteBudget) -> None:
+    if history.registry is None:
+        history.registry = _Tracks(history.tracks)
+    history.formats.add(lb_export.FORMAT_LISTENBRAINZ)
+    lb_export.read_zip(archive, history, history.registry, limits.max_entry_chars, budget)
 
 
 def _history_format_from_name(path: str) -> str | None:
@@ -226,6 +245,8 @@ def _format_from_fields(entry: Any) -> str | None:
         return FORMAT_EXTENDED
     if "endTime" in entry and "msPlayed" in entry:
         return FORMAT_ACCOUNT
+    if lb_export.looks_like_listen(entry):
+        return lb_export.FORMAT_LISTENBRAINZ
     return None
 
 
@@ -240,6 +261,8 @@ class _EntryReader:
         self.accounts = accounts
         self.latest_ms = int(datetime.now(UTC).timestamp() * 1000) + _SLACK_MS
         self.add = self._add_extended if fmt == FORMAT_EXTENDED else self._add_account
+        if fmt == lb_export.FORMAT_LISTENBRAINZ:  # an older ListenBrainz export: one JSON array of listens
+            self.add = lambda entry: lb_export.add_listen(entry, history, tracks)
 
     def _add_extended(self, entry: Any) -> None:
         if not isinstance(entry, dict):

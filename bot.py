@@ -215,6 +215,8 @@ class MusicBot(commands.Bot):
             await self.services.sync.add_member(member.guild.id, member.id)
 
     async def on_member_remove(self, member: discord.Member) -> None:
+        # A recording begun before they left (an import finishing) must not add them back after the removal.
+        await self.services.community.access.settle_recordings()
         await self.services.sync.remove_member(member.guild.id, member.id)
 
     async def _record_new_members(self) -> None:

@@ -74,9 +74,13 @@ class CommunityAccess:
         task.add_done_callback(self._recording.discard)
         return task
 
-    async def visible_members(self, guild_id: int) -> list[int]:
-        if self._recording:  # a member's servers are being recorded: they count in this very answer
+    async def settle_recordings(self) -> None:
+        """Wait for servers being recorded right now, so what comes next (an answer, a member leaving) sees them."""
+        if self._recording:
             await asyncio.gather(*list(self._recording), return_exceptions=True)
+
+    async def visible_members(self, guild_id: int) -> list[int]:
+        await self.settle_recordings()  # a member's servers are being recorded: they count in this very answer
         members = await self.visible.get_or_load(guild_id, lambda: self.db.run(self.db.visible_members, guild_id))
         return list(members)
 

@@ -27,7 +27,7 @@ import psutil  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 from scripts.bench_support import die_with_parent, exit_on_sigterm  # noqa: E402
-from utils.evaluation import read_triples  # noqa: E402
+from utils.engine.evaluation import read_triples  # noqa: E402
 from utils.recommendations import Hybrid, Interactions, ItemCF, group_recommend  # noqa: E402
 
 HETREC = ROOT.parent / "shared" / "reference" / "hetrec-lastfm-2k" / "user_artists.dat"

@@ -80,7 +80,7 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.evaluation import main as evaluation_main
+    from utils.engine.evaluation import main as evaluation_main
 
     return evaluation_main(argv)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils.evaluation import assign_folds, evaluate_split, main, ranking_metrics, read_triples
+from utils.engine.evaluation import assign_folds, evaluate_split, main, ranking_metrics, read_triples
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "hetrec_sample.tsv"
 FULL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "hetrec-lastfm-2k" / "user_artists.dat"

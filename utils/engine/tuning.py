@@ -1,0 +1,301 @@
+"""Self-tuning: pick the hybrid's weights and its parts' main settings on the community's own listening.
+
+How (`tune`): hold out a slice of each sampled member's listening (their most recent items when the data
+carries play times, else a seeded random slice), fit each part on the rest, score the held-out slice with
+every setting the time budget allows (each part on its own; the best stays), then search the blend's
+weights on the same slice with the parts' candidate lists kept in memory, so a weight costs microseconds.
+The choice is kept only when it beats the defaults on the held-out slice; a community with fewer than
+`MIN_MEMBERS` members with `MIN_ITEMS` or more items keeps the defaults, since a few members cannot tell
+one setting from another. `TuningReport` says what was chosen and how sure it is, in plain words.
+
+The variety penalty and the per-artist cap of the final list are left out of the search (HetRec knows no
+artists of its artists), and `CatalogueExpansion` keeps its weight: its catalogue comes with each request.
+Imports: numpy/scipy and the engine's own modules only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from utils.engine.base import Recommender
+from utils.engine.data import Interactions
+from utils.engine.factors import EASE, EASE_MAX_ITEMS
+from utils.engine.numerics import top_per_row
+
+MIN_MEMBERS = 10  # members with MIN_ITEMS items or more; fewer keeps the defaults
+MIN_ITEMS = 5
+HOLDOUT = 0.2  # share of each sampled member's items held out
+MAX_SAMPLED = 400  # members scored per setting: enough to rank settings, cheap enough for the budget
+WEIGHT_STEPS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5)
+# Settings tried per part, the part's own default first, most promising next (the budget may cut the tail).
+GRIDS: dict[str, list[dict[str, float]]] = {
+    "item_cf": [{"alpha": a, "beta": b} for b in (0.3, 0.5, 0.1, 0.7, 0.0) for a in (1.0, 0.7)],
+    "user_knn": [{"k": k, "shrink": s} for k in (20, 50, 100, 10) for s in (0.0, 10.0)],
+    "ridge": [{"lam": lam} for lam in (100.0, 300.0, 30.0, 1000.0)],
+    "ease": [{"lam": lam} for lam in (50.0, 200.0, 500.0, 20.0)],
+    "ials": [{"factors": 48, "regularization": 0.05, "alpha": 1.0},
+             {"factors": 64, "regularization": 0.5, "alpha": 2.0},
+             {"factors": 32, "regularization": 0.05, "alpha": 0.5}],
+}
+NOT_TUNED = {"catalogue"}  # needs each request's catalogue: keeps the weight it has
+
+
+@dataclass(frozen=True)
+class TuningReport:
+    """What tuning chose for one fit, and how sure it is (`summary()` is one plain line for admins)."""
+
+    tuned: bool  # False: the defaults were kept (see `note`)
+    note: str
+    weights: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, dict[str, float]] = field(default_factory=dict)
+    confidence: str = "none"  # "sure", "fairly sure", "not sure" or "none" (nothing measured)
+    members: int = 0  # members whose held-out items were scored
+    held_out: int = 0
+    score: float = 0.0  # precision@k of the choice on the held-out slice
+    default_score: float = 0.0  # of the defaults, on the same slice
+    tried: int = 0  # settings and weight sets scored
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if not self.tuned:
+            return f"Standard settings: {self.note}"
+        parts = ", ".join(f"{_LABELS.get(n, n)} {w:g}" for n, w in sorted(self.weights.items(), key=lambda kv: -kv[1])
+                          if w > 0)
+        gain = (self.score - self.default_score) * 100
+        return (f"Tuned on {self.members} members' recent listening in {self.seconds:.1f} s: {parts}; "
+                f"{gain:+.1f} hits per 100 suggestions over the standard settings ({self.confidence})")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_LABELS = {"popularity": "popular", "item_cf": "co-listening", "user_knn": "taste neighbours",
+           "ridge": "similar listening", "ease": "EASE", "ials": "iALS", "catalogue": "your artists"}
+
+
+def untuned(note: str) -> TuningReport:
+    return TuningReport(tuned=False, note=note)
+
+
+@dataclass
+class _Slice:
+    """The held-out split: training data, sampled members' rows, their held-out columns."""
+
+    train: Interactions
+    rows: np.ndarray
+    relevant: list[set[int]]
+    played: sp.csr_matrix  # the sampled members' training rows (never recommended)
+
+    @property
+    def held_out(self) -> int:
+        return sum(len(r) for r in self.relevant)
+
+
+def hold_out(data: Interactions, seed: int = 0, share: float = HOLDOUT, sample: int = MAX_SAMPLED) -> _Slice | None:
+    """Hold out each sampled member's most recent `share` of items (random when the data has no play times)."""
+    rng = np.random.default_rng(seed)
+    counts = np.diff(data.matrix.indptr)
+    eligible = np.flatnonzero(counts >= MIN_ITEMS)
+    if len(eligible) < MIN_MEMBERS:
+        return None
+    rows = np.sort(rng.choice(eligible, size=min(sample, len(eligible)), replace=False))
+    matrix = data.matrix.copy()
+    keep = np.ones(matrix.nnz, dtype=bool)
+    relevant: list[set[int]] = []
+    for row in rows:
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        n_out = max(1, round(share * (end - start)))
+        if data.last_seen is not None:
+            order = np.argsort(-data.last_seen[start:end], kind="stable")  # most recent first
+        else:
+            order = rng.permutation(end - start)
+        out = start + order[:n_out]
+        keep[out] = False
+        relevant.append(set(matrix.indices[out].tolist()))
+    matrix.data = np.where(keep, matrix.data, 0.0)
+    matrix.eliminate_zeros()
+    train = Interactions(matrix, data.users, data.items)
+    return _Slice(train, rows, relevant, train.matrix[rows])
+
+
+@dataclass
+class _Candidates:
+    """One part's top candidates for the sampled members: columns and scores scaled to 0..1 per member."""
+
+    cols: np.ndarray
+    vals: np.ndarray
+
+
+def candidates(model: Recommender, split: _Slice, pool: int) -> _Candidates:
+    """The part's `pool` best unplayed items per sampled member, as the hybrid's fusion sees them."""
+    scores = model.batch_scores(split.rows)
+    played = split.played
+    scores[np.repeat(np.arange(len(split.rows)), np.diff(played.indptr)), played.indices] = -np.inf
+    cols = top_per_row(scores, pool)
+    vals = np.take_along_axis(scores, cols, axis=1)
+    vals = np.where(np.isfinite(vals) & (vals > 0), vals, 0.0)
+    top = vals[:, :1]
+    vals = np.divide(vals, top, out=np.zeros_like(vals), where=top > 0)
+    return _Candidates(cols, vals)
+
+
+class _Blend:
+    """Every part's candidates on one shared column set per member, so a weight set scores in one pass."""
+
+    def __init__(self, parts: Mapping[str, _Candidates], relevant: Sequence[set[int]], k: int) -> None:
+        self.names = list(parts)
+        self.k = k
+        stacked = np.concatenate([parts[n].cols for n in self.names], axis=1)
+        width = stacked.shape[1]
+        self.values = np.zeros((len(self.names), stacked.shape[0], width))
+        self.hit = np.zeros((stacked.shape[0], width), dtype=bool)
+        self.n_relevant = np.array([len(r) for r in relevant])
+        for row in range(stacked.shape[0]):
+            union, where = np.unique(stacked[row], return_inverse=True)
+            offset = 0
+            for p, name in enumerate(self.names):
+                n = parts[name].cols.shape[1]
+                np.add.at(self.values[p, row], where[offset:offset + n], parts[name].vals[row])
+                offset += n
+            self.hit[row, : len(union)] = [c in relevant[row] for c in union]
+        self.discount = 1.0 / np.log2(np.arange(2, k + 2))
+        ideal = np.cumsum(self.discount)
+        self.ideal = ideal[np.minimum(self.n_relevant, k) - 1]
+
+    def hits(self, weights: Mapping[str, float]) -> np.ndarray:
+        """Hits in each member's top k (member x rank) for this weight set."""
+        w = np.array([weights.get(n, 0.0) for n in self.names])
+        fused = np.tensordot(w, self.values, axes=1)
+        top = top_per_row(np.where(fused > 0, fused, -np.inf), self.k)
+        picked = np.take_along_axis(fused, top, axis=1) > 0
+        return np.take_along_axis(self.hit, top, axis=1) & picked
+
+    def score(self, weights: Mapping[str, float]) -> tuple[float, float]:
+        """(precision@k, nDCG@k) averaged over members."""
+        hits = self.hits(weights)
+        return float(hits.sum() / hits.size), float(((hits @ self.discount) / self.ideal).mean())
+
+
+def _precision(parts: _Candidates, split: _Slice, k: int) -> tuple[float, float]:
+    blend = _Blend({"only": parts}, split.relevant, k)
+    return blend.score({"only": 1.0})
+
+
+def tune(
+    data: Interactions,
+    components: Sequence[Recommender],
+    weights: Mapping[str, float],
+    *,
+    k: int = 10,
+    pool: int = 100,
+    budget_seconds: float = 2.5,
+    seed: int = 0,
+) -> TuningReport:
+    """Choose settings and weights for these components on a held-out slice of `data` (see the module docstring)."""
+    start = time.perf_counter()
+    split = hold_out(data, seed)
+    if split is None:
+        eligible = int((np.diff(data.matrix.indptr) >= MIN_ITEMS).sum())
+        return untuned(f"{eligible} member{'s' if eligible != 1 else ''} with {MIN_ITEMS} or more songs; "
+                       f"tuning needs {MIN_MEMBERS}")
+    deadline = start + budget_seconds
+    tunable = [c for c in components if c.name not in NOT_TUNED and _offered(c, data)]
+    best: dict[str, tuple[tuple[float, float], dict[str, float], _Candidates]] = {}
+    default_parts: dict[str, _Candidates] = {}
+    tried = 0
+    queue = _settings_queue(tunable)
+    fit_cost: dict[str, float] = {}
+    for comp, setting in queue:
+        is_default = comp.name not in best
+        if not is_default and time.perf_counter() + 2 * fit_cost.get(comp.name, 0.0) > deadline:
+            continue
+        t0 = time.perf_counter()
+        model = comp.configured(**setting).fit(split.train)
+        cands = candidates(model, split, pool)
+        fit_cost[comp.name] = time.perf_counter() - t0
+        tried += 1
+        quality = _precision(cands, split, k)
+        if is_default:
+            default_parts[comp.name] = cands
+        if is_default or quality > best[comp.name][0]:
+            best[comp.name] = (quality, {**comp.settings(), **setting}, cands)
+    parts = {name: cands for name, (_, _, cands) in best.items()}
+    blend = _Blend(parts, split.relevant, k)
+    defaults = {n: float(weights.get(n, 0.0)) for n in parts}
+    default_hits = _Blend(default_parts, split.relevant, k).hits(defaults)
+    chosen, chosen_score, searched = _search(blend, defaults, deadline)
+    tried += searched
+    default_score = float(default_hits.sum() / default_hits.size)
+    seconds = time.perf_counter() - start
+    if chosen_score[0] <= default_score:
+        return TuningReport(False, "nothing tried did better than them on this server's recent listening",
+                            confidence="none", members=len(split.rows), held_out=split.held_out,
+                            score=default_score, default_score=default_score, tried=tried, seconds=seconds)
+    gains = blend.hits(chosen).sum(axis=1) - default_hits.sum(axis=1)
+    final_weights = {**{n: float(w) for n, w in weights.items()}, **chosen}
+    return TuningReport(
+        tuned=True, note="chosen on this server's held-out listening",
+        weights=final_weights, settings={n: s for n, (_, s, _) in best.items()},
+        confidence=_confidence(gains), members=len(split.rows), held_out=split.held_out,
+        score=chosen_score[0], default_score=default_score, tried=tried, seconds=seconds)
+
+
+def _offered(comp: Recommender, data: Interactions) -> bool:
+    """EASE only for small catalogues (its cost is cubic in items)."""
+    return not isinstance(comp, EASE) or EASE.item_count(data, comp.min_listeners) <= EASE_MAX_ITEMS
+
+
+def _settings_queue(components: Sequence[Recommender]) -> list[tuple[Recommender, dict[str, float]]]:
+    """Every part's current settings first, then the grids' other settings in turns across parts."""
+    grids = []
+    for comp in components:
+        own = comp.settings()
+        grid = [g for g in GRIDS.get(comp.name, []) if any(own.get(key) != v for key, v in g.items())]
+        grids.append([(comp, {})] + [(comp, g) for g in grid])
+    queue = []
+    for turn in range(max((len(g) for g in grids), default=0)):
+        queue.extend(g[turn] for g in grids if turn < len(g))
+    return queue
+
+
+def _search(blend: _Blend, start: Mapping[str, float], deadline: float) -> tuple[dict[str, float], tuple[float, float], int]:
+    """Coordinate ascent over each part's weight on `WEIGHT_STEPS`, until no step helps or time runs out."""
+    current = dict(start)
+    if not any(current.values()):
+        current = dict.fromkeys(current, 1.0)
+    score = blend.score(current)
+    tried = 1
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        for name in blend.names:
+            for step in WEIGHT_STEPS:
+                if step == current[name]:
+                    continue
+                trial = {**current, name: step}
+                if not any(trial.values()):
+                    continue
+                result = blend.score(trial)
+                tried += 1
+                if result > score:
+                    current, score, improved = trial, result, True
+    return current, score, tried
+
+
+def _confidence(gains: np.ndarray) -> str:
+    """How sure the gain over the defaults is: its mean against its standard error across members."""
+    if len(gains) < 2:
+        return "not sure"
+    error = float(gains.std(ddof=1)) / math.sqrt(len(gains))
+    mean = float(gains.mean())
+    if error == 0:
+        return "sure" if mean > 0 else "not sure"
+    if mean > 2 * error:
+        return "sure"
+    return "fairly sure" if mean > error else "not sure"

@@ -85,7 +85,7 @@ class Admin(BaseCog):
     async def status(self, ctx: commands.Context) -> None:
         """Database, web server, Spotify, the last sync and any Spotify slow-down (needs Manage Server)."""
         await self.begin(ctx, private=True)
-        health = await self.bot.health()
+        health = await self.bot.health(ctx.guild.id if ctx.guild else None)
         limited = health["rate_limited_until"]
         paused = health["sync_paused_for"]
         if limited and limited > time.time():
@@ -102,6 +102,8 @@ class Admin(BaseCog):
             "Scheduled sync": "On" if self.bot.settings.feature_scheduled_sync else "Off",
             "Slow-downs": slow,
         }
+        if health.get("recommendations"):
+            fields["Recommendations"] = health["recommendations"]
         await self.send(ctx, embed=info_embed("Status", fields), private=True)
 
     # -- server settings -----------------------------------------------------------------------------------

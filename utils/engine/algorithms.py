@@ -116,7 +116,8 @@ class ItemCF(Recommender):
         return sp.csr_matrix(seeds @ self.p_iu)
 
     def batch_scores(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray((self._walk(list(rows)) @ self.p_ui_pen).todense())
+        walk = self._walk(list(rows)).toarray()
+        return np.asarray(self.p_ui_pen.T @ walk.T).T  # sparse times dense: no sparse product to build
 
     def recommend_many(self, users: list[User], n: int, neighbours: int = 50) -> dict[User, list[Item]]:
         """Top n unplayed items for many fitted members at once (matrix products, no reasons)."""

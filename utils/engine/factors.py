@@ -117,7 +117,7 @@ class IALS(Recommender):
         with one_blas_thread():
             model = AlternatingLeastSquares(
                 factors=self.factors, regularization=self.regularization, alpha=1.0,
-                iterations=self.iterations, random_state=0, calculate_training_loss=False)
+                iterations=self.iterations, random_state=0, calculate_training_loss=False, num_threads=1)
             model.fit(weights, show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float64)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float64)

@@ -67,7 +67,9 @@ class Hybrid(Recommender):
         pool: int = 100,
         tune: bool = False,
         tune_seconds: float = TUNE_SECONDS,
+        tuned: TuningReport | None = None,
     ) -> None:
+        """`tune` tunes at every fit; `tuned` applies an earlier tuning's choice (see `utils.engine.autotune`)."""
         super().__init__()
         self.components = list(components) if components is not None else default_components()
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
@@ -77,6 +79,8 @@ class Hybrid(Recommender):
         self.tune = tune
         self.tune_seconds = tune_seconds
         self.tuning: TuningReport = untuned("tuning is off")
+        if tuned is not None:
+            self._apply(tuned)
 
     def _fit(self, data: Interactions) -> None:
         if self.tune:

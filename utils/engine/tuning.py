@@ -4,9 +4,11 @@ How (`tune`): hold out a slice of each sampled member's listening (their most re
 carries play times, else a seeded random slice), fit each part on the rest, score the held-out slice with
 every setting the time budget allows (each part on its own; the best stays), then search the blend's
 weights on the same slice with the parts' candidate lists kept in memory, so a weight costs microseconds.
-The choice is kept only when it beats the defaults on the held-out slice; a community with fewer than
-`MIN_MEMBERS` members with `MIN_ITEMS` or more items keeps the defaults, since a few members cannot tell
-one setting from another. `TuningReport` says what was chosen and how sure it is, in plain words.
+The choice is kept only when it beats the defaults on the held-out slice, and what is chosen on half of
+the members also beats them on the other half (both ways round) by more than its standard error: that
+cross-checked gain is the one reported, "sure" past two standard errors, "fairly sure" past one. A
+community with fewer than `MIN_MEMBERS` members with `MIN_ITEMS` or more items keeps the defaults, since
+a few members cannot tell one setting from another. `TuningReport` says what was chosen and how sure it is, in plain words.
 
 The variety penalty and the per-artist cap of the final list are left out of the search (HetRec knows no
 artists of its artists), and `CatalogueExpansion` keeps its weight: its catalogue comes with each request.
@@ -23,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from utils.engine.algorithms import Popularity
 from utils.engine.base import Recommender
 from utils.engine.data import Interactions
 from utils.engine.factors import EASE, EASE_MAX_ITEMS
@@ -31,11 +34,13 @@ from utils.engine.numerics import top_per_row
 MIN_MEMBERS = 10  # members with MIN_ITEMS items or more; fewer keeps the defaults
 MIN_ITEMS = 5
 HOLDOUT = 0.2  # share of each sampled member's items held out
-MAX_SAMPLED = 400  # members scored per setting: enough to rank settings, cheap enough for the budget
-WEIGHT_STEPS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5)
+MAX_SAMPLED = 300  # members scored per setting: enough to rank settings, cheap enough for the budget
+WEIGHT_STEPS = (0.0, 0.05, 0.15, 0.3, 0.5, 1.0, 2.0)
+POOL = 50  # candidates per part and member in the search (hits past a part's 50th pick barely reach a top 10)
+FIT_SHARE = 0.65  # of the budget, for fitting parts; the rest for the weight searches
 # Settings tried per part, the part's own default first, most promising next (the budget may cut the tail).
 GRIDS: dict[str, list[dict[str, float]]] = {
-    "item_cf": [{"alpha": a, "beta": b} for b in (0.3, 0.5, 0.1, 0.7, 0.0) for a in (1.0, 0.7)],
+    "item_cf": [{"alpha": a, "beta": b} for b in (0.3, 0.4, 0.2, 0.5, 0.0) for a in (1.0, 0.8, 0.6)],
     "user_knn": [{"k": k, "shrink": s} for k in (20, 50, 100, 10) for s in (0.0, 10.0)],
     "ridge": [{"lam": lam} for lam in (100.0, 300.0, 30.0, 1000.0)],
     "ease": [{"lam": lam} for lam in (50.0, 200.0, 500.0, 20.0)],
@@ -64,7 +69,7 @@ class TuningReport:
 
     def summary(self) -> str:
         if not self.tuned:
-            return f"Standard settings: {self.note}"
+            return f"Standard settings ({self.note})"
         parts = ", ".join(f"{_LABELS.get(n, n)} {w:g}" for n, w in sorted(self.weights.items(), key=lambda kv: -kv[1])
                           if w > 0)
         gain = (self.score - self.default_score) * 100
@@ -125,6 +130,40 @@ def hold_out(data: Interactions, seed: int = 0, share: float = HOLDOUT, sample: 
 
 
 @dataclass
+class _Holdouts:
+    """One or more held-out splits (small servers get several, so a choice rests on more than a few plays)."""
+
+    reps: list[_Slice]
+
+    @property
+    def relevant(self) -> list[set[int]]:
+        return [r for rep in self.reps for r in rep.relevant]
+
+    @property
+    def member_of(self) -> np.ndarray:
+        """The member (matrix row) behind each scored list."""
+        return np.concatenate([rep.rows for rep in self.reps])
+
+    @property
+    def members(self) -> int:
+        return len(np.unique(self.member_of))
+
+    @property
+    def held_out(self) -> int:
+        return sum(rep.held_out for rep in self.reps)
+
+
+def hold_outs(data: Interactions, seed: int = 0) -> _Holdouts | None:
+    """Enough held-out splits to score about `MAX_SAMPLED` * 2 lists (one split when the data has play times,
+    since the most recent slice is the same every time)."""
+    first = hold_out(data, seed)
+    if first is None:
+        return None
+    repeats = 1 if data.last_seen is not None else max(1, min(3, 2 * MAX_SAMPLED // len(first.rows)))
+    return _Holdouts([first] + [s for r in range(1, repeats) if (s := hold_out(data, seed + r)) is not None])
+
+
+@dataclass
 class _Candidates:
     """One part's top candidates for the sampled members: columns and scores scaled to 0..1 per member."""
 
@@ -134,8 +173,10 @@ class _Candidates:
 
 def candidates(model: Recommender, split: _Slice, pool: int) -> _Candidates:
     """The part's `pool` best unplayed items per sampled member, as the hybrid's fusion sees them."""
-    scores = model.batch_scores(split.rows)
     played = split.played
+    if isinstance(model, Popularity):  # one list for everyone: rank it once, then drop each member's own
+        return _popular_candidates(model.popularity, split, pool)
+    scores = model.batch_scores(split.rows)
     scores[np.repeat(np.arange(len(split.rows)), np.diff(played.indptr)), played.indices] = -np.inf
     cols = top_per_row(scores, pool)
     vals = np.take_along_axis(scores, cols, axis=1)
@@ -145,13 +186,31 @@ def candidates(model: Recommender, split: _Slice, pool: int) -> _Candidates:
     return _Candidates(cols, vals)
 
 
+def _popular_candidates(popularity: np.ndarray, split: _Slice, pool: int) -> _Candidates:
+    widest = int(np.diff(split.played.indptr).max(initial=0))
+    order = top_per_row(popularity[None, :], pool + widest)[0]
+    order = order[popularity[order] > 0]
+    cols = np.zeros((len(split.rows), pool), dtype=np.int64)
+    vals = np.zeros((len(split.rows), pool))
+    for pos in range(len(split.rows)):
+        mine = split.played.indices[split.played.indptr[pos] : split.played.indptr[pos + 1]]
+        left = order[~np.isin(order, mine)][:pool]
+        cols[pos, : len(left)] = left
+        if len(left):
+            vals[pos, : len(left)] = popularity[left] / popularity[left[0]]
+    return _Candidates(cols, vals)
+
+
 class _Blend:
     """Every part's candidates on one shared column set per member, so a weight set scores in one pass."""
 
-    def __init__(self, parts: Mapping[str, _Candidates], relevant: Sequence[set[int]], k: int) -> None:
+    def __init__(self, parts: Mapping[str, _Candidates], relevant: Sequence[set[int]], k: int,
+                 rows: np.ndarray | None = None) -> None:
+        """`rows` picks some of the sampled members (their `relevant` sets are given in the same order)."""
         self.names = list(parts)
         self.k = k
-        stacked = np.concatenate([parts[n].cols for n in self.names], axis=1)
+        stacked = np.concatenate([parts[n].cols if rows is None else parts[n].cols[rows] for n in self.names], axis=1)
+        vals = {n: parts[n].vals if rows is None else parts[n].vals[rows] for n in self.names}
         width = stacked.shape[1]
         self.values = np.zeros((len(self.names), stacked.shape[0], width))
         self.hit = np.zeros((stacked.shape[0], width), dtype=bool)
@@ -161,7 +220,7 @@ class _Blend:
             offset = 0
             for p, name in enumerate(self.names):
                 n = parts[name].cols.shape[1]
-                np.add.at(self.values[p, row], where[offset:offset + n], parts[name].vals[row])
+                np.add.at(self.values[p, row], where[offset:offset + n], vals[name][row])
                 offset += n
             self.hit[row, : len(union)] = [c in relevant[row] for c in union]
         self.discount = 1.0 / np.log2(np.arange(2, k + 2))
@@ -182,68 +241,114 @@ class _Blend:
         return float(hits.sum() / hits.size), float(((hits @ self.discount) / self.ideal).mean())
 
 
-def _precision(parts: _Candidates, split: _Slice, k: int) -> tuple[float, float]:
-    blend = _Blend({"only": parts}, split.relevant, k)
-    return blend.score({"only": 1.0})
-
-
 def tune(
     data: Interactions,
     components: Sequence[Recommender],
     weights: Mapping[str, float],
     *,
     k: int = 10,
-    pool: int = 100,
+    pool: int = POOL,
     budget_seconds: float = 2.5,
     seed: int = 0,
 ) -> TuningReport:
     """Choose settings and weights for these components on a held-out slice of `data` (see the module docstring)."""
     start = time.perf_counter()
-    split = hold_out(data, seed)
+    split = hold_outs(data, seed)
     if split is None:
         eligible = int((np.diff(data.matrix.indptr) >= MIN_ITEMS).sum())
         return untuned(f"{eligible} member{'s' if eligible != 1 else ''} with {MIN_ITEMS} or more songs; "
                        f"tuning needs {MIN_MEMBERS}")
-    deadline = start + budget_seconds
     tunable = [c for c in components if c.name not in NOT_TUNED and _offered(c, data)]
-    best: dict[str, tuple[tuple[float, float], dict[str, float], _Candidates]] = {}
-    default_parts: dict[str, _Candidates] = {}
-    tried = 0
-    queue = _settings_queue(tunable)
-    fit_cost: dict[str, float] = {}
-    for comp, setting in queue:
-        is_default = comp.name not in best
-        if not is_default and time.perf_counter() + 2 * fit_cost.get(comp.name, 0.0) > deadline:
-            continue
-        t0 = time.perf_counter()
-        model = comp.configured(**setting).fit(split.train)
-        cands = candidates(model, split, pool)
-        fit_cost[comp.name] = time.perf_counter() - t0
-        tried += 1
-        quality = _precision(cands, split, k)
-        if is_default:
-            default_parts[comp.name] = cands
-        if is_default or quality > best[comp.name][0]:
-            best[comp.name] = (quality, {**comp.settings(), **setting}, cands)
-    parts = {name: cands for name, (_, _, cands) in best.items()}
-    blend = _Blend(parts, split.relevant, k)
-    defaults = {n: float(weights.get(n, 0.0)) for n in parts}
-    default_hits = _Blend(default_parts, split.relevant, k).hits(defaults)
-    chosen, chosen_score, searched = _search(blend, defaults, deadline)
-    tried += searched
+    # Parts the defaults use come first; the others (weight 0) only when there is time for them.
+    tunable.sort(key=lambda c: weights.get(c.name, 0.0) <= 0)
+    trials = _try_settings(tunable, weights, split, pool, k, start + FIT_SHARE * budget_seconds)
+    defaults = {n: float(weights.get(n, 0.0)) for n in trials}
+    default_hits = _Blend({n: t[0].cands for n, t in trials.items()}, split.relevant, k).hits(defaults)
+    # Three searches share the rest of the budget: one on each half of the members, then one on everyone.
+    share = max(0.0, start + budget_seconds - time.perf_counter()) / 3
+    gains, checked = _cross_gains(trials, split, default_hits, defaults, k, share, seed)
+    everyone = np.arange(len(split.relevant))
+    settings, chosen, chosen_score, tried = _choose(trials, split, everyone, defaults, k, time.perf_counter() + share)
+    tried += checked + sum(len(t) for t in trials.values())
     default_score = float(default_hits.sum() / default_hits.size)
     seconds = time.perf_counter() - start
-    if chosen_score[0] <= default_score:
-        return TuningReport(False, "nothing tried did better than them on this server's recent listening",
-                            confidence="none", members=len(split.rows), held_out=split.held_out,
+    confidence = _confidence(gains)
+    if chosen_score[0] <= default_score or confidence == "not sure":
+        note = ("nothing tried did better than them on this server's recent listening"
+                if chosen_score[0] <= default_score else
+                "what did better for some members did not clearly carry over to the others")
+        return TuningReport(False, note, confidence="none", members=split.members, held_out=split.held_out,
                             score=default_score, default_score=default_score, tried=tried, seconds=seconds)
-    gains = blend.hits(chosen).sum(axis=1) - default_hits.sum(axis=1)
-    final_weights = {**{n: float(w) for n, w in weights.items()}, **chosen}
     return TuningReport(
         tuned=True, note="chosen on this server's held-out listening",
-        weights=final_weights, settings={n: s for n, (_, s, _) in best.items()},
-        confidence=_confidence(gains), members=len(split.rows), held_out=split.held_out,
-        score=chosen_score[0], default_score=default_score, tried=tried, seconds=seconds)
+        weights={**{n: float(w) for n, w in weights.items()}, **chosen}, settings=settings,
+        confidence=confidence, members=split.members, held_out=split.held_out,
+        score=float(default_score + gains.sum() / default_hits.size), default_score=default_score,
+        tried=tried, seconds=seconds)
+
+
+@dataclass
+class _Trial:
+    """One part at one setting: its candidates and, per member, its own hits in the top k."""
+
+    settings: dict[str, float]
+    cands: _Candidates
+    hits: np.ndarray  # per member: hits in the part's own top k
+
+
+def _try_settings(components: Sequence[Recommender], weights: Mapping[str, float], split: _Holdouts, pool: int, k: int,
+                  deadline: float) -> dict[str, list[_Trial]]:
+    """Fit each part at each setting the budget allows (own settings first); candidates of each, by part.
+
+    Parts the defaults use are always tried at their own settings; anything else only when its last fit
+    (or, before any, a third of the time left) still fits before the deadline.
+    """
+    trials: dict[str, list[_Trial]] = {}
+    fit_cost: dict[str, float] = {}
+    for comp, setting in _settings_queue(components):
+        needed = comp.name not in trials and weights.get(comp.name, 0.0) > 0
+        left = deadline - time.perf_counter()
+        if not needed and fit_cost.get(comp.name, left / 3) > left:
+            continue
+        t0 = time.perf_counter()
+        each = [candidates(comp.configured(**setting).fit(rep.train), rep, pool) for rep in split.reps]
+        cands = _Candidates(np.vstack([c.cols for c in each]), np.vstack([c.vals for c in each]))
+        fit_cost[comp.name] = time.perf_counter() - t0
+        hits = _Blend({"only": cands}, split.relevant, k).hits({"only": 1.0}).sum(axis=1)
+        trials.setdefault(comp.name, []).append(_Trial({**comp.settings(), **setting}, cands, hits))
+    return trials
+
+
+def _choose(trials: Mapping[str, list[_Trial]], split: _Holdouts, rows: np.ndarray, defaults: Mapping[str, float],
+            k: int, deadline: float) -> tuple[dict[str, dict[str, float]], dict[str, float], tuple[float, float], int]:
+    """Best setting per part (by its own hits on these members), then the best weights for them together."""
+    picked = {name: max(options, key=lambda t: (t.hits[rows].sum(), t is options[0])) for name, options in trials.items()}
+    blend = _Blend({n: t.cands for n, t in picked.items()}, [split.relevant[r] for r in rows], k, rows)
+    weights, score, tried = _search(blend, defaults, deadline)
+    return {n: t.settings for n, t in picked.items()}, weights, score, tried
+
+
+def _cross_gains(trials: Mapping[str, list[_Trial]], split: _Holdouts, default_hits: np.ndarray,
+                 defaults: Mapping[str, float], k: int, seconds_each: float, seed: int) -> tuple[np.ndarray, int]:
+    """Per member, hits gained over the defaults by settings and weights chosen on the OTHER half of the members.
+
+    This is what tuning would gain for members it has not seen; it guards small servers from choices that only
+    fit the noise of the members they were made on.
+    """
+    # Halves of the members, not of the lists: a member's repeated splits stay on one side.
+    members = np.unique(split.member_of)
+    first = np.random.default_rng(seed + 1).permutation(members)[: len(members) // 2]
+    in_first = np.isin(split.member_of, first)
+    halves = (np.flatnonzero(in_first), np.flatnonzero(~in_first))
+    gains = np.zeros(len(default_hits))
+    tried = 0
+    for choose_on, check_on in (halves, halves[::-1]):
+        settings, weights, _, n = _choose(trials, split, choose_on, defaults, k, time.perf_counter() + seconds_each)
+        tried += n
+        parts = {name: next(t for t in trials[name] if t.settings == settings[name]).cands for name in trials}
+        check = _Blend(parts, [split.relevant[r] for r in check_on], k, check_on)
+        gains[check_on] = check.hits(weights).sum(axis=1) - default_hits[check_on].sum(axis=1)
+    return gains, tried
 
 
 def _offered(comp: Recommender, data: Interactions) -> bool:

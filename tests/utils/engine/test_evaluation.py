@@ -10,8 +10,8 @@ import pytest
 
 from utils.engine.evaluation import assign_folds, evaluate_split, main, ranking_metrics, read_triples
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "hetrec_sample.tsv"
-FULL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "hetrec-lastfm-2k" / "user_artists.dat"
+DATA = Path(__file__).resolve().parents[2] / "data" / "hetrec_sample.tsv"
+FULL = Path(__file__).resolve().parents[4] / "shared" / "reference" / "hetrec-lastfm-2k" / "user_artists.dat"
 
 
 @pytest.fixture(scope="module")

@@ -114,9 +114,11 @@ class IALS(Recommender):
         weights = sp.csr_matrix(confidence, dtype=np.float32)
         # implicit parallelises itself; a second layer of BLAS threads only makes them wait for each other
         # (it warns when it is built with more than one BLAS thread).
+        # More factors than half the members (or items) just memorises who played what: nothing new scores.
+        self.rank = max(2, min(self.factors, min(data.shape) // 2))
         with one_blas_thread():
             model = AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization, alpha=1.0,
+                factors=self.rank, regularization=self.regularization, alpha=1.0,
                 iterations=self.iterations, random_state=0, calculate_training_loss=False, num_threads=1)
             model.fit(weights, show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float64)
@@ -128,7 +130,7 @@ class IALS(Recommender):
         seen = np.flatnonzero(vector > 0)
         y = self.item_factors[seen]
         confidence = self.alpha * np.log1p(vector[seen])  # the confidence above, minus 1
-        a = self.gram + (y.T * confidence) @ y + self.regularization * np.eye(self.factors)
+        a = self.gram + (y.T * confidence) @ y + self.regularization * np.eye(self.rank)
         return np.linalg.solve(a, y.T @ (1.0 + confidence))
 
     def scores(self, query: Query, ctx: Context) -> np.ndarray:

@@ -38,6 +38,7 @@ MAX_SAMPLED = 300  # members scored per setting: enough to rank settings, cheap 
 WEIGHT_STEPS = (0.0, 0.05, 0.15, 0.3, 0.5, 1.0, 2.0)
 POOL = 50  # candidates per part and member in the search (hits past a part's 50th pick barely reach a top 10)
 FIT_SHARE = 0.65  # of the budget, for fitting parts; the rest for the weight searches
+MIN_SEARCH_SECONDS = 0.3  # the three weight searches get at least this, even when the fits ran late
 # Settings tried per part, the part's own default first, most promising next (the budget may cut the tail).
 GRIDS: dict[str, list[dict[str, float]]] = {
     "item_cf": [{"alpha": a, "beta": b} for b in (0.3, 0.4, 0.2, 0.5, 0.0) for a in (1.0, 0.8, 0.6)],
@@ -265,7 +266,7 @@ def tune(
     defaults = {n: float(weights.get(n, 0.0)) for n in trials}
     default_hits = _Blend({n: t[0].cands for n, t in trials.items()}, split.relevant, k).hits(defaults)
     # Three searches share the rest of the budget: one on each half of the members, then one on everyone.
-    share = max(0.0, start + budget_seconds - time.perf_counter()) / 3
+    share = max(MIN_SEARCH_SECONDS, start + budget_seconds - time.perf_counter()) / 3
     gains, checked = _cross_gains(trials, split, default_hits, defaults, k, share, seed)
     everyone = np.arange(len(split.relevant))
     settings, chosen, chosen_score, tried = _choose(trials, split, everyone, defaults, k, time.perf_counter() + share)
@@ -300,20 +301,27 @@ def _try_settings(components: Sequence[Recommender], weights: Mapping[str, float
                   deadline: float) -> dict[str, list[_Trial]]:
     """Fit each part at each setting the budget allows (own settings first); candidates of each, by part.
 
-    Parts the defaults use are always tried at their own settings; anything else only when its last fit
-    (or, before any, a third of the time left) still fits before the deadline.
+    Parts the defaults use are always tried at their own settings. Any other setting is tried only while
+    its part's last fit would still end before the deadline, and dropped half-way when its first split
+    shows the rest would not.
     """
     trials: dict[str, list[_Trial]] = {}
     fit_cost: dict[str, float] = {}
     for comp, setting in _settings_queue(components):
         needed = comp.name not in trials and weights.get(comp.name, 0.0) > 0
-        left = deadline - time.perf_counter()
-        if not needed and fit_cost.get(comp.name, left / 3) > left:
+        if not needed and time.perf_counter() + fit_cost.get(comp.name, 0.0) > deadline:
             continue
-        t0 = time.perf_counter()
-        each = [candidates(comp.configured(**setting).fit(rep.train), rep, pool) for rep in split.reps]
+        each = []
+        for rep in split.reps:
+            t0 = time.perf_counter()
+            each.append(candidates(comp.configured(**setting).fit(rep.train), rep, pool))
+            fit_cost[comp.name] = (time.perf_counter() - t0) * len(split.reps)
+            if not needed and len(each) < len(split.reps) and time.perf_counter() + fit_cost[comp.name] * (
+                    len(split.reps) - len(each)) / len(split.reps) > deadline:
+                break
+        if len(each) < len(split.reps):
+            continue
         cands = _Candidates(np.vstack([c.cols for c in each]), np.vstack([c.vals for c in each]))
-        fit_cost[comp.name] = time.perf_counter() - t0
         hits = _Blend({"only": cands}, split.relevant, k).hits({"only": 1.0}).sum(axis=1)
         trials.setdefault(comp.name, []).append(_Trial({**comp.settings(), **setting}, cands, hits))
     return trials

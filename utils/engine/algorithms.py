@@ -21,7 +21,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from utils.engine.base import CLOSE, Recommender, memo, seed_reasons, seeds_and_columns
+from utils.engine.base import CLOSE, Recommender, memo
 from utils.engine.data import Context, Interactions, Item, Query, User, join_names, log_weights, row_normalise, top_n
 from utils.engine.numerics import (
     binarise,
@@ -146,14 +146,10 @@ class ItemCF(Recommender):
         return out
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        assert self.data is not None
-        found = seeds_and_columns(query, self.data, items)
-        if found is None:
-            return [CLOSE] * len(items)
-        seeds, cols = found
         # sparse rows times a small dense block: far cheaper than a sparse-sparse product for ten columns
-        contrib = (self.p_iu[seeds] @ self.p_ui_c[:, cols].toarray()) * np.log1p(query.vector[seeds])[:, None]
-        return seed_reasons(query, self.data, items, ctx, contrib, seeds, "Because you play {}")
+        return self.explain_by_seeds(query, items, ctx, lambda seeds, cols: (
+            self.p_iu[seeds] @ self.p_ui_c[:, cols].toarray()) * np.log1p(query.vector[seeds])[:, None],
+            "Because you play {}")
 
 
 class UserKNN(Recommender):
@@ -283,14 +279,9 @@ class ListenerRidge(Recommender):
         return np.asarray((self.basis_t @ coef.T).T)
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        assert self.data is not None
-        found = seeds_and_columns(query, self.data, items)
-        if found is None:
-            return [CLOSE] * len(items)
-        seeds, cols = found
-        together = self.basis_t[seeds] @ self.basis_c[:, cols].toarray()
-        contrib = together / np.sqrt(np.maximum(self.item_listeners[seeds], 1.0))[:, None]
-        return seed_reasons(query, self.data, items, ctx, contrib, seeds, "People who play {} tend to like this too")
+        return self.explain_by_seeds(query, items, ctx, lambda seeds, cols: (
+            self.basis_t[seeds] @ self.basis_c[:, cols].toarray()) / np.sqrt(
+            np.maximum(self.item_listeners[seeds], 1.0))[:, None], "People who play {} tend to like this too")
 
 
 class CatalogueExpansion(Recommender):

@@ -99,21 +99,25 @@ class Recommender:
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         return ["Recommended for you"] * len(items)
 
+    def explain_by_seeds(self, query: Query, items: list[Item], ctx: Context,
+                         contrib: Callable[[np.ndarray, list[int]], np.ndarray], template: str) -> list[str]:
+        """Reasons naming the member's items that pushed each pick up most.
+
+        `contrib(seeds, cols)` gives how much each seed item (row) pushed each pick (column).
+        """
+        assert self.data is not None
+        seeds = query.seeds
+        cols = [self.data.item_index[i] for i in items]
+        if len(seeds) == 0 or not cols:
+            return [CLOSE] * len(items)
+        return seed_reasons(query, self.data, items, ctx, contrib(seeds, cols), seeds, template)
+
 
 def memo(query: Query, key: str, work: Callable[[], Any]) -> Any:
     """`work()` done once per query and kept in `query.memo[key]` (shared by candidates and explain)."""
     if key not in query.memo:
         query.memo[key] = work()
     return query.memo[key]
-
-
-def seeds_and_columns(query: Query, data: Interactions, items: list[Item]) -> tuple[np.ndarray, list[int]] | None:
-    """(the member's seed items, the picks' columns), or None when there is nothing to explain from."""
-    seeds = query.seeds
-    cols = [data.item_index[i] for i in items]
-    if len(seeds) == 0 or not cols:
-        return None
-    return seeds, cols
 
 
 def seed_reasons(

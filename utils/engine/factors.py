@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from utils.engine.base import CLOSE, Recommender, seed_reasons, seeds_and_columns
+from utils.engine.base import Recommender
 from utils.engine.data import Context, Interactions, Item, Query, log_weights
 from utils.engine.numerics import binarise, item_listeners, one_blas_thread, spd_inverse
 
@@ -74,17 +74,16 @@ class EASE(Recommender):
         return out
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        assert self.data is not None
-        found = seeds_and_columns(query, self.data, items)
-        if found is None:
-            return [CLOSE] * len(items)
-        seeds, cols = found
-        seeds = seeds[self.column[seeds] >= 0]
+        return self.explain_by_seeds(query, items, ctx, self._contrib, "People who play {} tend to like this too")
+
+    def _contrib(self, seeds: np.ndarray, cols: list[int]) -> np.ndarray:
+        """Weight from each seed to each pick (0 for items EASE leaves out)."""
         contrib = np.zeros((len(seeds), len(cols)))
+        modelled = self.column[seeds] >= 0
         for pos, col in enumerate(cols):
             if self.column[col] >= 0:
-                contrib[:, pos] = self.weights[self.column[seeds], self.column[col]]
-        return seed_reasons(query, self.data, items, ctx, contrib, seeds, "People who play {} tend to like this too")
+                contrib[modelled, pos] = self.weights[self.column[seeds[modelled]], self.column[col]]
+        return contrib
 
 
 class IALS(Recommender):
@@ -146,10 +145,6 @@ class IALS(Recommender):
         return self.user_factors[rows] @ self.item_factors.T
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        assert self.data is not None
-        found = seeds_and_columns(query, self.data, items)
-        if found is None:
-            return [CLOSE] * len(items)
-        seeds, cols = found
-        contrib = self.item_factors[seeds] @ self.item_factors[cols].T * np.log1p(query.vector[seeds])[:, None]
-        return seed_reasons(query, self.data, items, ctx, contrib, seeds, "Because you play {}")
+        return self.explain_by_seeds(query, items, ctx, lambda seeds, cols: (
+            self.item_factors[seeds] @ self.item_factors[cols].T) * np.log1p(query.vector[seeds])[:, None],
+            "Because you play {}")

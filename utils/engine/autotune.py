@@ -3,7 +3,8 @@
 A request never waits for tuning: `SelfTuner.fit` fits the hybrid at once with the community's last tuned
 choice (the defaults before the first), and when that choice is missing or older than `max_age` it starts
 one background thread that tunes on the same data and keeps the result for the next fit. Only one tuning
-runs at a time per tuner, so a burst of fits for many communities does not pile up threads.
+runs at a time per tuner, so a burst of fits for many communities does not pile up threads, and it starts
+`delay` seconds after the fit, so it does not take CPU from the burst of requests that caused the fit.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ class SelfTuner:
     """Fits hybrids per community key with that community's last tuning, and keeps the tuning fresh."""
 
     def __init__(self, *, max_age: float = 6 * 3600.0, budget_seconds: float = TUNE_SECONDS,
-                 background: bool = True) -> None:
+                 background: bool = True, delay: float = 10.0) -> None:
         self.max_age = max_age
+        self.delay = delay
         self.budget_seconds = budget_seconds
         self.background = background
         self._reports: dict[Hashable, tuple[float, TuningReport]] = {}
@@ -76,6 +78,8 @@ class SelfTuner:
             thread.run()
 
     def _tune(self, key: Hashable, data: Interactions) -> None:
+        if self.background and self.delay > 0:
+            time.sleep(self.delay)
         report = tune(data, default_components(), DEFAULT_WEIGHTS, budget_seconds=self.budget_seconds)
         with self._lock:
             self._reports[key] = (time.time(), report)

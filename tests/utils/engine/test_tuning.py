@@ -129,3 +129,11 @@ def test_tuned_hybrid_never_suggests_what_a_member_knows(sample, sample_report):
     recs = model.recommend(user, 10, exclude=["x"], context=Context())
     assert len(recs) == 10 and not {r.item for r in recs} & known
     assert all(r.reason for r in recs)
+
+
+def test_self_tuner_tunes_in_the_background_without_holding_up_the_fit(sample):
+    tuner = SelfTuner(budget_seconds=0.3, delay=0.0)
+    model = tuner.fit("guild", sample)
+    assert model.data is sample and not model.tuning.tuned  # served at once, with the standard settings
+    tuner.wait(60)
+    assert tuner.report("guild").members >= 290

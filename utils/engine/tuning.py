@@ -273,7 +273,9 @@ def tune(
     tried += checked + sum(len(t) for t in trials.values())
     default_score = float(default_hits.sum() / default_hits.size)
     seconds = time.perf_counter() - start
-    confidence = _confidence(gains)
+    # A member's repeated splits are not independent evidence: the confidence counts each member once.
+    _, member = np.unique(split.member_of, return_inverse=True)
+    confidence = _confidence(np.bincount(member, weights=gains))
     if chosen_score[0] <= default_score or confidence == "not sure":
         note = ("nothing tried did better than them on this server's recent listening"
                 if chosen_score[0] <= default_score else

@@ -155,12 +155,15 @@ class _Holdouts:
 
 
 def hold_outs(data: Interactions, seed: int = 0) -> _Holdouts | None:
-    """Enough held-out splits to score about `MAX_SAMPLED` * 2 lists (one split when the data has play times,
-    since the most recent slice is the same every time)."""
+    """Up to three held-out splits for a server of fewer than `MAX_SAMPLED` members, so about 2 * `MAX_SAMPLED`
+    lists are scored; one split for bigger ones, and when the data has play times (the most recent slice is the
+    same every time)."""
     first = hold_out(data, seed)
     if first is None:
         return None
-    repeats = 1 if data.last_seen is not None else max(1, min(3, 2 * MAX_SAMPLED // len(first.rows)))
+    if data.last_seen is not None or len(first.rows) >= MAX_SAMPLED:
+        return _Holdouts([first])
+    repeats = max(1, min(3, 2 * MAX_SAMPLED // len(first.rows)))
     return _Holdouts([first] + [s for r in range(1, repeats) if (s := hold_out(data, seed + r)) is not None])
 
 

@@ -266,6 +266,10 @@ def tune(
     # Parts the defaults use come first; the others (weight 0) only when there is time for them.
     tunable.sort(key=lambda c: weights.get(c.name, 0.0) <= 0)
     trials = _try_settings(tunable, weights, split, pool, k, start + FIT_SHARE * budget_seconds)
+    if time.perf_counter() > start + budget_seconds:  # a busy host: comparing now would only add to the wait
+        return TuningReport(False, "the host was too busy to compare settings in the time allowed",
+                            members=split.members, held_out=split.held_out,
+                            tried=sum(len(t) for t in trials.values()), seconds=time.perf_counter() - start)
     defaults = {n: float(weights.get(n, 0.0)) for n in trials}
     default_hits = _Blend({n: t[0].cands for n, t in trials.items()}, split.relevant, k).hits(defaults)
     # Three searches share the rest of the budget: one on each half of the members, then one on everyone.

@@ -84,7 +84,7 @@ class Hybrid(Recommender):
 
     def _fit(self, data: Interactions) -> None:
         if self.tune:
-            self._apply(tune(data, self.components, self.weights, pool=self.pool, budget_seconds=self.tune_seconds))
+            self._apply(tune(data, self.components, self.weights, budget_seconds=self.tune_seconds))
         for comp in self.components:
             if self.weights.get(comp.name, 0.0) > 0:
                 comp.fit(data)

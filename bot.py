@@ -1,5 +1,10 @@
 """The Discord bot: a commands.Bot that loads the cogs, keeps guild membership current, runs the
 scheduled sync and the weekly digest, and implements BotBridge for the web server's thread.
+
+With SHARD_COUNT set, `create_bot` makes it an AutoShardedBot for the shards in SHARD_IDS, and several such
+processes share one database: the scheduled sync takes members by lease and the digest is claimed per server
+in the database (storage/coordination.py), and each process records members who linked through another's
+web server in its own servers.
 """
 
 from __future__ import annotations
@@ -25,18 +30,25 @@ log = get_logger("bot")
 COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.privacy", "cogs.history", "cogs.admin")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
+# The schedule itself lives in the database (rounds of SYNC_INTERVAL_MINUTES with leases): each process
+# only looks every minute for members due and not taken, so several processes share the work.
+SYNC_CHECK_MINUTES = 1
+NEW_MEMBERS_CHECK_SECONDS = 5
 
 
 @dataclass
 class Services:
-    """The plain-Python services the cogs call (see SERVICES.md)."""
+    """The plain-Python services the cogs call (built by app.build_services)."""
 
     auth: Any  # spotify_auth.SpotifyAuth
-    sync: Any  # utils.sync.SyncService
-    music: Any  # utils.music_service.MusicService
+    sync: Any  # utils.sources.spotify_sync.SyncService
+    music: Any  # utils.music.service.MusicService
+    community: Any  # utils.community.service.CommunityService
+    playlists: Any  # utils.music.playlists.PlaylistService
     privacy: Any  # utils.privacy.PrivacyService
-    importer: Any | None = None  # utils.import_service.HistoryImporter
-    spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.spotify_client.stats
+    importer: Any | None = None  # utils.sources.export_import.HistoryImporter
+    workers: Any | None = None  # utils.workers.EngineWorkers
+    spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.sources.spotify_client.stats
 
 
 def make_intents() -> discord.Intents:
@@ -73,10 +85,13 @@ class MusicBot(commands.Bot):
         self._closing = False
         self._shutdown_task: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self.scheduled_sync = tasks.loop(minutes=settings.sync_interval_minutes)(self._scheduled_sync)
+        self.scheduled_sync = tasks.loop(minutes=SYNC_CHECK_MINUTES)(self._scheduled_sync)
         self.scheduled_sync.before_loop(self._wait_ready)
         self.weekly_digest = tasks.loop(minutes=DIGEST_CHECK_MINUTES)(self._digest_tick)
         self.weekly_digest.before_loop(self._wait_ready)
+        self.new_members = tasks.loop(seconds=NEW_MEMBERS_CHECK_SECONDS)(self._record_new_members)
+        self.new_members.before_loop(self._wait_ready)
+        self._members_seen_at = time.time()
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -98,6 +113,8 @@ class MusicBot(commands.Bot):
             self.scheduled_sync.start()
         if self.settings.feature_community:
             self.weekly_digest.start()
+        if self.settings.sharded:  # other processes' web servers may link members in this process's servers
+            self.new_members.start()
 
     async def sync_commands(self) -> int:
         """Publish the slash commands: to the dev guild at once when set, otherwise globally (slow to show)."""
@@ -143,12 +160,26 @@ class MusicBot(commands.Bot):
     async def on_member_remove(self, member: discord.Member) -> None:
         await self.services.sync.remove_member(member.guild.id, member.id)
 
+    async def _record_new_members(self) -> None:
+        """Record members who linked or uploaded lately, through any process, in this process's servers."""
+        since, self._members_seen_at = self._members_seen_at - 120, time.time()  # overlap: clocks differ a little
+        try:
+            for discord_id in await self.db.run(self.db.users_joined_since, since):
+                for guild in self.guilds:
+                    if guild.get_member(discord_id) is not None:
+                        await self.services.sync.add_member(guild.id, discord_id)
+        except Exception:
+            log.exception("could not record newly linked members; trying again shortly")
+
     # -- background work ---------------------------------------------------------------------------
 
     async def _scheduled_sync(self) -> None:
+        if getattr(self.services.sync, "running", False):
+            return  # the last check's run is still going
         try:
             results = await self.services.sync.sync_all()
-            log.info("scheduled sync: %d members", len(results))
+            if results:
+                log.info("scheduled sync: %d members", len(results))
         except Exception:
             log.exception("the scheduled sync failed; it will run again next time")
 
@@ -159,16 +190,19 @@ class MusicBot(commands.Bot):
         for settings in await self.db.run(self.db.digest_guilds):
             if (settings.get("last_digest_at") or 0) > due_before:
                 continue
-            guild = self.get_guild(settings["guild_id"])
+            guild = self.get_guild(settings["guild_id"])  # None: another process's shard has it
             channel = guild.get_channel(settings["digest_channel_id"]) if guild else None
             if not isinstance(channel, discord.abc.Messageable) or guild is None:
                 continue
+            # Claimed before posting, so two processes that both see the server post once; a failed post
+            # waits for next week rather than risk posting twice.
+            if not await self.db.run(self.db.claim_digest, guild.id, time.time(), due_before):
+                continue
             try:
-                digest = await self.services.music.weekly_digest(guild.id)
+                digest = await self.services.community.weekly_digest(guild.id)
                 await channel.send(embed=digest_embed(digest, guild.name))
             except Exception:
                 log.exception("could not post the weekly digest in a server")
-            await self.db.run(self.db.update_guild_settings, guild.id, last_digest_at=time.time())
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run a coroutine in the background and keep a reference so shutdown can wait for it."""
@@ -212,9 +246,12 @@ class MusicBot(commands.Bot):
     async def _after_link(self, discord_id: int, guild_id: int | None) -> None:
         from cogs.ui.embeds import error_embed, message_embed
 
-        for guild in self.guilds:
-            if guild.id == guild_id or guild.get_member(discord_id) is not None:
-                await self.services.sync.add_member(guild.id, discord_id)
+        # The server they ran /connect in counts even when another process's shard has it; their other
+        # servers there are recorded by those processes (_record_new_members).
+        guild_ids = {g.id for g in self.guilds if g.get_member(discord_id) is not None} | ({guild_id} if guild_id else set())
+        for member_guild in sorted(guild_ids):
+            await self.services.sync.add_member(member_guild, discord_id)
+        # A DM needs no shard: it goes through the REST API from whichever process got the callback.
         await self._dm(discord_id, message_embed(
             "You're linked! I'm fetching your listening now; try `/profile` or `/recommend` in a minute.",
             title="Spotify linked"))
@@ -260,7 +297,7 @@ class MusicBot(commands.Bot):
         report["sync_paused_for"] = float(getattr(self.services.sync, "paused_for", 0.0) or 0.0)
         stats = self.spotify_stats()
         report["rate_limited_until"] = stats.get("rate_limited_until") if stats.get("rate_limited") else None
-        models = getattr(self.services.music, "models", None)
+        models = getattr(self.services.community, "models", None)
         if guild_id is not None and models is not None:
             report["recommendations"] = models.tuner.report(guild_id).summary()
         return report
@@ -277,7 +314,7 @@ class MusicBot(commands.Bot):
     def spotify_stats(self) -> dict[str, Any]:
         if self.services.spotify_stats is not None:
             return self.services.spotify_stats()
-        from utils.spotify_client import stats
+        from utils.sources.spotify_client import stats
 
         return stats()
 
@@ -294,6 +331,7 @@ class MusicBot(commands.Bot):
         log.info("shutting down")
         self.scheduled_sync.cancel()
         self.weekly_digest.cancel()
+        self.new_members.cancel()
         current = asyncio.current_task()
         pending = [t for t in self._background if t is not current]
         for task in pending:
@@ -303,12 +341,30 @@ class MusicBot(commands.Bot):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.web_server.stop)
         await self.close()
-        close_music = getattr(self.services.music, "close", None)
-        if close_music is not None:
-            await asyncio.to_thread(close_music)  # engine work still running uses the database: wait for it
+        if self.services.workers is not None:
+            await asyncio.to_thread(self.services.workers.close)  # engine work still running uses the database: wait
         if self.db.is_open:
             await asyncio.to_thread(self.db.close)
         log.info("stopped")
+
+
+class ShardedMusicBot(MusicBot, commands.AutoShardedBot):
+    """The same bot on discord.py's AutoShardedBot: one gateway connection per shard in SHARD_IDS."""
+
+    def __init__(self, settings: Settings, db: Database, services: Services, **options: Any) -> None:
+        super().__init__(settings, db, services, shard_count=settings.shard_count,
+                         shard_ids=list(settings.shard_ids) if settings.shard_ids else None, **options)
+
+    def status(self) -> dict[str, Any]:
+        report = super().status()
+        report["shards"] = sorted(self.shards)
+        return report
+
+
+def create_bot(settings: Settings, db: Database, services: Services, **options: Any) -> MusicBot:
+    """A MusicBot, or a ShardedMusicBot when SHARD_COUNT is set."""
+    cls = ShardedMusicBot if settings.sharded else MusicBot
+    return cls(settings, db, services, **options)
 
 
 def _reachable(url: str) -> bool:

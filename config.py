@@ -54,6 +54,13 @@ class Settings:
     discord_api_url: str = DEFAULT_DISCORD_API_URL
     spotify_api_url: str = DEFAULT_SPOTIFY_API_URL
     spotify_accounts_url: str = DEFAULT_SPOTIFY_ACCOUNTS_URL
+    shard_count: int | None = None  # total shards across every process; None: one unsharded connection
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
+
+    @property
+    def sharded(self) -> bool:
+        """Whether this process runs discord.py's AutoShardedBot (SHARD_COUNT set)."""
+        return self.shard_count is not None
 
     @property
     def public_base_url(self) -> str:
@@ -152,6 +159,33 @@ def _check_redirect_uri(reader: _Reader, uri: str) -> None:
         reader.problems.append(f"SPOTIFY_REDIRECT_URI must be a full web address (got {uri!r}).")
 
 
+def _read_shards(reader: _Reader) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT alone: this process runs every shard; with SHARD_IDS, only those; neither: no shards."""
+    count = reader.integer("SHARD_COUNT", None, 1, 100_000)
+    raw_ids = reader.raw("SHARD_IDS")
+    if not raw_ids:
+        return count, None
+    ids: set[int] = set()
+    for part in raw_ids.replace(" ", ",").split(","):
+        if not part:
+            continue
+        if not part.isdigit():
+            reader.problems.append(f"SHARD_IDS must be shard numbers separated by commas, like 0,1 (got {part!r}).")
+            return count, None
+        ids.add(int(part))
+    if count is None:
+        if not reader.raw("SHARD_COUNT"):
+            reader.problems.append("SHARD_IDS needs SHARD_COUNT too: the total number of shards across all your "
+                                   "processes (for example SHARD_COUNT=4 with SHARD_IDS=0,1 here and 2,3 elsewhere).")
+        return None, None
+    outside = sorted(i for i in ids if i >= count)
+    if outside:
+        reader.problems.append(f"SHARD_IDS may only name shards 0 to {count - 1} when SHARD_COUNT is {count} "
+                               f"(got {', '.join(map(str, outside))}).")
+        return count, None
+    return count, tuple(sorted(ids)) or None
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
     """Build the settings from `env` (default: the process environment plus `.env`); raise ConfigError."""
     if env is None:
@@ -172,6 +206,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     if log_level not in LOG_LEVELS:
         reader.problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {log_level!r}).")
         log_level = "INFO"
+    shard_count, shard_ids = _read_shards(reader)
     settings = Settings(
         discord_token=discord_token,
         spotify_client_id=client_id,
@@ -193,6 +228,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         discord_api_url=reader.url("DISCORD_API_URL", DEFAULT_DISCORD_API_URL).rstrip("/"),
         spotify_api_url=_with_slash(reader.url("SPOTIFY_API_URL", DEFAULT_SPOTIFY_API_URL)),
         spotify_accounts_url=_with_slash(reader.url("SPOTIFY_ACCOUNTS_URL", DEFAULT_SPOTIFY_ACCOUNTS_URL)),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )
     if reader.problems:
         raise ConfigError(reader.problems)

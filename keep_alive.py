@@ -21,8 +21,8 @@ from werkzeug.exceptions import HTTPException
 from config import Settings
 from database import Database
 from spotify_auth import SpotifyAuth
-from utils.bridge import BotBridge, BridgeStatus, NullBridge
 from utils.errors import describe_wait
+from utils.events import BotBridge, BridgeStatus, NullBridge
 from utils.logger import get_logger
 from web.pages import message_page, paragraph, render_page
 

@@ -30,7 +30,7 @@ from utils.errors import LinkBroken, NotAllowlisted, NotLinked, RateLimited, Spo
 from utils.logger import get_logger, register_secrets
 
 if TYPE_CHECKING:
-    from utils.spotify_client import SpotifyClient
+    from utils.sources.spotify_client import SpotifyClient
 
 log = get_logger("spotify_auth")
 
@@ -234,7 +234,7 @@ class SpotifyAuth:
 
     def client_for(self, discord_id: int) -> SpotifyClient:
         """A Spotify client acting as this member. Raises NotLinked / LinkBroken at once if unusable."""
-        from utils.spotify_client import SpotifyClient
+        from utils.sources.spotify_client import SpotifyClient
 
         self.link_state(discord_id, require=True)
         return SpotifyClient(self.token_provider(discord_id), self._api_url)

@@ -18,6 +18,7 @@ from utils.errors import describe_wait
 
 if TYPE_CHECKING:
     from bot import MusicBot
+    from config import Settings
 
 T = TypeVar("T")
 
@@ -51,6 +52,13 @@ def _uptime(seconds: float) -> str:
     parts = [f"{days}d"] if days else []
     parts += [f"{hours}h"] if hours or days else []
     return " ".join([*parts, f"{minutes}m"])
+
+
+def shards_line(settings: Settings, shard_id: int | None) -> str:
+    """Which shard answered (direct messages come to shard 0), and which shards this process runs."""
+    ids = ", ".join(map(str, settings.shard_ids)) if settings.shard_ids else "all"
+    where = "Direct messages come to shard 0" if shard_id is None else f"This server is on shard {shard_id}"
+    return f"{where} of {settings.shard_count}; this process runs shards: {ids}"
 
 
 def _yes(ok: bool | None, good: str = "Working", bad: str = "Not working") -> str:
@@ -102,6 +110,8 @@ class Admin(BaseCog):
             "Scheduled sync": "On" if self.bot.settings.feature_scheduled_sync else "Off",
             "Slow-downs": slow,
         }
+        if self.bot.settings.sharded:
+            fields["Shards"] = shards_line(self.bot.settings, ctx.guild.shard_id if ctx.guild else None)
         if health.get("recommendations"):
             fields["Recommendations"] = health["recommendations"]
         await self.send(ctx, embed=info_embed("Status", fields), private=True)
@@ -136,7 +146,7 @@ class Admin(BaseCog):
         assert ctx.guild is not None
         await self.begin(ctx, private=True)
         enabled = state == "on"
-        await self.services.music.set_community(ctx.guild.id, enabled)
+        await self.services.community.access.set_community(ctx.guild.id, enabled)
         text = ("Server features are on: charts, taste matches, who knows and blends work here." if enabled else
                 "Server features are off: nobody's listening is compared or shown here. "
                 "Personal commands keep working.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -13,7 +13,7 @@ from cogs.errors import Refusal
 from cogs.ui.embeds import blend_embed, item_pages, recommendations_embed, taste_embed, whoknows_embed
 from cogs.ui.format import MEMBER_NOT_FOUND, parse_range, prefix_leftover, range_label, short
 from cogs.ui.views import OwnedView, SaveOnce
-from utils import community
+from utils.community import server as community
 from utils.errors import BotError
 from utils.models import BlendResult
 
@@ -52,17 +52,17 @@ class ArtistName(app_commands.Transformer, commands.Converter[str]):
 class BlendView(OwnedView):
     """Lets the member who asked for a blend save it to their Spotify: the very songs the blend holds."""
 
-    def __init__(self, owner_id: int, guild_id: int, result: BlendResult, names: dict[int, str], music: object) -> None:
+    def __init__(self, owner_id: int, guild_id: int, result: BlendResult, names: dict[int, str], playlists: Any) -> None:
         super().__init__(owner_id, timeout=600)
         self.guild_id = guild_id
         self.result = result
         self.names = names
-        self.music = music
+        self.playlists = playlists
         self._save = SaveOnce()
 
     @discord.ui.button(label="Save to my Spotify", emoji="\U0001f4be", style=discord.ButtonStyle.primary)
     async def save(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._save.press(interaction, button, lambda: self.music.save_blend(  # type: ignore[attr-defined]
+        await self._save.press(interaction, button, lambda: self.playlists.save_blend(
             self.owner_id, self.guild_id, self.result, self.names))
 
 
@@ -85,7 +85,7 @@ class Community(BaseCog):
             raise BotError("That's you! Pick someone else to compare with.")
         if other.bot:
             raise BotError("Bots don't listen to music, sadly.")
-        match = await self.services.music.taste(guild.id, author.id, other.id)
+        match = await self.services.community.taste(guild.id, author.id, other.id)
         return taste_embed(match, author.display_name, other.display_name)
 
     @commands.hybrid_command(name="taste", description="How well your taste matches another member's")
@@ -115,7 +115,7 @@ class Community(BaseCog):
                           "Try a shorter name, like `/whoknows Daft Punk`.")
         await self.begin(ctx, private=False)
         assert ctx.guild is not None
-        name, entries = await self.services.music.whoknows(ctx.guild.id, artist)
+        name, entries = await self.services.community.whoknows(ctx.guild.id, artist)
         await self.send(ctx, embed=whoknows_embed(name, entries, ctx.guild.name), private=False)
 
     @whoknows.autocomplete("artist")
@@ -144,7 +144,7 @@ class Community(BaseCog):
             raise commands.NoPrivateMessage()
         await self.begin(ctx, private=False)
         chosen = parse_range(time_range)
-        items = await self.services.music.server_top(ctx.guild.id, kind, chosen, 50)
+        items = await self.services.community.server_top(ctx.guild.id, kind, chosen, 50)
         title = f"Top {kind} in {short(ctx.guild.name)} \u00b7 {range_label(chosen)}"
         footer = f"{community.server_top_order(chosen)} Members who hid their listening aren't counted."
         pages = item_pages(title, items, footer=footer)
@@ -156,7 +156,7 @@ class Community(BaseCog):
         if ctx.guild is None:
             raise commands.NoPrivateMessage()
         await self.begin(ctx, private=False)
-        result = await self.services.music.server_recommend(ctx.guild.id, 10)
+        result = await self.services.community.server_recommend(ctx.guild.id, 10)
         embed = recommendations_embed(result, title=f"Picks for {short(ctx.guild.name)}",
                                       footer="Blended fairly from everyone who shares their listening here")
         await self.send(ctx, embed=embed, private=False)
@@ -181,9 +181,9 @@ class Community(BaseCog):
         if len(ids) < 2:
             raise Refusal("Pick at least one other member to blend with.")
         await self.begin(ctx, private=False)
-        result: BlendResult = await self.services.music.blend(ctx.guild.id, ids, asker=ctx.author.id)
+        result: BlendResult = await self.services.community.blend(ctx.guild.id, ids, asker=ctx.author.id)
         names = {m.id: m.display_name for m in (ctx.author, *chosen)}
-        view = (BlendView(ctx.author.id, ctx.guild.id, result, names, self.services.music)
+        view = (BlendView(ctx.author.id, ctx.guild.id, result, names, self.services.playlists)
                 if self.bot.settings.feature_playlists else None)
         await self.send(ctx, embed=blend_embed(result, names), view=view, private=False)
 

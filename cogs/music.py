@@ -50,7 +50,7 @@ class Music(BaseCog):
             return ctx.author
         if member.bot:
             raise Refusal("Bots don't listen to music, sadly.")
-        await self.services.music.check_can_view(ctx.guild.id if ctx.guild else None, member.id, ctx.author.id)
+        await self.services.community.access.check_can_view(ctx.guild.id if ctx.guild else None, member.id, ctx.author.id)
         return member
 
     async def _member_and_range(self, ctx: commands.Context, member: discord.Member | None,
@@ -157,7 +157,7 @@ class Music(BaseCog):
         result = await self.services.music.recommend(ctx.author.id, guild_id, count, mode)
         footer = f"{mode.capitalize()} mode \u00b7 {freshness(result.synced_at)}"
         embed = recommendations_embed(result, title="Picked for you", footer=footer)
-        view = RecommendView(ctx.author.id, result, self.services.music, playlists=self.bot.settings.feature_playlists)
+        view = RecommendView(ctx.author.id, result, self.services, playlists=self.bot.settings.feature_playlists)
         await self.send(ctx, embed=embed, view=view, private=True)
 
     @commands.hybrid_command(name="playlist", description="Save your last recommendations or top tracks to Spotify")
@@ -170,7 +170,7 @@ class Music(BaseCog):
         if value is None:
             raise Refusal("I can save `last` (your last recommendations) or your top tracks: `short`, `medium` or `long`.")
         await self.begin(ctx, private=True)
-        result = await self.services.music.save_playlist(ctx.author.id, value)
+        result = await self.services.playlists.save_playlist(ctx.author.id, value)
         await self.send(ctx, embed=playlist_embed(result), view=link_view("Open in Spotify", result.url), private=True)
 
 

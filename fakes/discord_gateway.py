@@ -1,4 +1,9 @@
-"""The fake gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME with replay, dispatches."""
+"""The fake gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME with replay, dispatches.
+
+Shards as Discord deals them: a session that identified with `shard: [shard_id, shard_count]` gets the
+guilds with `(guild_id >> 22) % shard_count == shard_id` and every event about them; DMs go to shard 0.
+A session without `shard` is shard 0 of 1 (everything).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,29 @@ class GatewaySession:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     identified: int = 0
     resumed: int = 0
+    shard: tuple[int, int] = (0, 1)
+
+    @property
+    def live(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Discord's rule: a guild belongs to shard (guild_id >> 22) % shard_count; DMs to shard 0."""
+        shard_id, count = self.shard
+        return shard_id == 0 if guild_id is None else (guild_id >> 22) % count == shard_id
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard a guild is dealt to."""
+    return (guild_id >> 22) % shard_count
+
+
+def event_guild(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event is about (None: a DM or the user's own), which decides its shard."""
+    if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        return int(data["id"])
+    guild_id = data.get("guild_id")
+    return int(guild_id) if guild_id else None
 
 
 class Gateway:
@@ -43,17 +71,34 @@ class Gateway:
         self.fake = fake
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.sessions: dict[str, GatewaySession] = {}
-        self.current: GatewaySession | None = None
+        # The newest session of each shard (shard_id, shard_count): where that shard's events go.
+        self.by_shard: dict[tuple[int, int], GatewaySession] = {}
         self.transports: list[Any] = []
         self.identify_count = 0
         self.resume_count = 0
 
     @property
-    def connected(self) -> bool:
-        return self.current is not None and self.current.ws is not None
+    def current(self) -> GatewaySession | None:
+        """The session that gets DMs (shard 0), or any session when shard 0 is not connected."""
+        sessions = sorted(self.by_shard.values(), key=lambda s: s.shard)
+        return next((s for s in sessions if s.owns(None)), sessions[0] if sessions else None)
 
-    def has_intent(self, intent: int) -> bool:
-        return self.current is not None and bool(self.current.intents & intent)
+    @property
+    def connected(self) -> bool:
+        """Some shard is connected."""
+        return any(s.ws is not None for s in self.by_shard.values())
+
+    def connected_shards(self) -> set[tuple[int, int]]:
+        """(shard_id, shard_count) of every shard with a live connection."""
+        return {key for key, s in self.by_shard.items() if s.ws is not None}
+
+    def route(self, guild_id: int | None) -> list[GatewaySession]:
+        """The sessions an event about guild_id (None: a DM) goes to: the shard that owns it."""
+        return [s for s in self.by_shard.values() if s.owns(guild_id)]
+
+    def has_intent(self, intent: int, guild_id: int | None = None) -> bool:
+        """Whether the session(s) that get events about guild_id asked for an intent."""
+        return any(s.intents & intent for s in self.route(guild_id))
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
@@ -101,16 +146,21 @@ class Gateway:
         if intents & PRIVILEGED & ~self.fake.privileged_intents:
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
-        session = GatewaySession(secrets.token_hex(16), intents)
+        shard = _shard(data.get("shard"))
+        if shard is None:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return None
+        session = GatewaySession(secrets.token_hex(16), intents, shard=shard)
         session.identified = 1
         self.sessions[session.id] = session
-        self.current = session
+        self.by_shard[shard] = session
         self.identify_count += 1
         world = self.fake.world
+        guilds = [g for g in list(world.guilds.values()) if session.owns(g.id)]
         ready = {
             "v": 10,
             "user": world.bot.payload() | {"verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.fake.gateway_url,
@@ -122,13 +172,13 @@ class Gateway:
             "_trace": ["fake-discord"],
         }
         if "shard" in data:
-            ready["shard"] = data["shard"]
+            ready["shard"] = list(shard)
         async with session.lock:
             session.ws = ws
-        await self.dispatch("READY", ready)
+        await self._send(session, "READY", ready)
         with_members = bool(intents & INTENT_GUILD_MEMBERS)
-        for guild in list(world.guilds.values()):
-            await self.dispatch("GUILD_CREATE", world.guild_create_payload(guild, with_members=with_members))
+        for guild in guilds:
+            await self._send(session, "GUILD_CREATE", world.guild_create_payload(guild, with_members=with_members))
         self.fake.signal.notify()
         return session
 
@@ -143,10 +193,10 @@ class Gateway:
                 if frame["s"] > last_seen:
                     await ws.send_str(json.dumps(frame))
             session.ws = ws
-        self.current = session
+        self.by_shard[session.shard] = session
         session.resumed += 1
         self.resume_count += 1
-        await self.dispatch("RESUMED", {"_trace": ["fake-discord"]})
+        await self._send(session, "RESUMED", {"_trace": ["fake-discord"]})
         self.fake.signal.notify()
         return session
 
@@ -161,14 +211,19 @@ class Gateway:
         payload = {"guild_id": str(guild.id), "members": members, "chunk_index": 0, "chunk_count": 1}
         if data.get("nonce"):
             payload["nonce"] = data["nonce"]
-        await self.dispatch("GUILD_MEMBERS_CHUNK", payload)
+        await self._send(session, "GUILD_MEMBERS_CHUNK", payload)
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> bool:
-        """Send an event to the bot's session; kept for replay when the bot is between connections."""
-        session = self.current
-        if session is None:
-            log.warning("fake Discord: %s not sent, the bot has no gateway session", event)
+        """Send an event to the session of the shard it belongs to; kept for replay between connections."""
+        sessions = self.route(event_guild(event, data))
+        if not sessions:
+            log.warning("fake Discord: %s not sent, the bot has no gateway session for its shard", event)
             return False
+        for session in sessions:
+            await self._send(session, event, data)
+        return True
+
+    async def _send(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
         async with session.lock:
             session.seq += 1
             frame = {"op": 0, "t": event, "s": session.seq, "d": data}
@@ -179,7 +234,6 @@ class Gateway:
                     await session.ws.send_str(json.dumps(frame))
                 except (ConnectionError, RuntimeError):
                     session.ws = None
-        return True
 
     def drop(self) -> int:
         """Cut every gateway connection without a close frame, as a network failure would."""
@@ -188,6 +242,17 @@ class Gateway:
             if transport is not None:
                 transport.abort()
                 dropped += 1
-        if self.current is not None:
-            self.current.ws = None
+        for session in self.by_shard.values():
+            session.ws = None
         return dropped
+
+
+def _shard(value: Any) -> tuple[int, int] | None:
+    """IDENTIFY's `shard` as (shard_id, shard_count); (0, 1) when absent; None when Discord would refuse it."""
+    if value is None:
+        return (0, 1)
+    try:
+        shard_id, count = (int(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (shard_id, count) if 0 <= shard_id < count else None

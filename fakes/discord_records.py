@@ -66,6 +66,8 @@ class InteractionRecord:
         self.edit_count = 0
         self.late = False
         self.replied_at: float | None = None  # monotonic time the first follow-up or edit reached Discord
+        self.shards: list[tuple[int, int]] = []  # the shard(s) whose connection it was sent to
+        self.callbacks = 0  # how many times the bot tried to answer it (Discord takes the first)
 
     def __repr__(self) -> str:
         return f"<InteractionRecord {self.label} response={self.response and self.response['type']}>"

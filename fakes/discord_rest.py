@@ -229,7 +229,8 @@ class Rest:
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
-        return reply({"url": self.fake.gateway_url, "shards": 1, "session_start_limit": limit})
+        return reply({"url": self.fake.gateway_url, "shards": self.fake.recommended_shards,
+                      "session_start_limit": limit})
 
     async def get_application(self, request: web.Request) -> web.Response:
         return reply(self.world.application_payload())
@@ -304,6 +305,7 @@ class Rest:
         record = self.fake.records.get(_int(request.match_info["interaction_id"]))
         if record is None or record.token != request.match_info["token"]:
             return error(10062)
+        record.callbacks += 1
         if record.response is not None:
             return error(40060)
         body = await read_body(request)

@@ -28,7 +28,7 @@ from fakes.discord_interactions import (
 from fakes.discord_messages import MessageStore, SentFile, Upload
 from fakes.discord_records import ChangeSignal, InteractionRecord
 from fakes.discord_rest import Rest
-from fakes.discord_world import FakeChannel, FakeGuild, FakeMember, FakeUser, World
+from fakes.discord_world import FakeChannel, FakeGuild, FakeMember, FakeUser, World, snowflake_on_shard
 
 Ref = int | FakeUser | FakeGuild | FakeChannel
 
@@ -50,8 +50,10 @@ class FakeDiscord:
         privileged_intents: int = PRIVILEGED,
         response_deadline: float = 3.0,
         heartbeat_interval_ms: int = 41_250,
+        recommended_shards: int = 1,
     ) -> None:
         self.token = token
+        self.recommended_shards = recommended_shards  # what GET /gateway/bot says in `shards`
         self.privileged_intents = privileged_intents
         self.response_deadline = response_deadline
         self.world = World(application_id, bot_name)
@@ -220,9 +222,14 @@ class FakeDiscord:
     def add_user(self, username: str, global_name: str | None = None, avatar: str | None = None) -> FakeUser:
         return self.world.add_user(username, global_name, avatar)
 
-    def add_guild(self, name: str, channels: list[str] | tuple[str, ...] = ("general",), owner: Ref | None = None) -> FakeGuild:
-        """Add a guild before the bot connects (it arrives in READY/GUILD_CREATE)."""
-        return self.world.add_guild(name, channels, _id(owner) if owner is not None else None)
+    def add_guild(self, name: str, channels: list[str] | tuple[str, ...] = ("general",), owner: Ref | None = None,
+                  *, shard: tuple[int, int] | None = None) -> FakeGuild:
+        """Add a guild before the bot connects (it arrives in READY/GUILD_CREATE).
+
+        `shard=(shard_id, shard_count)` gives it an id Discord's rule deals to that shard.
+        """
+        guild_id = snowflake_on_shard(*shard) if shard is not None else None
+        return self.world.add_guild(name, channels, _id(owner) if owner is not None else None, guild_id=guild_id)
 
     def add_member(self, guild: Ref, user: Ref, *, admin: bool = False, nick: str | None = None) -> FakeMember:
         """Add a member; if the bot is connected it gets GUILD_MEMBER_ADD (with the members intent)."""
@@ -233,7 +240,7 @@ class FakeDiscord:
 
     async def _add_member(self, guild_id: int, user_id: int, admin: bool, nick: str | None) -> FakeMember:
         member = self.world.join(guild_id, user_id, admin, nick)
-        if self.gateway.has_intent(INTENT_GUILD_MEMBERS):
+        if self.gateway.has_intent(INTENT_GUILD_MEMBERS, guild_id):
             data = self.world.member_payload(self.world.guilds[guild_id], user_id) | {"guild_id": str(guild_id)}
             await self.gateway.dispatch("GUILD_MEMBER_ADD", data)
         return member
@@ -248,7 +255,7 @@ class FakeDiscord:
 
     async def _remove_member(self, guild_id: int, user_id: int) -> None:
         self.world.guilds[guild_id].members.pop(user_id, None)
-        if self.gateway.has_intent(INTENT_GUILD_MEMBERS):
+        if self.gateway.has_intent(INTENT_GUILD_MEMBERS, guild_id):
             data = {"guild_id": str(guild_id), "user": self.world.users[user_id].payload()}
             await self.gateway.dispatch("GUILD_MEMBER_REMOVE", data)
 
@@ -305,9 +312,13 @@ class FakeDiscord:
     async def _wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         return await self.run_on_fake_loop(self.signal.wait_until(predicate, timeout, what))
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:
-        """Wait until the bot identified and was sent its guilds."""
-        await self._wait(lambda: self.gateway.connected, timeout, "the bot to connect to the gateway")
+    async def wait_connected(self, timeout: float = 10.0, *, shards: int | None = None) -> None:
+        """Wait until the bot identified and was sent its guilds (with `shards`, until that many shards are)."""
+        if shards is None:
+            await self._wait(lambda: self.gateway.connected, timeout, "the bot to connect to the gateway")
+            return
+        await self._wait(lambda: len(self.gateway.connected_shards()) >= shards, timeout,
+                         f"{shards} shards to connect to the gateway")
 
     async def wait_resumed(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until the bot has resumed its session count times."""
@@ -355,7 +366,7 @@ class FakeDiscord:
                 member.pop("user")
                 event["member"] = member
             mentioned = any(int(u["id"]) == self.world.bot.id for u in message["mentions"])
-            if author_id != self.world.bot.id and not mentioned and not self.gateway.has_intent(INTENT_MESSAGE_CONTENT):
+            if author_id != self.world.bot.id and not mentioned and not self.gateway.has_intent(INTENT_MESSAGE_CONTENT, guild.id):
                 event.update(content="", embeds=[], attachments=[], components=[])
         return event
 
@@ -365,8 +376,12 @@ class FakeDiscord:
         record = InteractionRecord(self, payload, label)
         self.records[record.id] = record
         self.records_by_token[record.token] = record
-        if not self.gateway.connected:
-            raise RuntimeError(f"cannot send {label}: the bot is not connected to the fake gateway")
+        guild_id = int(payload["guild_id"]) if payload.get("guild_id") else None
+        sessions = [s for s in self.gateway.route(guild_id) if s.ws is not None]
+        if not sessions:
+            raise RuntimeError(f"cannot send {label}: the bot is not connected to the fake gateway "
+                               "(or not with the shard of this server)")
+        record.shards = [s.shard for s in sessions]
         record.dispatched_at = time.monotonic()
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return record

@@ -29,6 +29,17 @@ def snowflake() -> int:
     return (ms << 22) | (1 << 17) | increment
 
 
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """An id of now (less a few ms) that Discord's rule `(id >> 22) % shard_count` deals to shard_id."""
+    if not 0 <= shard_id < shard_count:
+        raise ValueError(f"shard {shard_id} does not exist among {shard_count}")
+    with _counter_lock:
+        increment = next(_counter) & 0xFFF
+    ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    ms -= (ms - shard_id) % shard_count
+    return (ms << 22) | (1 << 17) | increment
+
+
 def iso_now() -> str:
     """Current time in Discord's ISO-8601 form."""
     return datetime.now(UTC).isoformat()
@@ -170,9 +181,10 @@ class World:
         return user
 
     def add_guild(
-        self, name: str, channels: list[str] | tuple[str, ...] = ("general",), owner_id: int | None = None
+        self, name: str, channels: list[str] | tuple[str, ...] = ("general",), owner_id: int | None = None,
+        guild_id: int | None = None,
     ) -> FakeGuild:
-        guild_id = snowflake()
+        guild_id = guild_id or snowflake()
         guild = FakeGuild(guild_id, name, owner_id or 0)
         guild.roles[guild_id] = FakeRole(guild_id, "@everyone", DEFAULT_PERMISSIONS)
         admin_id = snowflake()

@@ -25,7 +25,7 @@ from fakes.discord_server import FakeDiscord
 from fakes.discord_world import FakeUser
 from fakes.spotify_server import FakeSpotify
 from keep_alive import WebContext, WebServer, create_app
-from utils import spotify_client
+from utils.sources import spotify_client
 
 CLIENT_ID = "bot-test-client-id"
 CLIENT_SECRET = "bot-test-client-secret-0123456789"

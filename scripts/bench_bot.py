@@ -97,7 +97,7 @@ class Bench:
     def import_listeners(self, count: int, seed: int = 5) -> list[str]:
         """`count` server members who import a history of catalogue tracks (mostly one scene each)."""
         from database import Database
-        from utils.import_service import HistoryImporter
+        from utils.sources.export_import import HistoryImporter
 
         rng = random.Random(seed)
         catalogue = self.spotify.catalogue

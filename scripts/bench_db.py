@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from database import TIME_RANGES, Database
-from storage_keys import artist_key, track_key
+from storage.keys import artist_key, track_key
 
 TOP_TRACKS = 50  # per time range, as Spotify returns
 TOP_ARTISTS = 20

@@ -50,7 +50,7 @@ def make_export(count: int, path: Path) -> tuple[float, float]:
 def run_one(count: int, path: Path) -> dict[str, float]:
     """Import the zip from disk in this fresh process: timed run first (so peak RSS is the import's), then traced."""
     from database import Database
-    from utils.import_service import HistoryImporter
+    from utils.sources.export_import import HistoryImporter
 
     rss_start = _peak_rss_mb()
     with tempfile.TemporaryDirectory() as tmp:

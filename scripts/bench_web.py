@@ -33,7 +33,7 @@ from config import Settings
 from database import Database
 from keep_alive import WebContext, WebServer, create_app
 from spotify_auth import SpotifyAuth
-from utils.bridge import NullBridge
+from utils.events import NullBridge
 
 TARGET_RPS = 1000.0
 

@@ -21,7 +21,7 @@ from database import Database
 from fakes.spotify_server import FakeSpotify
 from keep_alive import WebContext, WebServer, create_app
 from spotify_auth import SpotifyAuth
-from utils.bridge import NullBridge
+from utils.events import NullBridge
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret-0123456789"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
 import signal
 from pathlib import Path
 
+import discord
 import pytest
 import requests
 
-from bot import MusicBot, make_intents, run_bot
+from bot import MusicBot, Services, ShardedMusicBot, create_bot, make_intents, run_bot
+from config import Settings
+from database import Database
 from tests.cogs.support import BotWorld, bot_world, embed_text
 
 pytest_plugins = ["tests.cogs.conftest"]
@@ -111,3 +115,16 @@ async def test_bridge_drops_events_when_the_bot_is_not_running(tmp_path: Path) -
         bot: MusicBot = world.bot
         bot.on_linked(1, None)  # no loop yet: logged and dropped, never raised
         assert bot.status() == {"connected": False, "guilds": 0, "latency_ms": None}
+
+
+def test_shard_settings_make_an_auto_sharded_bot_for_the_listed_shards_and_none_make_a_plain_one(tmp_path: Path) -> None:
+    base = Settings(discord_token="t", spotify_client_id="c", spotify_client_secret="s", token_encryption_keys=("k",))
+    services = Services(auth=None, sync=None, music=None, community=None, playlists=None, privacy=None)
+    db = Database(tmp_path / "bot.db")
+    plain = create_bot(base, db, services)
+    assert type(plain) is MusicBot and not isinstance(plain, discord.AutoShardedClient)
+    sharded = create_bot(dataclasses.replace(base, shard_count=4, shard_ids=(1, 3)), db, services)
+    assert isinstance(sharded, ShardedMusicBot) and isinstance(sharded, discord.AutoShardedClient)
+    assert (sharded.shard_count, sharded.shard_ids) == (4, [1, 3])
+    every = create_bot(dataclasses.replace(base, shard_count=2), db, services)
+    assert (every.shard_count, every.shard_ids) == (2, None)  # discord.py then runs shards 0 and 1

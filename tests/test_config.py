@@ -160,3 +160,28 @@ def test_process_environment_is_used_by_default(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("DISCORD_TOKEN")
     with pytest.raises(ConfigError, match="DISCORD_TOKEN is missing"):
         load_settings()
+
+
+def test_no_shard_settings_mean_one_unsharded_process() -> None:
+    s = load()
+    assert (s.shard_count, s.shard_ids, s.sharded) == (None, None, False)
+    assert load(SHARD_COUNT="", SHARD_IDS="").sharded is False
+
+
+def test_shard_count_alone_runs_every_shard_here_and_ids_pick_some() -> None:
+    s = load(SHARD_COUNT="4")
+    assert (s.shard_count, s.shard_ids, s.sharded) == (4, None, True)
+    s = load(SHARD_COUNT="4", SHARD_IDS=" 3, 1,1 ")
+    assert (s.shard_count, s.shard_ids) == (4, (1, 3))
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"SHARD_IDS": "0,1"}, "SHARD_IDS needs SHARD_COUNT too"),
+    ({"SHARD_COUNT": "2", "SHARD_IDS": "1,2"}, "SHARD_IDS may only name shards 0 to 1 when SHARD_COUNT is 2 (got 2)"),
+    ({"SHARD_COUNT": "2", "SHARD_IDS": "first"}, "SHARD_IDS must be shard numbers separated by commas"),
+    ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be between 1"),
+    ({"SHARD_COUNT": "two"}, "SHARD_COUNT must be a whole number"),
+])
+def test_bad_shard_settings_say_what_to_fix(env: dict[str, str], expected: str) -> None:
+    found = problems({**REQUIRED, **env})
+    assert len(found) == 1 and expected in found[0], found

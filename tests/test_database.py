@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from database import Database
-from storage_keys import artist_key, local_id, normalise, track_key
+from storage.keys import artist_key, local_id, normalise, track_key
 
 GUILD = 900_000_000_000_000_001
 OTHER_GUILD = 900_000_000_000_000_002
@@ -386,6 +386,7 @@ def fill_everything(db: Database, uid: int, tag: str) -> None:
     db.add_guild_member(GUILD, uid)
     db.set_feedback(uid, "track", f"artist {tag} - song {tag}", 1)
     db.save_last_recommendations(uid, {"items": [f"tr_{tag}"]})
+    assert db.claim_sync(uid, f"process-{tag}", time.time() + 600, time.time())
 
 
 def all_tables(db: Database) -> list[str]:

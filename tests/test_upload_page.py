@@ -18,9 +18,9 @@ from fakes.world import LateApp
 from keep_alive import WebContext, WebServer, create_app
 from spotify_auth import SpotifyAuth
 from tests.helpers.export_files import BASE_TIME, extended_entry, make_zip, podcast_entry, to_json, track_uri
-from utils.bridge import NullBridge
-from utils.history_import import ImportLimits
-from utils.import_service import HistoryImporter
+from utils.events import NullBridge
+from utils.sources.export_import import HistoryImporter
+from utils.sources.export_reader import ImportLimits
 
 MEMBER, GUILD = 4242, 77
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from database import Database
-from utils.listeners import ChangeListeners
+from utils.events import ChangeListeners
 from utils.logger import get_logger
 
 log = get_logger(__name__)

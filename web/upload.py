@@ -15,8 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from utils.errors import BadImportFile, LinkExpired
-from utils.import_service import HistoryImporter
 from utils.logger import get_logger
+from utils.sources.export_import import HistoryImporter
 from web.pages import message_page, paragraph, render_page
 
 log = get_logger("web.upload")

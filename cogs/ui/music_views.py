@@ -63,10 +63,10 @@ class PickSelect(discord.ui.Select["RecommendView"]):
 class RecommendView(OwnedView):
     """Rate a recommendation (like / not for me) or save the whole list as a playlist."""
 
-    def __init__(self, owner_id: int, result: RecommendationList, music: Any, *, playlists: bool = True) -> None:
+    def __init__(self, owner_id: int, result: RecommendationList, services: Any, *, playlists: bool = True) -> None:
         super().__init__(owner_id, timeout=600)
         self.result = result
-        self.music = music
+        self.services = services  # bot.Services: music for feedback, playlists for saving
         self.selected = 0
         self._save = SaveOnce()
         if result.items:
@@ -78,7 +78,7 @@ class RecommendView(OwnedView):
         rec = self.result.items[self.selected]
         # Answer Discord first: the write may wait on a busy database for seconds, longer than Discord waits.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.music.feedback(self.owner_id, rec.item.key, rec.item.kind, value)
+        await self.services.music.feedback(self.owner_id, rec.item.key, rec.item.kind, value)
         name = discord.utils.escape_markdown(rec.item.label)
         text = (f"Noted: you like **{name}**. I'll find more like it." if value > 0 else
                 f"Noted: **{name}** is not for you. I'll steer away from it.")
@@ -96,4 +96,4 @@ class RecommendView(OwnedView):
     async def save(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         # exactly the songs on this message, not whatever /recommend made last
         await self._save.press(interaction, button,
-                               lambda: self.music.save_recommendations(self.owner_id, self.result.items))
+                               lambda: self.services.playlists.save_recommendations(self.owner_id, self.result.items))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.cogs.support import BotWorld, components, custom_id, embed_text
-from utils import spotify_client
+from utils.sources import spotify_client
 
 
 def shown_track_ids(message: dict[str, Any]) -> list[str]:

@@ -8,9 +8,9 @@ import pytest
 import requests
 
 from fakes.spotify_server import FakeSpotify
-from utils import spotify_client
 from utils.errors import LinkBroken
-from utils.spotify_client import SpotifyClient
+from utils.sources import spotify_client
+from utils.sources.spotify_client import SpotifyClient
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"

@@ -6,6 +6,7 @@ Spotify client tests; the lead may lift these fixtures into a shared conftest).
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,15 +15,18 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+import app
 from config import Settings
 from database import Database
 from fakes.spotify_server import FakeSpotify
 from spotify_auth import SpotifyAuth
-from storage_keys import local_id, track_key
-from utils import spotify_client
-from utils.music_service import MusicService
+from storage.keys import local_id, track_key
+from utils.community.service import CommunityService
+from utils.music.playlists import PlaylistService
+from utils.music.service import MusicService
 from utils.privacy import PrivacyService
-from utils.sync import SyncService
+from utils.sources import spotify_client
+from utils.sources.spotify_sync import SyncService
 
 CLIENT_ID = "svc-client-id"
 CLIENT_SECRET = "svc-client-secret-0123456789"
@@ -47,6 +51,8 @@ class Services:
     auth: SpotifyAuth
     sync: SyncService
     music: MusicService
+    community: CommunityService
+    playlists: PlaylistService
     privacy: PrivacyService
     sleeps: list[float] = field(default_factory=list)
 
@@ -84,7 +90,6 @@ def services_fixture(tmp_path: Path) -> Iterator[Services]:
     with FakeSpotify(CLIENT_ID, CLIENT_SECRET, redirect_uris=["http://127.0.0.1:8765/callback"], seed=0) as fake:
         db = Database(tmp_path / "bot.db").open()
         settings = make_settings(fake, tmp_path / "bot.db")
-        auth = SpotifyAuth(settings, db)
         sleeps: list[float] = []
 
         async def fake_sleep(seconds: float) -> None:
@@ -92,12 +97,32 @@ def services_fixture(tmp_path: Path) -> Iterator[Services]:
             sleeps.append(seconds)
             spotify_client.reset_stats()
 
-        sync = SyncService(db, auth, settings, stagger_seconds=0, sleep=fake_sleep)
-        music = MusicService(db, auth, settings)
-        privacy = PrivacyService(db, auth)
-        music.watch(sync.on_synced, privacy.on_change)
+        built = app.build_services(db, settings, stagger_seconds=0, sleep=fake_sleep)
         try:
-            yield Services(fake, db, settings, auth, sync, music, privacy, sleeps)
+            yield Services(fake, db, settings, built.auth, built.sync, built.music, built.community, built.playlists,
+                           built.privacy, sleeps)
         finally:
+            built.workers.close()
             db.close()
             spotify_client.reset_stats()
+
+
+MEMBERS = ("alice", "bob", "carol", "dave", "erin")
+
+
+async def sync_members(svc: Services, names: tuple[str, ...] = MEMBERS) -> list[int]:
+    ids = [svc.link(n) for n in names]
+    for discord_id in ids:
+        assert (await svc.sync.sync_member(discord_id)).status == "synced"
+    return ids
+
+
+def known_track_keys(svc: Services, discord_id: int) -> set[str]:
+    rows = svc.db.query("SELECT t.name_key FROM plays p JOIN tracks t ON t.track_id = p.track_id WHERE p.discord_id = ? "
+                        "UNION SELECT t.name_key FROM top_tracks x JOIN tracks t ON t.track_id = x.track_id "
+                        "WHERE x.discord_id = ?", (discord_id, discord_id))
+    return {r["name_key"] for r in rows}
+
+
+def ms(year: int, month: int, day: int) -> int:
+    return calendar.timegm((year, month, day, 12, 0, 0)) * 1000

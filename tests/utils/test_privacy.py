@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from services_support import GUILD, Services, services_fixture  # noqa: F401 - the `services` fixture
 
+from tests.utils.services_support import GUILD, Services, services_fixture  # noqa: F401 - the `services` fixture
 from utils.errors import NotEnoughData, NotLinked
 
 
@@ -30,7 +30,7 @@ async def test_forget_erases_the_member_everywhere(services: Services) -> None:
     alice, bob = services.link("alice"), services.link("bob")
     for member in (alice, bob):
         await services.sync.sync_member(member)
-    await services.music.server_top(GUILD, "artists", "medium_term")  # fit and cache a community model
+    await services.community.server_top(GUILD, "artists", "medium_term")  # fit and cache a community model
     await services.privacy.forget(alice)
     for table in ("users", "tokens", "plays", "top_tracks", "top_artists", "guild_members", "feedback"):
         assert services.db.scalar(f"SELECT COUNT(*) FROM {table} WHERE discord_id = ?", (alice,)) == 0, table
@@ -38,11 +38,11 @@ async def test_forget_erases_the_member_everywhere(services: Services) -> None:
     with pytest.raises(NotEnoughData):
         await services.music.profile(alice, "short_term")
     with pytest.raises(NotLinked):
-        await services.music.save_playlist(alice, "last")
+        await services.playlists.save_playlist(alice, "last")
     # the community model no longer holds alice
     recs = await services.music.recommend(bob, GUILD, count=5)
     assert recs.items
-    assert all(alice not in m.members for m in services.music.models._models.values())
+    assert all(alice not in m.members for m in services.community.models._models.values())
 
 
 async def test_hiding_takes_a_member_out_of_server_features_and_back(services: Services) -> None:

@@ -1,0 +1,118 @@
+"""Reads of listening data: top lists, play counts (all, by age, by year), who knows an artist, name lookup.
+
+Database inherits these; they run on its connections through `self.query`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from storage.keys import artist_key
+
+# The artist key of a play's track `t` (artist row `a`, LEFT JOINed): every query counting artists uses this one.
+TRACK_ARTIST_KEY = "COALESCE(a.name_key, normalise(t.artist_name))"
+
+
+class ListeningReads:
+    """Listening queries, mixed into Database (which supplies `query`)."""
+
+    query: Callable[..., list[dict[str, Any]]]  # Database.query
+
+    def top_rows(self, discord_ids: Sequence[int], kind: str) -> list[dict[str, Any]]:
+        """Raw top-list rows `(discord_id, time_range, rank, key)` for `kind` 'tracks' or 'artists'."""
+        if not discord_ids:
+            return []
+        marks = ",".join("?" * len(discord_ids))
+        if kind == "tracks":
+            sql = (f"SELECT tt.discord_id, tt.time_range, tt.rank, t.name_key AS key FROM top_tracks tt "
+                   f"JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id IN ({marks})")
+        else:
+            sql = (f"SELECT ta.discord_id, ta.time_range, ta.rank, a.name_key AS key FROM top_artists ta "
+                   f"JOIN artists a ON a.artist_id = ta.artist_id WHERE ta.discord_id IN ({marks})")
+        return self.query(sql, list(discord_ids))
+
+    def play_counts(self, discord_ids: Sequence[int], kind: str, since_ms: int = 0,
+                    until_ms: int | None = None) -> list[dict[str, Any]]:
+        """Listens (skips excluded) per member and track or artist key: `(discord_id, key, plays, last_ms)`."""
+        if not discord_ids:
+            return []
+        marks = ",".join("?" * len(discord_ids))
+        key = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
+        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
+        until = until_ms if until_ms is not None else 2**62
+        return self.query(
+            f"SELECT p.discord_id, {key} AS key, COUNT(*) AS plays, MAX(p.played_at) AS last_ms FROM plays p "
+            f"JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id IN ({marks}) AND p.skipped = 0 "
+            f"AND p.played_at >= ? AND p.played_at < ? GROUP BY p.discord_id, {key}",
+            [*discord_ids, since_ms, until])
+
+    def play_counts_by_age(self, discord_ids: Sequence[int], kind: str, cutoffs_ms: Sequence[int]) -> list[dict[str, Any]]:
+        """Listens per member, track or artist key and age band, in one pass: `(discord_id, key, band, plays)`.
+
+        `cutoffs_ms` go newest first; a play is in band i for the first cutoff it is at or after, else in band
+        len(cutoffs_ms). Plays with a negative time are left out, as `play_counts` does.
+        """
+        if not discord_ids:
+            return []
+        marks = ",".join("?" * len(discord_ids))
+        key = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
+        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
+        band = "CASE " + " ".join(f"WHEN p.played_at >= ? THEN {i}" for i in range(len(cutoffs_ms))) + \
+            f" ELSE {len(cutoffs_ms)} END"
+        return self.query(
+            f"SELECT p.discord_id, {key} AS key, {band} AS band, COUNT(*) AS plays FROM plays p "
+            f"JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id IN ({marks}) AND p.skipped = 0 "
+            f"AND p.played_at >= 0 GROUP BY p.discord_id, key, band",
+            [*cutoffs_ms, *discord_ids])
+
+    def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
+        """All-time (year None) or one year's most played tracks or artists of one member."""
+        start, end = (0, 2**62) if year is None else _year_bounds_ms(year)
+        group = "t.name_key" if kind == "tracks" else TRACK_ARTIST_KEY
+        join = "" if kind == "tracks" else "LEFT JOIN artists a ON a.artist_id = t.artist_id"
+        return self.query(
+            f"SELECT {group} AS key, MAX(t.name) AS name, MAX(t.artist_name) AS artist_name, COUNT(*) AS plays, "
+            f"MAX(t.image_url) AS image_url, MAX(CASE WHEN t.track_id NOT LIKE 'local:%' THEN t.track_id END) AS track_id "
+            f"FROM plays p JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id = ? AND p.skipped = 0 "
+            f"AND p.played_at >= ? AND p.played_at < ? GROUP BY {group} ORDER BY plays DESC, key LIMIT ?",
+            (discord_id, start, end, limit))
+
+    def listening_years(self, discord_id: int) -> list[int]:
+        rows = self.query(
+            "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year FROM plays "
+            "WHERE discord_id = ? AND skipped = 0 ORDER BY year", (discord_id,))
+        return [row["year"] for row in rows]
+
+    def whoknows(self, guild_id: int, artist: str, limit: int = 15) -> list[dict[str, Any]]:
+        """Visible members of a guild who play an artist, by listens, then by their best top-artist rank."""
+        key = artist_key(artist)
+        return self.query(
+            "WITH members AS (SELECT gm.discord_id FROM guild_members gm JOIN users u ON u.discord_id = gm.discord_id "
+            "  WHERE gm.guild_id = :g AND u.hidden = 0), "
+            "listens AS (SELECT p.discord_id, COUNT(*) AS plays FROM plays p JOIN tracks t ON t.track_id = p.track_id "
+            "  LEFT JOIN artists a ON a.artist_id = t.artist_id WHERE p.skipped = 0 "
+            f"  AND {TRACK_ARTIST_KEY} = :k AND p.discord_id IN (SELECT discord_id FROM members) "
+            "  GROUP BY p.discord_id), "
+            "ranks AS (SELECT ta.discord_id, MIN(ta.rank) AS best_rank FROM top_artists ta "
+            "  JOIN artists a ON a.artist_id = ta.artist_id WHERE a.name_key = :k "
+            "  AND ta.discord_id IN (SELECT discord_id FROM members) GROUP BY ta.discord_id) "
+            "SELECT m.discord_id, COALESCE(l.plays, 0) AS plays, r.best_rank FROM members m "
+            "LEFT JOIN listens l ON l.discord_id = m.discord_id LEFT JOIN ranks r ON r.discord_id = m.discord_id "
+            "WHERE l.plays IS NOT NULL OR r.best_rank IS NOT NULL "
+            "ORDER BY COALESCE(l.plays, 0) DESC, COALESCE(r.best_rank, 999), m.discord_id LIMIT :n",
+            {"g": guild_id, "k": key, "n": limit})
+
+    def known_artist_names(self, prefix: str, limit: int = 25) -> list[str]:
+        """Artist names for autocomplete."""
+        return [row["name"] for row in self.query(
+            "SELECT name FROM artists WHERE substr(name_key, 1, length(:p)) = :p GROUP BY name_key ORDER BY name "
+            "LIMIT :n", {"p": artist_key(prefix), "n": limit})]
+
+
+def _year_bounds_ms(year: int) -> tuple[int, int]:
+    import calendar
+
+    start = calendar.timegm((year, 1, 1, 0, 0, 0))
+    end = calendar.timegm((year + 1, 1, 1, 0, 0, 0))
+    return start * 1000, end * 1000

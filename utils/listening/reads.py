@@ -1,0 +1,155 @@
+"""Stored listening turned into what the engine eats (weighted triples) and what members see (Items).
+
+Blocking functions: call them from a worker thread (`db.run` or `asyncio.to_thread`). Items are keyed by
+the database `name_key`, so a song counts once whether it came from a sync or an imported history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from database import Database
+from storage.keys import artist_key
+from utils.listening.periods import DAY_MS
+from utils.models import Item, spotify_url
+
+# Recent top lists say more about taste today than year-long ones.
+RANGE_WEIGHT = {"short_term": 1.0, "medium_term": 0.7, "long_term": 0.5}
+# Rank 1 of a top list counts about as much as this many recent plays.
+TOP_SCALE = 6.0
+# Plays are counted in age bands, each band weighted by a recency decay (half-life about 90 days).
+PLAY_BANDS_DAYS = ((0, 30), (30, 90), (90, 180), (180, 365), (365, 730), (730, None))
+PLAY_HALF_LIFE_DAYS = 90.0
+KINDS = {"track": "tracks", "tracks": "tracks", "artist": "artists", "artists": "artists"}
+
+
+def kind_of(kind: str) -> str:
+    """Accept 'track'/'tracks'/'artist'/'artists'; return the plural the database uses."""
+    try:
+        return KINDS[kind.lower()]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r}") from None
+
+
+def rank_weight(rank: int) -> float:
+    return 1.0 / math.log2(rank + 1)
+
+
+def band_weight(start_days: float, end_days: float | None) -> float:
+    """Recency decay at the middle of an age band (open-ended bands use their start plus a year)."""
+    middle = (start_days + (end_days if end_days is not None else start_days + 365)) / 2
+    return 0.5 ** (middle / PLAY_HALF_LIFE_DAYS)
+
+
+# -- engine inputs ------------------------------------------------------------------------------------
+
+
+def interaction_weights(db: Database, member_ids: Sequence[int], kind: str, now: float) -> dict[int, dict[str, float]]:
+    """Per member, a weight per item key from top-list ranks (by range) and recency-decayed play counts."""
+    kind = kind_of(kind)
+    weights: dict[int, dict[str, float]] = {m: defaultdict(float) for m in member_ids}
+    if not member_ids:
+        return {}
+    for row in db.top_rows(list(member_ids), kind):
+        weights[row["discord_id"]][row["key"]] += (
+            TOP_SCALE * RANGE_WEIGHT.get(row["time_range"], 0.5) * rank_weight(row["rank"]))
+    now_ms = int(now * 1000)
+    cutoffs = [now_ms - end * DAY_MS for _, end in PLAY_BANDS_DAYS if end is not None]
+    factors = [band_weight(start, end) for start, end in PLAY_BANDS_DAYS]
+    for row in db.play_counts_by_age(list(member_ids), kind, cutoffs):
+        key = row["key"] if kind == "tracks" else artist_key(row["key"])
+        weights[row["discord_id"]][key] += factors[row["band"]] * row["plays"]
+    return {m: dict(w) for m, w in weights.items() if w}
+
+
+def triples(weights: dict[int, dict[str, float]]) -> list[tuple[int, str, float]]:
+    return [(member, key, w) for member, items in weights.items() for key, w in items.items() if w > 0]
+
+
+@dataclass
+class Listening:
+    """One member's stored listening, enough to exclude what they know and to pick favourite artists."""
+
+    track_weights: dict[str, float] = field(default_factory=dict)
+    artist_weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.track_weights and not self.artist_weights
+
+    def favourite_artists(self, n: int) -> list[str]:
+        return [k for k, _ in sorted(self.artist_weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def member_listening(db: Database, discord_id: int, now: float) -> Listening:
+    tracks = interaction_weights(db, [discord_id], "tracks", now).get(discord_id, {})
+    artists = interaction_weights(db, [discord_id], "artists", now).get(discord_id, {})
+    return Listening(tracks, artists)
+
+
+# -- display ---------------------------------------------------------------------------------------------
+
+
+def track_item(row: dict[str, Any], **extra: Any) -> Item:
+    spotify_id = row.get("track_id")
+    if spotify_id and spotify_id.startswith("local:"):
+        spotify_id = None
+    return Item(key=row["name_key"], kind="track", name=row["name"], artist_name=row.get("artist_name"),
+                spotify_id=spotify_id, url=spotify_url("track", spotify_id), image_url=row.get("image_url"), **extra)
+
+
+def artist_item(row: dict[str, Any], **extra: Any) -> Item:
+    spotify_id = row.get("artist_id")
+    if spotify_id and spotify_id.startswith("local:"):
+        spotify_id = None
+    return Item(key=row["name_key"], kind="artist", name=row["name"], artist_name=None, spotify_id=spotify_id,
+                url=spotify_url("artist", spotify_id), image_url=row.get("image_url"), **extra)
+
+
+def fallback_item(key: str, kind: str, **extra: Any) -> Item:
+    """An item we know only by key (should be rare: every key comes from a stored row)."""
+    if kind == "tracks":
+        artist, _, title = key.partition(" - ")
+        return Item(key=key, kind="track", name=title.title() or key, artist_name=artist.title() or None, **extra)
+    return Item(key=key, kind="artist", name=key.title(), **extra)
+
+
+def items_for_keys(db: Database, keys: Sequence[str], kind: str,
+                   extras: dict[str, dict[str, Any]] | None = None) -> list[Item]:
+    """Display Items for item keys, in the given order; `extras[key]` adds plays/rank/listeners."""
+    kind = kind_of(kind)
+    extras = extras or {}
+    rows = db.tracks_by_key(keys) if kind == "tracks" else db.artists_by_key(keys)
+    build = track_item if kind == "tracks" else artist_item
+    return [build(rows[k], **extras.get(k, {})) if k in rows else fallback_item(k, kind, **extras.get(k, {}))
+            for k in keys]
+
+
+def artist_genres(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Genres of each artist row (artist key -> row, as `Database.artists_by_key` gives)."""
+    out: dict[str, list[str]] = {}
+    for key, row in rows.items():
+        genres = row.get("genres")
+        out[key] = json.loads(genres) if isinstance(genres, str) else list(genres or [])
+    return out
+
+
+def track_artists(db: Database, track_keys: Iterable[str]) -> dict[str, str]:
+    """Artist key of each track key."""
+    return {k: artist_key(row["artist_name"]) for k, row in db.tracks_by_key(track_keys).items()}
+
+
+def ranked_counts(rows: Iterable[dict[str, Any]], kind: str) -> dict[str, dict[str, int]]:
+    """Sum `play_counts` rows per item key: plays and distinct listeners."""
+    plays: dict[str, int] = defaultdict(int)
+    members: dict[str, set[int]] = defaultdict(set)
+    for row in rows:
+        key = row["key"] if kind_of(kind) == "tracks" else artist_key(row["key"])
+        plays[key] += row["plays"]
+        members[key].add(row["discord_id"])
+    return {key: {"plays": plays[key], "listeners": len(members[key])} for key in plays}

@@ -1,0 +1,217 @@
+"""Personal recommendations: stored listening -> engine inputs -> ranked, explained, displayable picks.
+
+The normal path reads only the database. Spotify is asked (through the member's client, capped) only
+when a member's favourite artists' stored catalogue is too thin to fill a list: a server of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from database import UNFINISHED_PLAYLISTS, Database
+from utils.community.model import CommunityModel, artist_of, make_context, with_mode
+from utils.engine.algorithms import CatalogueExpansion
+from utils.engine.data import Recommendation as EngineRec
+from utils.engine.hybrid import Hybrid
+from utils.errors import NotEnoughData
+from utils.listening.reads import Listening, artist_genres, items_for_keys, member_listening
+from utils.models import Recommendation, track_label
+
+FAVOURITE_ARTISTS = 15
+CATALOGUE_PER_ARTIST = 40
+FEW_MEMBERS = 3  # fewer visible members than this (the asker included) and the catalogue carries the list
+
+
+@dataclass
+class PersonalData:
+    """Everything one member's recommendations need from the database (read in one worker call)."""
+
+    discord_id: int
+    user: dict[str, Any] | None
+    listening: Listening
+    liked: set[str] = field(default_factory=set)
+    disliked: set[str] = field(default_factory=set)
+    disliked_artists: set[str] = field(default_factory=set)
+    favourites: list[str] = field(default_factory=list)
+    catalogue: dict[str, list[str]] = field(default_factory=dict)
+    genres: dict[str, list[str]] = field(default_factory=dict)  # track key -> its artist's genres
+    labels: dict[str, str] = field(default_factory=dict)
+    favourite_ids: dict[str, str] = field(default_factory=dict)  # artist key -> Spotify id
+    top_genres: list[str] = field(default_factory=list)
+
+    @property
+    def linked(self) -> bool:
+        return bool(self.user) and self.user["link_state"] == "linked"
+
+    def fresh_candidates(self) -> int:
+        """Catalogue tracks the member hasn't played and hasn't turned down."""
+        known = self.listening.track_weights.keys() | self.disliked
+        return len({t for ts in self.catalogue.values() for t in ts if t not in known
+                    and artist_of(t) not in self.disliked_artists})
+
+
+def load_personal(db: Database, discord_id: int, now: float,
+                  extra_genre_tracks: Mapping[str, list[str]] | None = None) -> PersonalData:
+    """Read a member's listening, feedback, favourite artists and their stored catalogue. Blocking."""
+    user = db.get_user(discord_id)
+    listening = member_listening(db, discord_id, now)
+    data = PersonalData(discord_id, user, listening)
+    for key, value in db.get_feedback(discord_id).items():
+        if value > 0:
+            data.liked.add(key)
+        elif " - " in key:
+            data.disliked.add(key)
+        else:
+            data.disliked_artists.add(key)
+    # favourites: artists weighted directly, plus those behind the member's tracks
+    artist_weight = dict(listening.artist_weights)
+    for key, weight in listening.track_weights.items():
+        artist_weight[artist_of(key)] = artist_weight.get(artist_of(key), 0.0) + 0.5 * weight
+    ranked = sorted(artist_weight.items(), key=lambda kv: (-kv[1], kv[0]))
+    data.favourites = [k for k, _ in ranked if k not in data.disliked_artists][:FAVOURITE_ARTISTS]
+    data.catalogue = {k: v for k, v in db.catalogue_for_artists(data.favourites, CATALOGUE_PER_ARTIST).items() if v}
+    artists = db.artists_by_key(list(dict.fromkeys([*data.favourites, *listening.artist_weights])))
+    # the favourites we hold the least catalogue of are the ones worth a Spotify look-up
+    thinnest = sorted(data.favourites, key=lambda k: len(data.catalogue.get(k, [])))
+    data.favourite_ids = {k: artists[k]["artist_id"] for k in thinnest
+                          if k in artists and not artists[k]["artist_id"].startswith("local:")}
+    genre_map = artist_genres({k: artists[k] for k in data.favourites if k in artists})
+    weights: dict[str, float] = {}
+    for key in data.favourites:
+        for genre in genre_map.get(key, []):
+            weights[genre] = weights.get(genre, 0.0) + artist_weight.get(key, 0.0)
+    data.top_genres = [g for g, _ in sorted(weights.items(), key=lambda kv: -kv[1])[:3]]
+    for tracks in data.catalogue.values():
+        for track in tracks:
+            data.genres[track] = list(genre_map.get(artist_of(track), []))  # own list: genre tracks append to it
+    add_genre_tracks(data, extra_genre_tracks or {})
+    # labels for the items reasons may name: the member's own tracks (liked ones seed the engine too) and artists
+    track_rows = db.tracks_by_key([*listening.track_weights, *data.liked], "name, artist_name")
+    data.labels = {k: track_label(r["name"], r["artist_name"]) for k, r in track_rows.items()}
+    data.labels.update({k: r["name"] for k, r in artists.items()})
+    return data
+
+
+def add_genre_tracks(data: PersonalData, genre_tracks: Mapping[str, list[str]]) -> None:
+    """Tag tracks found by a genre search with that genre, so catalogue expansion can suggest them."""
+    for genre, tracks in genre_tracks.items():
+        for track in tracks:
+            data.genres.setdefault(track, []).append(genre)
+
+
+def rank(data: PersonalData, community: CommunityModel | None, count: int, mode: str) -> list[EngineRec]:
+    """Run the engine for one member. CPU-bound: call from a worker thread."""
+    history = data.listening.track_weights
+    # what the member played is excluded by the engine itself (passing it here would erase their history)
+    exclude = {t for ts in data.catalogue.values() for t in ts if artist_of(t) in data.disliked_artists}
+    names = {m: n for m, n in (community.names if community else {}).items() if m != data.discord_id}
+    ctx = make_context(labels=data.labels, names=names, catalogue=data.catalogue, genres=data.genres,
+                       liked=data.liked, disliked=data.disliked, mode=mode)
+    if community is not None and community.model is not None and len(community.members) >= 2:
+        model = with_mode(community.model, mode)
+        community_row = community.has(data.discord_id)
+        picks = model.recommend(data.discord_id, count * 2, history=None if community_row else history,
+                                exclude=exclude, context=ctx)
+    else:
+        community_row = False
+        model = Hybrid([CatalogueExpansion()], {"catalogue": 1.0}).fit(_solo_interactions(data))
+        picks = model.recommend(data.discord_id, count * 2, history=history, exclude=exclude, context=ctx)
+    if len(picks) < count:
+        # few artists to draw from (a server of one): a fuller list beats a strict per-artist cap
+        ctx.max_per_artist = count
+        again = model.recommend(data.discord_id, count * 2, history=None if community_row else history,
+                                exclude=exclude, context=ctx)
+        seen = {p.item for p in picks}
+        picks += [p for p in again if p.item not in seen]
+    picks = [p for p in picks if artist_of(str(p.item)) not in data.disliked_artists]
+    if mode == "discover":
+        known_artists = set(data.listening.artist_weights) | {artist_of(k) for k in history}
+        picks.sort(key=lambda p: -(p.score * (0.5 if artist_of(str(p.item)) in known_artists else 1.0)))
+    return picks[:count]
+
+
+def _solo_interactions(data: PersonalData) -> Any:
+    from utils.engine.data import Interactions
+
+    return Interactions.from_triples([(data.discord_id, k, w) for k, w in data.listening.track_weights.items()])
+
+
+def to_payload(recs: list[Any], mode: str, guild_id: int | None) -> dict[str, Any]:
+    """What is saved as a member's last recommendations (for 'save as playlist' and feedback buttons)."""
+    return {"generated_at": time.time(), "mode": mode, "guild_id": guild_id,
+            "items": [{"key": r.item.key, "name": r.item.name, "artist_name": r.item.artist_name,
+                       "spotify_id": r.item.spotify_id, "reason": r.reason, "score": r.score, "source": r.source}
+                      for r in recs]}
+
+
+def show_and_save(db: Database, discord_id: int, picks: list[EngineRec], mode: str,
+                  guild_id: int | None) -> list[Recommendation]:
+    """Turn ranked picks into displayable recommendations and save them as the member's last ones. Blocking."""
+    items = items_for_keys(db, [str(p.item) for p in picks], "tracks")
+    recs = [Recommendation(item, round(float(p.score), 4), p.reason, p.source) for item, p in zip(items, picks, strict=True)]
+    payload = to_payload(recs, mode, guild_id)
+    with db.transaction():
+        unfinished = (db.last_recommendations(discord_id) or {}).get(UNFINISHED)
+        if unfinished:
+            payload[UNFINISHED] = unfinished  # new picks must not forget a half-made playlist
+        db.save_last_recommendations(discord_id, payload)
+    return recs
+
+
+# -- playlists made in a member's Spotify but not filled yet ---------------------------------------------------
+# Kept in the member's saved-recommendations payload (erased and exported with the member), under "unfinished_playlists":
+# {key: {"id", "url", "name", "at"}}. One playlist is filed under the `songs_key` of its songs and, for the kinds
+# whose songs move (recommendations, top tracks), under the kind too, so saving that kind again fills it.
+
+UNFINISHED = UNFINISHED_PLAYLISTS  # forgotten by Database.unlink_user and on linking another account
+MAX_UNFINISHED = 10
+
+
+def songs_key(uris: list[str]) -> str:
+    """The same songs in the same order give the same key, whichever button or command saves them."""
+    return "songs:" + hashlib.sha256("\n".join(uris).encode()).hexdigest()[:20]
+
+
+def unfinished_playlist(db: Database, discord_id: int, keys: Sequence[str]) -> dict[str, Any] | None:
+    """The playlist made but not filled yet under the first of `keys` that has one. Blocking."""
+    entries = (db.last_recommendations(discord_id) or {}).get(UNFINISHED) or {}
+    for key in keys:
+        entry = entries.get(key)
+        if isinstance(entry, dict) and entry.get("id") and entry.get("url"):
+            return dict(entry)
+    return None
+
+
+def remember_unfinished_playlist(db: Database, discord_id: int, keys: Sequence[str],
+                                 playlist: Mapping[str, Any]) -> None:
+    """Note a playlist made but not filled ({"id", "url", "name"}) under every one of `keys`. Blocking.
+
+    Not for a member erased meanwhile (/privacy forget during the save): there is nobody to remember it for."""
+    entry = {"id": playlist["id"], "url": playlist["url"], "name": playlist["name"], "at": time.time()}
+    with db.transaction():
+        if db.get_user(discord_id) is None:
+            return
+        payload = db.last_recommendations(discord_id) or {}
+        entries = {**(payload.get(UNFINISHED) or {}), **{key: entry for key in keys}}
+        payload[UNFINISHED] = dict(sorted(entries.items(), key=lambda kv: kv[1].get("at", 0.0))[-MAX_UNFINISHED:])
+        db.save_last_recommendations(discord_id, payload)
+
+
+def forget_unfinished_playlist(db: Database, discord_id: int, playlist_id: str) -> None:
+    """The playlist is filled (or gone): no key leads to it any more. Blocking."""
+    with db.transaction():
+        payload = db.last_recommendations(discord_id) or {}
+        entries = payload.get(UNFINISHED) or {}
+        kept = {key: entry for key, entry in entries.items() if entry.get("id") != playlist_id}
+        if len(kept) != len(entries):
+            payload[UNFINISHED] = kept
+            db.save_last_recommendations(discord_id, payload)
+
+
+def ensure_data(data: PersonalData) -> None:
+    if data.listening.empty:
+        raise NotEnoughData()

@@ -8,7 +8,9 @@ The choice is kept only when it beats the defaults on the held-out slice, and wh
 the members also beats them on the other half (both ways round) by more than its standard error: that
 cross-checked gain is the one reported, "sure" past two standard errors, "fairly sure" past one. A
 community with fewer than `MIN_MEMBERS` members with `MIN_ITEMS` or more items keeps the defaults, since
-a few members cannot tell one setting from another. `TuningReport` says what was chosen and how sure it is, in plain words.
+a few members cannot tell one setting from another. A choice that would make the lists less varied than
+the standard settings do (`list_variety`) is not kept either. `TuningReport` says what was chosen and how
+sure it is, in plain words. The held-out splits and the one-pass scoring of weights are in `holdout.py`.
 
 The variety penalty and the per-artist cap of the final list are left out of the search (HetRec knows no
 artists of its artists), and `CatalogueExpansion` keeps its weight: its catalogue comes with each request.
@@ -23,18 +25,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
-from utils.engine.algorithms import Popularity
 from utils.engine.base import Recommender
 from utils.engine.data import Interactions
 from utils.engine.factors import EASE, EASE_MAX_ITEMS
-from utils.engine.numerics import top_per_row
+from utils.engine.holdout import (
+    MIN_ITEMS,
+    MIN_MEMBERS,
+    Blend,
+    Candidates,
+    Holdouts,
+    candidates,
+    hold_outs,
+    list_variety,
+)
 
-MIN_MEMBERS = 10  # members with MIN_ITEMS items or more; fewer keeps the defaults
-MIN_ITEMS = 5
-HOLDOUT = 0.2  # share of each sampled member's items held out
-MAX_SAMPLED = 300  # members scored per setting: enough to rank settings, cheap enough for the budget
 WEIGHT_STEPS = (0.0, 0.05, 0.15, 0.3, 0.5, 1.0, 2.0)
 POOL = 50  # candidates per part and member in the search (hits past a part's 50th pick barely reach a top 10)
 FIT_SHARE = 0.65  # of the budget, for fitting parts; the rest for the weight searches
@@ -89,162 +94,6 @@ def untuned(note: str) -> TuningReport:
     return TuningReport(tuned=False, note=note)
 
 
-@dataclass
-class _Slice:
-    """The held-out split: training data, sampled members' rows, their held-out columns."""
-
-    train: Interactions
-    rows: np.ndarray
-    relevant: list[set[int]]
-    played: sp.csr_matrix  # the sampled members' training rows (never recommended)
-
-    @property
-    def held_out(self) -> int:
-        return sum(len(r) for r in self.relevant)
-
-
-def hold_out(data: Interactions, seed: int = 0, share: float = HOLDOUT, sample: int = MAX_SAMPLED) -> _Slice | None:
-    """Hold out each sampled member's most recent `share` of items (random when the data has no play times)."""
-    rng = np.random.default_rng(seed)
-    counts = np.diff(data.matrix.indptr)
-    eligible = np.flatnonzero(counts >= MIN_ITEMS)
-    if len(eligible) < MIN_MEMBERS:
-        return None
-    rows = np.sort(rng.choice(eligible, size=min(sample, len(eligible)), replace=False))
-    matrix = data.matrix.copy()
-    keep = np.ones(matrix.nnz, dtype=bool)
-    relevant: list[set[int]] = []
-    for row in rows:
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        n_out = max(1, round(share * (end - start)))
-        if data.last_seen is not None:
-            order = np.argsort(-data.last_seen[start:end], kind="stable")  # most recent first
-        else:
-            order = rng.permutation(end - start)
-        out = start + order[:n_out]
-        keep[out] = False
-        relevant.append(set(matrix.indices[out].tolist()))
-    matrix.data = np.where(keep, matrix.data, 0.0)
-    matrix.eliminate_zeros()
-    train = Interactions(matrix, data.users, data.items)
-    return _Slice(train, rows, relevant, train.matrix[rows])
-
-
-@dataclass
-class _Holdouts:
-    """One or more held-out splits (small servers get several, so a choice rests on more than a few plays)."""
-
-    reps: list[_Slice]
-
-    @property
-    def relevant(self) -> list[set[int]]:
-        return [r for rep in self.reps for r in rep.relevant]
-
-    @property
-    def member_of(self) -> np.ndarray:
-        """The member (matrix row) behind each scored list."""
-        return np.concatenate([rep.rows for rep in self.reps])
-
-    @property
-    def members(self) -> int:
-        return len(np.unique(self.member_of))
-
-    @property
-    def held_out(self) -> int:
-        return sum(rep.held_out for rep in self.reps)
-
-
-def hold_outs(data: Interactions, seed: int = 0) -> _Holdouts | None:
-    """Up to three held-out splits for a server of fewer than `MAX_SAMPLED` members, so about 2 * `MAX_SAMPLED`
-    lists are scored; one split for bigger ones, and when the data has play times (the most recent slice is the
-    same every time)."""
-    first = hold_out(data, seed)
-    if first is None:
-        return None
-    if data.last_seen is not None or len(first.rows) >= MAX_SAMPLED:
-        return _Holdouts([first])
-    repeats = max(1, min(3, 2 * MAX_SAMPLED // len(first.rows)))
-    return _Holdouts([first] + [s for r in range(1, repeats) if (s := hold_out(data, seed + r)) is not None])
-
-
-@dataclass
-class _Candidates:
-    """One part's top candidates for the sampled members: columns and scores scaled to 0..1 per member."""
-
-    cols: np.ndarray
-    vals: np.ndarray
-
-
-def candidates(model: Recommender, split: _Slice, pool: int) -> _Candidates:
-    """The part's `pool` best unplayed items per sampled member, as the hybrid's fusion sees them."""
-    played = split.played
-    if isinstance(model, Popularity):  # one list for everyone: rank it once, then drop each member's own
-        return _popular_candidates(model.popularity, split, pool)
-    scores = model.batch_scores(split.rows)
-    scores[np.repeat(np.arange(len(split.rows)), np.diff(played.indptr)), played.indices] = -np.inf
-    cols = top_per_row(scores, pool)
-    vals = np.take_along_axis(scores, cols, axis=1)
-    vals = np.where(np.isfinite(vals) & (vals > 0), vals, 0.0)
-    top = vals[:, :1]
-    vals = np.divide(vals, top, out=np.zeros_like(vals), where=top > 0)
-    return _Candidates(cols, vals)
-
-
-def _popular_candidates(popularity: np.ndarray, split: _Slice, pool: int) -> _Candidates:
-    widest = int(np.diff(split.played.indptr).max(initial=0))
-    order = top_per_row(popularity[None, :], pool + widest)[0]
-    order = order[popularity[order] > 0]
-    cols = np.zeros((len(split.rows), pool), dtype=np.int64)
-    vals = np.zeros((len(split.rows), pool))
-    for pos in range(len(split.rows)):
-        mine = split.played.indices[split.played.indptr[pos] : split.played.indptr[pos + 1]]
-        left = order[~np.isin(order, mine)][:pool]
-        cols[pos, : len(left)] = left
-        if len(left):
-            vals[pos, : len(left)] = popularity[left] / popularity[left[0]]
-    return _Candidates(cols, vals)
-
-
-class _Blend:
-    """Every part's candidates on one shared column set per member, so a weight set scores in one pass."""
-
-    def __init__(self, parts: Mapping[str, _Candidates], relevant: Sequence[set[int]], k: int,
-                 rows: np.ndarray | None = None) -> None:
-        """`rows` picks some of the sampled members (their `relevant` sets are given in the same order)."""
-        self.names = list(parts)
-        self.k = k
-        stacked = np.concatenate([parts[n].cols if rows is None else parts[n].cols[rows] for n in self.names], axis=1)
-        vals = {n: parts[n].vals if rows is None else parts[n].vals[rows] for n in self.names}
-        width = stacked.shape[1]
-        self.values = np.zeros((len(self.names), stacked.shape[0], width))
-        self.hit = np.zeros((stacked.shape[0], width), dtype=bool)
-        self.n_relevant = np.array([len(r) for r in relevant])
-        for row in range(stacked.shape[0]):
-            union, where = np.unique(stacked[row], return_inverse=True)
-            offset = 0
-            for p, name in enumerate(self.names):
-                n = parts[name].cols.shape[1]
-                np.add.at(self.values[p, row], where[offset:offset + n], vals[name][row])
-                offset += n
-            self.hit[row, : len(union)] = [c in relevant[row] for c in union]
-        self.discount = 1.0 / np.log2(np.arange(2, k + 2))
-        ideal = np.cumsum(self.discount)
-        self.ideal = ideal[np.minimum(self.n_relevant, k) - 1]
-
-    def hits(self, weights: Mapping[str, float]) -> np.ndarray:
-        """Hits in each member's top k (member x rank) for this weight set."""
-        w = np.array([weights.get(n, 0.0) for n in self.names])
-        fused = np.tensordot(w, self.values, axes=1)
-        top = top_per_row(np.where(fused > 0, fused, -np.inf), self.k)
-        picked = np.take_along_axis(fused, top, axis=1) > 0
-        return np.take_along_axis(self.hit, top, axis=1) & picked
-
-    def score(self, weights: Mapping[str, float]) -> tuple[float, float]:
-        """(precision@k, nDCG@k) averaged over members."""
-        hits = self.hits(weights)
-        return float(hits.sum() / hits.size), float(((hits @ self.discount) / self.ideal).mean())
-
-
 def tune(
     data: Interactions,
     components: Sequence[Recommender],
@@ -271,7 +120,7 @@ def tune(
                             members=split.members, held_out=split.held_out,
                             tried=sum(len(t) for t in trials.values()), seconds=time.perf_counter() - start)
     defaults = {n: float(weights.get(n, 0.0)) for n in trials}
-    default_hits = _Blend({n: t[0].cands for n, t in trials.items()}, split.relevant, k).hits(defaults)
+    default_hits = Blend({n: t[0].cands for n, t in trials.items()}, split.relevant, k).hits(defaults)
     # Three searches share the rest of the budget: one on each half of the members, then one on everyone.
     share = max(MIN_SEARCH_SECONDS, start + budget_seconds - time.perf_counter()) / 3
     gains, checked = _cross_gains(trials, split, default_hits, defaults, k, share, seed)
@@ -283,10 +132,21 @@ def tune(
     # A member's repeated splits are not independent evidence: the confidence counts each member once.
     _, member = np.unique(split.member_of, return_inverse=True)
     confidence = _confidence(np.bincount(member, weights=gains))
-    if chosen_score[0] <= default_score or confidence == "not sure":
-        note = ("nothing tried did better than them on this server's recent listening"
-                if chosen_score[0] <= default_score else
-                "what did better for some members did not clearly carry over to the others")
+    note = ""
+    if chosen_score[0] <= default_score:
+        note = "nothing tried did better than them on this server's recent listening"
+    elif confidence == "not sure":
+        note = "what did better for some members did not clearly carry over to the others"
+    else:
+        # Lists as varied as the standard settings make, at least: accuracy is not bought with sameness.
+        chosen_parts = {n: next(t for t in trials[n] if t.settings == settings[n]).cands for n in trials}
+        variety = list_variety(data, Blend(chosen_parts, split.relevant, k).lists(chosen))
+        default_variety = list_variety(data, Blend({n: t[0].cands for n, t in trials.items()},
+                                                    split.relevant, k).lists(defaults))
+        if variety < default_variety:
+            note = "what did better made each list less varied"
+        seconds = time.perf_counter() - start
+    if note:
         return TuningReport(False, note, confidence="none", members=split.members, held_out=split.held_out,
                             score=default_score, default_score=default_score, tried=tried, seconds=seconds)
     return TuningReport(
@@ -302,11 +162,11 @@ class _Trial:
     """One part at one setting: its candidates and, per member, its own hits in the top k."""
 
     settings: dict[str, float]
-    cands: _Candidates
+    cands: Candidates
     hits: np.ndarray  # per member: hits in the part's own top k
 
 
-def _try_settings(components: Sequence[Recommender], weights: Mapping[str, float], split: _Holdouts, pool: int, k: int,
+def _try_settings(components: Sequence[Recommender], weights: Mapping[str, float], split: Holdouts, pool: int, k: int,
                   deadline: float) -> dict[str, list[_Trial]]:
     """Fit each part at each setting the budget allows (own settings first); candidates of each, by part.
 
@@ -330,22 +190,22 @@ def _try_settings(components: Sequence[Recommender], weights: Mapping[str, float
                 break
         if len(each) < len(split.reps):
             continue
-        cands = _Candidates(np.vstack([c.cols for c in each]), np.vstack([c.vals for c in each]))
-        hits = _Blend({"only": cands}, split.relevant, k).hits({"only": 1.0}).sum(axis=1)
+        cands = Candidates(np.vstack([c.cols for c in each]), np.vstack([c.vals for c in each]))
+        hits = Blend({"only": cands}, split.relevant, k).hits({"only": 1.0}).sum(axis=1)
         trials.setdefault(comp.name, []).append(_Trial({**comp.settings(), **setting}, cands, hits))
     return trials
 
 
-def _choose(trials: Mapping[str, list[_Trial]], split: _Holdouts, rows: np.ndarray, defaults: Mapping[str, float],
+def _choose(trials: Mapping[str, list[_Trial]], split: Holdouts, rows: np.ndarray, defaults: Mapping[str, float],
             k: int, deadline: float) -> tuple[dict[str, dict[str, float]], dict[str, float], tuple[float, float], int]:
     """Best setting per part (by its own hits on these members), then the best weights for them together."""
     picked = {name: max(options, key=lambda t: (t.hits[rows].sum(), t is options[0])) for name, options in trials.items()}
-    blend = _Blend({n: t.cands for n, t in picked.items()}, [split.relevant[r] for r in rows], k, rows)
+    blend = Blend({n: t.cands for n, t in picked.items()}, [split.relevant[r] for r in rows], k, rows)
     weights, score, tried = _search(blend, defaults, deadline)
     return {n: t.settings for n, t in picked.items()}, weights, score, tried
 
 
-def _cross_gains(trials: Mapping[str, list[_Trial]], split: _Holdouts, default_hits: np.ndarray,
+def _cross_gains(trials: Mapping[str, list[_Trial]], split: Holdouts, default_hits: np.ndarray,
                  defaults: Mapping[str, float], k: int, seconds_each: float, seed: int) -> tuple[np.ndarray, int]:
     """Per member, hits gained over the defaults by settings and weights chosen on the OTHER half of the members.
 
@@ -363,7 +223,7 @@ def _cross_gains(trials: Mapping[str, list[_Trial]], split: _Holdouts, default_h
         settings, weights, _, n = _choose(trials, split, choose_on, defaults, k, time.perf_counter() + seconds_each)
         tried += n
         parts = {name: next(t for t in trials[name] if t.settings == settings[name]).cands for name in trials}
-        check = _Blend(parts, [split.relevant[r] for r in check_on], k, check_on)
+        check = Blend(parts, [split.relevant[r] for r in check_on], k, check_on)
         gains[check_on] = check.hits(weights).sum(axis=1) - default_hits[check_on].sum(axis=1)
     return gains, tried
 
@@ -386,7 +246,7 @@ def _settings_queue(components: Sequence[Recommender]) -> list[tuple[Recommender
     return queue
 
 
-def _search(blend: _Blend, start: Mapping[str, float], deadline: float) -> tuple[dict[str, float], tuple[float, float], int]:
+def _search(blend: Blend, start: Mapping[str, float], deadline: float) -> tuple[dict[str, float], tuple[float, float], int]:
     """Coordinate ascent over each part's weight on `WEIGHT_STEPS`, until no step helps or time runs out."""
     current = dict(start)
     if not any(current.values()):

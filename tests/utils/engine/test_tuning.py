@@ -12,8 +12,9 @@ from utils.engine.autotune import SelfTuner
 from utils.engine.data import Context, Interactions, build_query
 from utils.engine.evaluation import read_triples
 from utils.engine.factors import EASE, IALS
+from utils.engine.holdout import MIN_MEMBERS, hold_out, list_variety
 from utils.engine.hybrid import DEFAULT_WEIGHTS, Hybrid, default_components
-from utils.engine.tuning import MIN_MEMBERS, hold_out, tune
+from utils.engine.tuning import tune
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "hetrec_sample.tsv"
 
@@ -137,3 +138,14 @@ def test_self_tuner_tunes_in_the_background_without_holding_up_the_fit(sample):
     assert model.data is sample and not model.tuning.tuned  # served at once, with the standard settings
     tuner.wait(60)
     assert tuner.report("guild").members >= 290
+
+
+def test_list_variety_is_zero_for_songs_played_by_the_same_members_and_one_for_strangers():
+    rows = [(u, item, 1.0) for u in ("a", "b") for item in ("x", "y")] + [("c", "z", 1.0), ("d", "w", 1.0)]
+    data = Interactions.from_triples(rows)
+    col = data.item_index
+    same = np.array([[col["x"], col["y"], -1]])
+    strangers = np.array([[col["x"], col["z"], col["w"]]])
+    assert list_variety(data, same) == pytest.approx(0.0)
+    assert list_variety(data, strangers) == pytest.approx(1.0)
+    assert list_variety(data, np.vstack([same, strangers])) == pytest.approx(0.5)

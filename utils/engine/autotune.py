@@ -24,7 +24,7 @@ class SelfTuner:
     """Fits hybrids per community key with that community's last tuning, and keeps the tuning fresh."""
 
     def __init__(self, *, max_age: float = 6 * 3600.0, budget_seconds: float = TUNE_SECONDS,
-                 background: bool = True, delay: float = 10.0) -> None:
+                 background: bool = True, delay: float = 60.0) -> None:
         self.max_age = max_age
         self.delay = delay
         self.budget_seconds = budget_seconds

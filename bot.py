@@ -366,8 +366,10 @@ class MusicBot(commands.Bot):
 
     # -- health, for the owner's status command -------------------------------------------------------------
 
-    async def health(self) -> dict[str, Any]:
-        """Database, web server, Spotify reachability, last sync and rate-limit state, in plain values."""
+    async def health(self, guild_id: int | None = None) -> dict[str, Any]:
+        """Database, web server, Spotify reachability, last sync and rate-limit state, in plain values.
+
+        With a `guild_id`, also one line on how that server's recommendations are tuned (`recommendations`)."""
         report: dict[str, Any] = {}
         try:
             await self.db.run(self.db.scalar, "SELECT 1")
@@ -382,6 +384,9 @@ class MusicBot(commands.Bot):
         report["sync_paused_for"] = float(getattr(self.services.sync, "paused_for", 0.0) or 0.0)
         stats = self.spotify_stats()
         report["rate_limited_until"] = stats.get("rate_limited_until") if stats.get("rate_limited") else None
+        models = getattr(self.services.community, "models", None)
+        if guild_id is not None and models is not None:
+            report["recommendations"] = models.tuner.report(guild_id).summary()
         return report
 
     async def _last_sync(self) -> float | None:

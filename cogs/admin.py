@@ -94,7 +94,7 @@ class Admin(BaseCog):
     async def status(self, ctx: commands.Context) -> None:
         """Database, web server, Spotify, the last sync and any Spotify slow-down (needs Manage Server)."""
         await self.begin(ctx, private=True)
-        health = await self.bot.health()
+        health = await self.bot.health(ctx.guild.id if ctx.guild else None)
         limited = health["rate_limited_until"]
         paused = health["sync_paused_for"]
         if limited and limited > time.time():
@@ -113,6 +113,8 @@ class Admin(BaseCog):
         }
         if self.bot.settings.sharded:
             fields["Shards"] = shards_line(self.bot.settings, ctx.guild.shard_id if ctx.guild else None)
+        if health.get("recommendations"):
+            fields["Recommendations"] = health["recommendations"]
         fields.update(await self._sources_status())
         await self.send(ctx, embed=info_embed("Status", fields), private=True)
 

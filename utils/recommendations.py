@@ -18,7 +18,13 @@ Interface
   `recommend(user, k=10, *, history=None, exclude=(), context=None) -> list[Recommendation]`.
   Algorithms: `Popularity` (community favourites), `ItemCF` (co-listening, RP3beta), `UserKNN`
   (taste neighbours), `ListenerRidge` (linear auto-encoder), `CatalogueExpansion` (more from your
-  artists and genres, works for a community of one) and `Hybrid` (fusion of all of them).
+  artists and genres, works for a community of one), `EASE` (small catalogues) and `IALS` (matrix
+  factorisation by the `implicit` library), and `Hybrid` (fusion of all of them; EASE and iALS start
+  at weight 0 and only tuning turns them on).
+- Self-tuning: `Hybrid(tune=True)` picks its weights and its parts' main settings on a held-out slice
+  of the data at each fit (`utils.engine.tuning`); `Hybrid(tuned=report)` applies an earlier choice;
+  `SelfTuner` (`utils.engine.autotune`) does it per community in the background, as the bot does.
+  `model.tuning` is a `TuningReport`: what was chosen, how sure it is, and `summary()` in plain words.
 - `Context` carries what the caller knows: `item_labels` and `user_names` (for reasons),
   `item_artist` (per-artist cap, `max_per_artist`), `liked` / `disliked` (feedback), `catalogue`
   (key such as an artist -> its items, best first), `item_genres`, `community_label`, `period_label`.
@@ -51,14 +57,19 @@ from utils.engine.algorithms import (
     Recommender,
     UserKNN,
 )
+from utils.engine.autotune import SelfTuner
 from utils.engine.data import Context, Interactions, Query, Recommendation, rank_weight, recency_weight
+from utils.engine.factors import EASE, IALS
 from utils.engine.group import GroupPick, blend, group_recommend, taste_match
 from utils.engine.hybrid import DEFAULT_WEIGHTS, Hybrid
+from utils.engine.tuning import TuningReport
 
 __doc__ = f"{__doc__}\n{_group.__doc__}"
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "EASE",
+    "IALS",
     "CatalogueExpansion",
     "Context",
     "GroupPick",
@@ -70,6 +81,8 @@ __all__ = [
     "Query",
     "Recommendation",
     "Recommender",
+    "SelfTuner",
+    "TuningReport",
     "UserKNN",
     "blend",
     "group_recommend",
@@ -80,7 +93,7 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.evaluation import main as evaluation_main
+    from utils.engine.evaluation import main as evaluation_main
 
     return evaluation_main(argv)
 

@@ -26,6 +26,8 @@ async def test_status_reports_each_part(linked: BotWorld) -> None:
     fields = _fields(await linked.answer(await linked.slash("alice", "status")))
     assert "Working" in fields["Database"] and "Working" in fields["Web server"]
     assert "Reachable" in fields["Spotify"] and fields["Slow-downs"] == "None"
+    # Two members are too few to tune on: the line says the standard settings are in use, and why.
+    assert fields["Recommendations"].startswith("Standard settings (")
 
 
 async def _dm_reply(world: BotWorld, who: str, text: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from utils.recommendations import (
+    EASE,
+    IALS,
     CatalogueExpansion,
     Context,
     Hybrid,
@@ -18,7 +20,7 @@ from utils.recommendations import (
     taste_match,
 )
 
-ALL = [Popularity, ItemCF, UserKNN, ListenerRidge, Hybrid]
+ALL = [Popularity, ItemCF, UserKNN, ListenerRidge, Hybrid, EASE, IALS]
 
 # Two taste clusters (rock r*, jazz j*), with a few members bridging them.
 ROWS = (

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from database import Database
+from utils.engine.autotune import SelfTuner
 from utils.engine.data import Context, Interactions
 from utils.engine.hybrid import Hybrid
 from utils.listening.reads import interaction_weights, triples
@@ -46,15 +47,17 @@ class CommunityModel:
         return discord_id in self.track_weights
 
 
-def fit_community(db: Database, guild_id: int | None, members: Iterable[int], now: float) -> CommunityModel:
-    """Fit the hybrid on these (visible) members' track weights. Blocking."""
+def fit_community(db: Database, guild_id: int | None, members: Iterable[int], now: float,
+                  tuner: SelfTuner | None = None) -> CommunityModel:
+    """Fit the hybrid on these (visible) members' track weights, with the guild's last tuning if any. Blocking."""
     members = tuple(sorted(set(members)))
     weights = interaction_weights(db, list(members), "tracks", now)
     names = db.display_names(members)
     model: Hybrid | None = None
     rows = triples(weights)
     if rows:
-        model = Hybrid().fit(Interactions.from_triples(rows))
+        data = Interactions.from_triples(rows)
+        model = tuner.fit(guild_id, data) if tuner is not None else Hybrid().fit(data)
     return CommunityModel(guild_id, members, weights, model, time.time(), names)
 
 
@@ -113,6 +116,7 @@ class ModelCache:
         self._fit_locks: dict[int | None, threading.Lock] = {}
         # Fits under way, by guild: their members, and whether data changed under them (then not kept).
         self._fitting: dict[int | None, tuple[tuple[int, ...], list[bool]]] = {}
+        self.tuner = SelfTuner()  # each guild's engine settings, tuned in the background on its own listening
 
     def peek(self, guild_id: int, members: Iterable[int]) -> CommunityModel | None:
         """The cached model for exactly these members if it is still fresh, else None (never fits)."""
@@ -137,7 +141,7 @@ class ModelCache:
             with self._lock:
                 self._fitting[guild_id] = (members, changed)
             try:
-                fitted = fit_community(db, guild_id, members, now)
+                fitted = fit_community(db, guild_id, members, now, self.tuner)
             except BaseException:
                 with self._lock:
                     del self._fitting[guild_id]

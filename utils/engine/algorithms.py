@@ -10,177 +10,31 @@
   Cholesky since the matrix is symmetric positive definite, on one BLAS thread; see `spd_inverse`).
 - `CatalogueExpansion`: needs nobody else: more from the artists (catalogue keys) you play, and genre
   matches, from mappings the caller passes in `Context`.
+EASE and iALS, used when tuning finds they help, are in `utils.engine.factors`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import heapq
-import threading
-from collections import Counter
-from collections.abc import Collection, Mapping
 from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from utils.engine.data import (
-    Context,
-    Interactions,
-    Item,
-    Query,
-    Recommendation,
-    User,
-    build_query,
-    join_names,
-    log_weights,
-    row_normalise,
-    top_n,
+from utils.engine.base import CLOSE, Recommender, memo
+from utils.engine.data import Context, Interactions, Item, Query, User, join_names, log_weights, row_normalise, top_n
+from utils.engine.numerics import (
+    binarise,
+    item_listeners,
+    keep_top_per_row,
+    power_data,
+    safe_inverse,
+    scale_rows,
+    spd_inverse,
+    top_per_row,
 )
 
-
-class Recommender:
-    """Common interface: `fit(interactions)`, then `recommend(user, k, ...)`."""
-
-    name = "base"
-    source = "base"
-
-    def __init__(self) -> None:
-        self.data: Interactions | None = None
-
-    def fit(self, data: Interactions) -> Self:
-        self.data = data
-        self._fit(data)
-        return self
-
-    def _fit(self, data: Interactions) -> None:
-        """Precompute whatever `scores` needs."""
-
-    def recommend(
-        self,
-        user: User | None,
-        k: int = 10,
-        *,
-        history: Mapping[Item, float] | None = None,
-        exclude: Collection[Item] = (),
-        context: Context | None = None,
-    ) -> list[Recommendation]:
-        """Top k items the member has not played, liked, excluded or disliked, best first.
-
-        `history` (item -> weight) folds in a member who is not in the fitted matrix, or overrides
-        their stored row. A `user` the model has never seen and no history gives a cold start.
-        """
-        ctx = context or Context()
-        query = self.query(user, history, exclude, ctx)
-        picks = self.candidates(query, ctx, k)
-        reasons = self.explain(query, [item for item, _ in picks], ctx)
-        return [Recommendation(item, float(s), why, self.source) for (item, s), why in zip(picks, reasons, strict=True)]
-
-    def query(
-        self, user: User | None, history: Mapping[Item, float] | None, exclude: Collection[Item], ctx: Context
-    ) -> Query:
-        if self.data is None:
-            raise RuntimeError("fit() the recommender before asking it for recommendations")
-        return build_query(self.data, user, history, exclude, ctx)
-
-    def scores(self, query: Query, ctx: Context) -> np.ndarray:
-        """A score per model item (higher is better, 0 means no opinion)."""
-        raise NotImplementedError
-
-    def candidates(self, query: Query, ctx: Context, n: int) -> list[tuple[Item, float]]:
-        """The n best (item, score) pairs for the query, best first."""
-        assert self.data is not None
-        scores = self.scores(query, ctx)
-        idx = top_n(scores, query.blocked, n)
-        items = self.data.items
-        return [(items[j], float(scores[j])) for j in idx]
-
-    def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        return ["Recommended for you"] * len(items)
-
-
-def _seed_reasons(
-    query: Query, data: Interactions, items: list[Item], ctx: Context, contrib: np.ndarray, seeds: np.ndarray, template: str
-) -> list[str]:
-    """Name one or two of the member's items that pushed each pick up.
-
-    Only items that pushed it at least half as much as the strongest one are named, and among those the ones
-    named least so far in this list come first, so ten picks do not all cite the same favourite.
-    """
-    out = []
-    named: Counter[int] = Counter()
-    for col in range(len(items)):
-        c = contrib[:, col] if contrib.size else np.empty(0)
-        if c.size == 0 or c.max() <= 0:
-            out.append("Close to what you already play")
-            continue
-        strong = np.flatnonzero(c >= 0.5 * c.max())
-        chosen = sorted(strong.tolist(), key=lambda s: (named[s], -c[s], s))[:2]
-        named.update(chosen)
-        names = [ctx.label(data.items[seeds[s]]) for s in chosen]
-        out.append(template.format(join_names(names, len(names))))
-    return out
-
-
-def _keep_top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Zero all but the `keep` largest entries of each row."""
-    matrix = matrix.copy()
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        if end - start > keep:
-            vals = matrix.data[start:end]
-            vals[np.argpartition(-vals, keep)[keep:]] = 0.0
-    matrix.eliminate_zeros()
-    return matrix
-
-
-# Below this size the inverse takes about a millisecond, as long as setting the BLAS thread limit does.
-_LIMIT_THREADS_FROM = 256
-
-
-_BLAS_LIMIT_LOCK = threading.Lock()
-
-
-def spd_inverse(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive definite matrix, computed in place where it can (`matrix` is overwritten).
-
-    Cholesky (LAPACK potrf, then potri from the factor) does half the work of an LU inverse. It runs on one
-    BLAS thread: when other processes keep the cores busy, OpenBLAS's threads wait for each other's CPU time at
-    every step. On this 2-core host with both cores busy, the HetRec fit took 0.5-10 s with two threads and
-    0.3-1.0 s with one; on an idle host one thread costs ~0.04 s more (`scripts/bench_engine.py --under-load`).
-    The limit is process-wide while it lasts, so BLAS calls in other threads run on one thread meanwhile.
-    """
-    # Imported here, not at module level: scipy.linalg costs ~50-250 ms to import and only a fit needs it.
-    from scipy.linalg import lapack
-    from threadpoolctl import threadpool_limits
-
-    n = matrix.shape[0]
-    if n == 0:
-        return matrix
-    # A symmetric C-ordered matrix is its own transpose, which is Fortran-ordered: LAPACK works on it in place.
-    a = matrix.T
-    # One limited inverse at a time: the limit is process-wide, so two overlapping ones would restore each
-    # other's saved setting and could leave the whole process on one BLAS thread.
-    limited = n >= _LIMIT_THREADS_FROM
-    with _BLAS_LIMIT_LOCK if limited else contextlib.nullcontext(), \
-            threadpool_limits(1, user_api="blas") if limited else contextlib.nullcontext():
-        factor, info = lapack.dpotrf(a, lower=False, clean=False, overwrite_a=True)
-        if info == 0:
-            a, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"matrix is not positive definite (LAPACK info {info})")
-    _mirror_upper(a)
-    return np.ascontiguousarray(a.T)  # no copy when LAPACK worked in place
-
-
-def _mirror_upper(a: np.ndarray, block: int = 256) -> None:
-    """Copy the upper triangle onto the lower one, in blocks (potri fills only the upper triangle)."""
-    n = a.shape[0]
-    for start in range(0, n, block):
-        end = min(n, start + block)
-        a[start:end, :start] = a[:start, start:end].T
-        diag = a[start:end, start:end]
-        diag[...] = np.triu(diag) + np.triu(diag, 1).T
+__all__ = ["CatalogueExpansion", "ItemCF", "ListenerRidge", "Popularity", "Recommender", "UserKNN", "spd_inverse"]
 
 
 class Popularity(Recommender):
@@ -190,12 +44,14 @@ class Popularity(Recommender):
     def _fit(self, data: Interactions) -> None:
         logged = log_weights(data.matrix)
         row_max = np.asarray(logged.max(axis=1).todense()).ravel() if logged.shape[0] else np.zeros(0)
-        inv = np.divide(1.0, row_max, out=np.zeros_like(row_max), where=row_max > 0)
-        self.popularity = np.asarray((sp.diags(inv) @ logged).sum(axis=0)).ravel()
-        self.listeners = np.diff(data.matrix.tocsc().indptr)
+        self.popularity = np.asarray(scale_rows(logged, safe_inverse(row_max)).sum(axis=0)).ravel()
+        self.listeners = item_listeners(data.matrix)
 
     def scores(self, query: Query, ctx: Context) -> np.ndarray:
         return self.popularity
+
+    def batch_scores(self, rows: np.ndarray) -> np.ndarray:
+        return np.tile(self.popularity, (len(rows), 1))
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         assert self.data is not None
@@ -218,19 +74,18 @@ class ItemCF(Recommender):
         self.alpha = alpha
         self.beta = beta
 
+    def settings(self) -> dict[str, float]:
+        return {"alpha": self.alpha, "beta": self.beta}
+
     def _fit(self, data: Interactions) -> None:
         weights = log_weights(data.matrix)
-        p_ui = row_normalise(weights)
-        p_iu = row_normalise(weights.T.tocsr())
-        if self.alpha != 1.0:
-            p_ui.data **= self.alpha
-            p_iu.data **= self.alpha
+        p_ui = power_data(row_normalise(weights), self.alpha)
+        p_iu = power_data(row_normalise(weights.T.tocsr()), self.alpha)
         self.p_iu_t = p_iu.T.tocsr()  # users x items: item vector -> listener vector
         self.p_ui_t = p_ui.T.tocsr()  # items x users: listener vector -> item vector
         self.p_iu = p_iu
         self.p_ui_c = p_ui.tocsc()
-        popularity = np.diff(data.matrix.tocsc().indptr).astype(float)
-        self.penalty = np.power(np.maximum(popularity, 1.0), -self.beta)
+        self.penalty = np.power(np.maximum(item_listeners(data.matrix).astype(float), 1.0), -self.beta)
         self._p_ui = p_ui
         self._p_ui_pen: sp.csr_matrix | None = None
 
@@ -254,19 +109,26 @@ class ItemCF(Recommender):
     def scores(self, query: Query, ctx: Context) -> np.ndarray:
         return self.propagate(np.log1p(query.vector))
 
+    def _walk(self, rows: list[int]) -> sp.csr_matrix:
+        """Each member's first step, item -> listener, from their stored row (members x listeners)."""
+        assert self.data is not None
+        seeds = power_data(row_normalise(log_weights(self.data.matrix[rows])), self.alpha)
+        return sp.csr_matrix(seeds @ self.p_iu)
+
+    def batch_scores(self, rows: np.ndarray) -> np.ndarray:
+        walk = self._walk(list(rows)).toarray()
+        return np.asarray(self.p_ui_pen.T @ walk.T).T  # sparse times dense: no sparse product to build
+
     def recommend_many(self, users: list[User], n: int, neighbours: int = 50) -> dict[User, list[Item]]:
         """Top n unplayed items for many fitted members at once (matrix products, no reasons)."""
         assert self.data is not None
         rows = [self.data.user_index[u] for u in users if u in self.data.user_index]
         played = self.data.matrix[rows]
-        seeds = row_normalise(log_weights(played))
-        if self.alpha != 1.0:
-            seeds.data **= self.alpha
-        walk = sp.csr_matrix(seeds @ self.p_iu)
+        walk = self._walk(rows)
         if walk.shape[1] > neighbours:
             # Keep each member's `neighbours` strongest listener links: exact for small servers, and it keeps
             # the second product sparse for big ones.
-            walk = _keep_top_per_row(walk, neighbours)
+            walk = keep_top_per_row(walk, neighbours)
         scores = walk @ self.p_ui_pen
         out: dict[User, list[Item]] = {}
         is_played = np.zeros(scores.shape[1], dtype=bool)  # one member's played items at a time (cheaper than isin)
@@ -284,14 +146,10 @@ class ItemCF(Recommender):
         return out
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        assert self.data is not None
-        seeds = query.seeds
-        cols = [self.data.item_index[i] for i in items]
-        if len(seeds) == 0 or not cols:
-            return ["Close to what you already play"] * len(items)
         # sparse rows times a small dense block: far cheaper than a sparse-sparse product for ten columns
-        contrib = (self.p_iu[seeds] @ self.p_ui_c[:, cols].toarray()) * np.log1p(query.vector[seeds])[:, None]
-        return _seed_reasons(query, self.data, items, ctx, contrib, seeds, "Because you play {}")
+        return self.explain_by_seeds(query, items, ctx, lambda seeds, cols: (
+            self.p_iu[seeds] @ self.p_ui_c[:, cols].toarray()) * np.log1p(query.vector[seeds])[:, None],
+            "Because you play {}")
 
 
 class UserKNN(Recommender):
@@ -302,23 +160,22 @@ class UserKNN(Recommender):
 
     def __init__(self, k: int = 20, shrink: float = 0.0) -> None:
         super().__init__()
-        self.k = k
+        self.k = int(k)
         self.shrink = shrink
+
+    def settings(self) -> dict[str, float]:
+        return {"k": self.k, "shrink": self.shrink}
 
     def _fit(self, data: Interactions) -> None:
         weights = log_weights(data.matrix)
         norms = np.sqrt(np.asarray(weights.multiply(weights).sum(axis=1)).ravel())
-        inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-        self.normed = sp.csr_matrix(sp.diags(inv) @ weights)
-        self.binary = data.matrix.copy()
-        self.binary.data[:] = 1.0
+        self.normed = scale_rows(weights, safe_inverse(norms))
+        self.binary = binarise(data.matrix)
         self.binary_c = self.binary.tocsc()
 
     def neighbours(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         """(member indices, similarities) of the k members closest to the query, closest first."""
-        if self.name not in query.memo:
-            query.memo[self.name] = self._neighbours(query)
-        return query.memo[self.name]
+        return memo(query, self.name, lambda: self._neighbours(query))
 
     def _neighbours(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         b = np.log1p(query.vector)
@@ -341,25 +198,37 @@ class UserKNN(Recommender):
             return np.zeros(self.binary.shape[1])
         return self.binary[idx].T @ sims
 
+    def batch_scores(self, rows: np.ndarray) -> np.ndarray:
+        sims = np.asarray((self.normed[rows] @ self.normed.T).todense())
+        if self.shrink:
+            overlap = np.asarray((self.binary[rows] @ self.binary.T).todense())
+            sims *= overlap / (overlap + self.shrink)
+        sims[np.arange(len(rows)), rows] = 0.0
+        top = top_per_row(sims, self.k)
+        kept = np.zeros_like(sims)
+        np.put_along_axis(kept, top, np.take_along_axis(sims, top, axis=1), axis=1)
+        kept[kept < 0] = 0.0
+        return np.asarray((self.binary.T @ sp.csr_matrix(kept).T).T.todense())
+
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         assert self.data is not None
         idx, _ = self.neighbours(query)
-        out = []
-        for item in items:
-            col = self.data.item_index[item]
-            start, end = self.binary_c.indptr[col], self.binary_c.indptr[col + 1]
-            players = set(self.binary_c.indices[start:end].tolist())
-            close = [int(u) for u in idx if int(u) in players]  # closest first
-            names = [n for n in (ctx.name(self.data.users[u]) for u in close) if n][:2]
-            if not names:
-                count = len(close)
-                who = "member" if count == 1 else "members"
-                out.append(f"{count} {who} whose taste is close to yours play{'s' if count == 1 else ''} this")
-            elif len(close) == 1:
-                out.append(f"{names[0]}, whose taste is close to yours, plays this")
-            else:
-                out.append(f"{join_names(names, len(close))}, whose taste is close to yours, play this")
-        return out
+        return [self._reason(idx, self.data.item_index[item], ctx) for item in items]
+
+    def _reason(self, idx: np.ndarray, col: int, ctx: Context) -> str:
+        """Name the closest neighbours who play this item (closest first), or count them."""
+        assert self.data is not None
+        start, end = self.binary_c.indptr[col], self.binary_c.indptr[col + 1]
+        players = set(self.binary_c.indices[start:end].tolist())
+        close = [int(u) for u in idx if int(u) in players]
+        names = [n for n in (ctx.name(self.data.users[u]) for u in close) if n][:2]
+        if not names:
+            count = len(close)
+            who = "member" if count == 1 else "members"
+            return f"{count} {who} whose taste is close to yours play{'s' if count == 1 else ''} this"
+        if len(close) == 1:
+            return f"{names[0]}, whose taste is close to yours, plays this"
+        return f"{join_names(names, len(close))}, whose taste is close to yours, play this"
 
 
 class ListenerRidge(Recommender):
@@ -371,11 +240,13 @@ class ListenerRidge(Recommender):
     def __init__(self, lam: float = 100.0, max_users: int = 3000) -> None:
         super().__init__()
         self.lam = lam
-        self.max_users = max_users
+        self.max_users = int(max_users)
+
+    def settings(self) -> dict[str, float]:
+        return {"lam": self.lam, "max_users": self.max_users}
 
     def _fit(self, data: Interactions) -> None:
-        binary = data.matrix.copy()
-        binary.data[:] = 1.0
+        binary = binarise(data.matrix)
         if binary.shape[0] > self.max_users:
             activity = np.diff(binary.indptr)
             keep = np.sort(np.argsort(-activity, kind="stable")[: self.max_users])
@@ -383,10 +254,10 @@ class ListenerRidge(Recommender):
         else:
             keep = np.arange(binary.shape[0])
         self.basis_row = {int(r): i for i, r in enumerate(keep)}
-        self.basis = sp.csr_matrix(binary, dtype=np.float64)
+        self.basis = binary
         self.basis_t = self.basis.T.tocsr()
         self.basis_c = self.basis.tocsc()
-        self.item_listeners = np.diff(self.basis_c.indptr).astype(float)
+        self.item_listeners = item_listeners(self.basis_c).astype(float)
         gram = (self.basis @ self.basis_t).toarray()
         gram[np.diag_indices_from(gram)] += self.lam
         self.inverse = spd_inverse(gram)
@@ -401,15 +272,16 @@ class ListenerRidge(Recommender):
             coef = self.inverse @ (self.basis @ (query.vector > 0).astype(float))
         return self.basis_t @ coef
 
-    def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
+    def batch_scores(self, rows: np.ndarray) -> np.ndarray:
         assert self.data is not None
-        seeds = query.seeds
-        cols = [self.data.item_index[i] for i in items]
-        if len(seeds) == 0 or not cols:
-            return ["Close to what you already play"] * len(items)
-        together = self.basis_t[seeds] @ self.basis_c[:, cols].toarray()
-        contrib = together / np.sqrt(np.maximum(self.item_listeners[seeds], 1.0))[:, None]
-        return _seed_reasons(query, self.data, items, ctx, contrib, seeds, "People who play {} tend to like this too")
+        played = binarise(self.data.matrix[rows])
+        coef = np.asarray((played @ self.basis_t).todense()) @ self.inverse  # the inverse is symmetric
+        return np.asarray((self.basis_t @ coef.T).T)
+
+    def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
+        return self.explain_by_seeds(query, items, ctx, lambda seeds, cols: (
+            self.basis_t[seeds] @ self.basis_c[:, cols].toarray()) / np.sqrt(
+            np.maximum(self.item_listeners[seeds], 1.0))[:, None], "People who play {} tend to like this too")
 
 
 class CatalogueExpansion(Recommender):
@@ -423,9 +295,17 @@ class CatalogueExpansion(Recommender):
         self.position_decay = position_decay
         self.genre_weight = genre_weight
 
+    def settings(self) -> dict[str, float]:
+        return {"position_decay": self.position_decay, "genre_weight": self.genre_weight}
+
     def fit(self, data: Interactions) -> Self:
         self.data = data
         return self
+
+    def batch_scores(self, rows: np.ndarray) -> np.ndarray:
+        """No opinion without a `Context` (the catalogue comes with each request, not with the fit)."""
+        assert self.data is not None
+        return np.zeros((len(rows), len(self.data.items)))
 
     def _seed_weights(self, query: Query, ctx: Context) -> dict[Item, float]:
         seeds: dict[Item, float] = {}
@@ -445,9 +325,7 @@ class CatalogueExpansion(Recommender):
 
     def _scored(self, query: Query, ctx: Context) -> dict[Item, tuple[float, str]]:
         """Every candidate with its score and reason (worked out once per query)."""
-        if self.name not in query.memo:
-            query.memo[self.name] = self._score_all(query, ctx)
-        return query.memo[self.name]
+        return memo(query, self.name, lambda: self._score_all(query, ctx))
 
     def _score_all(self, query: Query, ctx: Context) -> dict[Item, tuple[float, str]]:
         found: dict[Item, tuple[float, str]] = {}
@@ -455,11 +333,9 @@ class CatalogueExpansion(Recommender):
         top = max(seeds.values(), default=0.0)
         for key, weight in seeds.items():
             for pos, item in enumerate(ctx.catalogue[key]):
-                if item in query.known_ids:
-                    continue
-                score = weight / top / (1.0 + self.position_decay * pos)
-                if score > found.get(item, (0.0, ""))[0]:
-                    found[item] = (score, f"More from {ctx.label(key)}, which you already play")
+                if item not in query.known_ids:
+                    score = weight / top / (1.0 + self.position_decay * pos)
+                    _keep_best(found, item, score, f"More from {ctx.label(key)}, which you already play")
         profile = self._genre_profile(query, ctx)
         best = max(profile.values(), default=0.0)
         if best > 0:
@@ -467,11 +343,9 @@ class CatalogueExpansion(Recommender):
                 if item in query.known_ids or not genres:
                     continue
                 hits = sorted((g for g in genres if g in profile), key=lambda g: -profile[g])
-                if not hits:
-                    continue
-                score = self.genre_weight * sum(profile[g] for g in hits) / best / np.sqrt(len(genres))
-                if score > found.get(item, (0.0, ""))[0]:
-                    found[item] = (float(score), f"Matches genres you play: {', '.join(hits[:2])}")
+                if hits:
+                    score = self.genre_weight * sum(profile[g] for g in hits) / best / np.sqrt(len(genres))
+                    _keep_best(found, item, float(score), f"Matches genres you play: {', '.join(hits[:2])}")
         return found
 
     def candidates(self, query: Query, ctx: Context, n: int) -> list[tuple[Item, float]]:
@@ -481,4 +355,10 @@ class CatalogueExpansion(Recommender):
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         found = self._scored(query, ctx)
-        return [found.get(item, (0.0, "Close to what you already play"))[1] for item in items]
+        return [found.get(item, (0.0, CLOSE))[1] for item in items]
+
+
+def _keep_best(found: dict[Item, tuple[float, str]], item: Item, score: float, reason: str) -> None:
+    """Record (score, reason) for the item unless it already has a higher score."""
+    if score > found.get(item, (0.0, ""))[0]:
+        found[item] = (score, reason)

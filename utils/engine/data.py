@@ -88,6 +88,7 @@ class Interactions:
         users: Sequence[User],
         items: Sequence[Item],
         private_history: Mapping[User, dict[Item, float]] | None = None,
+        last_seen: np.ndarray | None = None,
     ) -> None:
         self.matrix = sp.csr_matrix(matrix, dtype=np.float64)
         self.matrix.sum_duplicates()
@@ -97,6 +98,8 @@ class Interactions:
         self.user_index = {u: i for i, u in enumerate(self.users)}
         self.item_index = {it: i for i, it in enumerate(self.items)}
         self.private_history: dict[User, dict[Item, float]] = dict(private_history or {})
+        # Latest play time of each stored weight (aligned with `matrix.data`), when the rows carried one.
+        self.last_seen = last_seen if last_seen is not None and len(last_seen) == self.matrix.nnz else None
 
     @classmethod
     def from_triples(
@@ -110,6 +113,8 @@ class Interactions:
     ) -> Interactions:
         """Rows are (user, item, weight) or (user, item, weight, unix_timestamp).
 
+        Timestamps are also kept as each weight's latest play (`last_seen`), so tuning can hold out what
+        each member played most recently.
         With `half_life_days`, a timestamped weight decays by half every that many days before `now`.
         `private_users` are kept out of the matrix (see module docstring). `items` pre-registers
         catalogue items that nobody has played yet.
@@ -121,10 +126,12 @@ class Interactions:
         r: list[int] = []
         c: list[int] = []
         v: list[float] = []
+        seen: dict[tuple[int, int], float] = {}
         for row in rows:
             user, item, weight = row[0], row[1], float(row[2])
-            if half_life_days is not None and len(row) > 3 and row[3] is not None:
-                weight *= recency_weight(float(row[3]), now if now is not None else 0.0, half_life_days)
+            stamp = float(row[3]) if len(row) > 3 and row[3] is not None else None
+            if half_life_days is not None and stamp is not None:
+                weight *= recency_weight(stamp, now if now is not None else 0.0, half_life_days)
             if weight <= 0:
                 continue
             if user in private:
@@ -134,8 +141,14 @@ class Interactions:
             r.append(user_index.setdefault(user, len(user_index)))
             c.append(item_index.setdefault(item, len(item_index)))
             v.append(weight)
+            if stamp is not None:
+                seen[r[-1], c[-1]] = max(stamp, seen.get((r[-1], c[-1]), stamp))
         matrix = sp.csr_matrix((v, (r, c)), shape=(len(user_index), len(item_index)), dtype=np.float64)
-        return cls(matrix, list(user_index), list(item_index), private_history)
+        out = cls(matrix, list(user_index), list(item_index), private_history)
+        if seen:
+            coo = out.matrix.tocoo()  # entries in the same order as the CSR data
+            out.last_seen = np.array([seen.get((i, j), 0.0) for i, j in zip(coo.row.tolist(), coo.col.tolist(), strict=True)])
+        return out
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -6,6 +6,9 @@ finds close to them. The list is then filled greedily: an item is skipped once i
 `Context.max_per_artist` picks, and each item pays a small penalty (MMR-style) for every pick already
 taken from the same artist or the same source, so one source or artist cannot fill the whole list.
 The reason shown is the one from the source that contributed most to the item's score.
+
+With `tune=True`, each fit first picks the weights and the parts' main settings on the community's own
+listening (`utils.engine.tuning`), then fits on everything; `tuning` says what it chose.
 """
 
 from __future__ import annotations
@@ -23,19 +26,29 @@ from utils.engine.algorithms import (
     UserKNN,
 )
 from utils.engine.data import Context, Interactions, Item, Query, Recommendation, User
+from utils.engine.factors import EASE, IALS, ials_available
+from utils.engine.tuning import TuningReport, tune, untuned
 
-# Tuned on fold 0 of a 10-fold per-user split of HetRec Last.fm 2K (see utils/evaluation.py).
+# Tuned on fold 0 of a 10-fold per-user split of HetRec Last.fm 2K (see utils/engine/evaluation.py).
+# EASE and iALS start switched off: only tuning turns them on, where they help.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "popularity": 0.05,
     "item_cf": 0.5,
     "user_knn": 0.15,
     "ridge": 1.0,
     "catalogue": 0.4,
+    "ease": 0.0,
+    "ials": 0.0,
 }
+# Time the search may take on top of the final fit (HetRec: about 2.5 s search + 1 s fit).
+TUNE_SECONDS = 2.5
 
 
 def default_components() -> list[Recommender]:
-    return [Popularity(), ItemCF(), UserKNN(), ListenerRidge(), CatalogueExpansion()]
+    parts: list[Recommender] = [Popularity(), ItemCF(), UserKNN(), ListenerRidge(), CatalogueExpansion(), EASE()]
+    if ials_available():
+        parts.append(IALS())
+    return parts
 
 
 class Hybrid(Recommender):
@@ -52,19 +65,38 @@ class Hybrid(Recommender):
         dislike_weight: float = 0.5,
         variety: float = 0.05,
         pool: int = 100,
+        tune: bool = False,
+        tune_seconds: float = TUNE_SECONDS,
+        tuned: TuningReport | None = None,
     ) -> None:
+        """`tune` tunes at every fit; `tuned` applies an earlier tuning's choice (see `utils.engine.autotune`)."""
         super().__init__()
         self.components = list(components) if components is not None else default_components()
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
         self.dislike_weight = dislike_weight
         self.variety = variety
         self.pool = pool
+        self.tune = tune
+        self.tune_seconds = tune_seconds
+        self.tuning: TuningReport = untuned("tuning is off")
+        if tuned is not None:
+            self._apply(tuned)
 
     def _fit(self, data: Interactions) -> None:
+        if self.tune:
+            self._apply(tune(data, self.components, self.weights, budget_seconds=self.tune_seconds))
         for comp in self.components:
             if self.weights.get(comp.name, 0.0) > 0:
                 comp.fit(data)
         self.item_cf = next((c for c in self.components if isinstance(c, ItemCF) and c.data is not None), None)
+
+    def _apply(self, report: TuningReport) -> None:
+        """Take the tuned settings and weights (fresh, unfitted parts), or keep everything as it was."""
+        self.tuning = report
+        if report.tuned:
+            self.components = [c.configured(**report.settings[c.name]) if c.name in report.settings else c
+                               for c in self.components]
+            self.weights = dict(report.weights)
 
     def recommend(
         self,

@@ -8,10 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils.evaluation import assign_folds, evaluate_split, main, ranking_metrics, read_triples
+from utils.engine.data import Interactions
+from utils.engine.evaluation import (
+    BeyondAccuracy,
+    assign_folds,
+    evaluate_split,
+    heaviest,
+    main,
+    ranking_metrics,
+    read_triples,
+)
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "hetrec_sample.tsv"
-FULL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "hetrec-lastfm-2k" / "user_artists.dat"
+DATA = Path(__file__).resolve().parents[2] / "data" / "hetrec_sample.tsv"
+FULL = Path(__file__).resolve().parents[4] / "shared" / "reference" / "hetrec-lastfm-2k" / "user_artists.dat"
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +96,32 @@ def test_cli_splits_data_by_itself(capsys):
 def test_full_hetrec_file_is_accepted_as_data():
     triples = read_triples(FULL)
     assert len(triples) == 92834
+
+
+def test_novelty_and_variety_of_a_list():
+    data = Interactions.from_triples([("a", "hit", 1), ("b", "hit", 1), ("c", "hit", 1), ("a", "twin", 1), ("b", "twin", 1),
+                                      ("c", "twin", 1), ("d", "rare", 1)])
+    beyond = BeyondAccuracy(data)
+    assert beyond.novelty(["hit"]) == 1.0 and beyond.novelty(["rare"]) == 3.0
+    assert beyond.variety(["hit", "twin"]) == pytest.approx(0.0)  # played by exactly the same members
+    assert beyond.variety(["hit", "rare"]) == pytest.approx(1.0)  # nobody plays both
+
+
+def test_heaviest_keeps_the_members_with_the_most_plays():
+    rows = [("a", "x", 5.0), ("a", "y", 5.0), ("b", "x", 20.0), ("c", "x", 1.0)]
+    assert heaviest(rows, 2) == [("a", "x", 5.0), ("a", "y", 5.0), ("b", "x", 20.0)]
+
+
+def test_cli_tune_reports_what_the_hybrid_chose_and_beyond_accuracy_figures(capsys):
+    assert main(["evaluate", "--data", str(DATA), "--folds", "5", "--eval-folds", "0", "--heaviest", "120",
+                 "--algorithms", "item_cf,hybrid", "--tune"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["algorithm"] for x in lines] == ["item_cf", "hybrid"]
+    assert lines[1]["users"] == 120
+    for line in lines:
+        assert line["novelty"] > 1 and 0 < line["variety"] <= 1 and 0 < line["coverage"] <= 1
+    assert "tuning" not in lines[0]
+    (summary,) = lines[1]["tuning"]
+    assert summary.startswith(("Tuned on", "Standard settings ("))
+    (chosen,) = lines[1]["tuned_with"]
+    assert chosen["confidence"] in {"sure", "fairly sure", "none"}

@@ -3,7 +3,10 @@
 Run it as `python -m utils.recommendations evaluate ...` (see `main`). Metrics use binary relevance:
 a held-out item is relevant; every item the user has not played in training is ranked.
 precision@k = hits / k, recall@k = hits / held-out items, nDCG@k with ideal DCG over min(k, held-out).
-Coverage = share of training items that appear in at least one user's top k.
+Beyond accuracy: coverage = share of training items that appear in at least one user's top k;
+novelty = mean popularity rank of what is suggested (1 = the item most members play; higher is less
+obvious); variety = 1 - mean cosine similarity (over who plays them) of the pairs within each list.
+`--tune` fits the hybrid with self-tuning, which holds its slice out of TRAIN only, never TEST.
 """
 
 from __future__ import annotations
@@ -17,43 +20,19 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg
+import scipy.sparse as sp
 
 from utils.engine.algorithms import ItemCF, ListenerRidge, Popularity, Recommender, UserKNN
-from utils.engine.data import Context, Interactions, Query
+from utils.engine.data import Interactions
+from utils.engine.factors import EASE, IALS
 from utils.engine.hybrid import Hybrid
+from utils.engine.numerics import binarise, item_listeners, safe_inverse
 
 Triple = tuple[str, str, float]
 
 
-class EASE(Recommender):
-    """Reference baseline (Steck 2019), for the evaluation table only: dense items x items, not for the bot."""
-
-    name = "ease"
-    source = "ease"
-
-    def __init__(self, lam: float = 50.0, min_listeners: int = 2) -> None:
-        super().__init__()
-        self.lam = lam
-        self.min_listeners = min_listeners
-
-    def _fit(self, data: Interactions) -> None:
-        binary = data.matrix.tocsc(copy=True)
-        binary.data[:] = 1.0
-        self.keep = np.flatnonzero(np.diff(binary.indptr) >= self.min_listeners)
-        sub = binary[:, self.keep]
-        gram = (sub.T @ sub).toarray()
-        gram[np.diag_indices_from(gram)] += self.lam
-        inv = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
-        weights = inv / -np.diag(inv)
-        np.fill_diagonal(weights, 0.0)
-        self.weights = weights.astype(np.float32)
-
-    def scores(self, query: Query, ctx: Context) -> np.ndarray:
-        out = np.zeros(len(query.vector))
-        out[self.keep] = (query.vector[self.keep] > 0).astype(np.float32) @ self.weights
-        return out
-
+# The reference baselines at their best settings on HetRec (grid on fold 0 of an 80/20 split, seed 0).
+BEST_ON_HETREC: dict[str, dict[str, float]] = {"ease": {"lam": 100.0}, "rp3beta": {"alpha": 0.8, "beta": 0.4}}
 
 ALGORITHMS: dict[str, Callable[[], Recommender]] = {
     "popularity": Popularity,
@@ -61,7 +40,9 @@ ALGORITHMS: dict[str, Callable[[], Recommender]] = {
     "user_knn": UserKNN,
     "ridge": ListenerRidge,
     "hybrid": Hybrid,
-    "ease": EASE,
+    "ease": lambda: EASE(**BEST_ON_HETREC["ease"]),
+    "rp3beta": lambda: ItemCF(**BEST_ON_HETREC["rp3beta"]),
+    "ials": IALS,
 }
 
 
@@ -106,26 +87,62 @@ def ranking_metrics(ranked: Sequence[str], relevant: set[str], k: int) -> tuple[
     return n_hits / k, n_hits / len(relevant), dcg / ideal if ideal else 0.0
 
 
+def make_model(name: str, tune: bool = False) -> Recommender:
+    """A fresh model by evaluation name; with `tune`, the hybrid tunes itself when it is fitted."""
+    return Hybrid(tune=True) if name == "hybrid" and tune else ALGORITHMS[name]()
+
+
+class BeyondAccuracy:
+    """Novelty and variety of ranked lists, measured against the training data."""
+
+    def __init__(self, data: Interactions) -> None:
+        listeners = item_listeners(data.matrix)
+        order = np.argsort(-listeners, kind="stable")
+        self.rank = np.empty(len(order), dtype=np.int64)
+        self.rank[order] = np.arange(1, len(order) + 1)
+        binary = binarise(data.matrix).tocsc()
+        self.normed = sp.csc_matrix(binary @ sp.diags(safe_inverse(np.sqrt(listeners))))
+        self.index = data.item_index
+
+    def novelty(self, ranked: Sequence[str]) -> float:
+        """Mean popularity rank of the list (1 = most played by members)."""
+        cols = [self.index[i] for i in ranked if i in self.index]
+        return float(self.rank[cols].mean()) if cols else float("nan")
+
+    def variety(self, ranked: Sequence[str]) -> float:
+        """1 - mean cosine similarity of the list's pairs (0: all played by the same members; 1: no overlap)."""
+        cols = [self.index[i] for i in ranked if i in self.index]
+        if len(cols) < 2:
+            return float("nan")
+        sub = self.normed[:, cols]
+        sims = (sub.T @ sub).toarray()
+        n = len(cols)
+        return 1.0 - float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
 def evaluate_split(
-    train: Sequence[Triple], test: Sequence[Triple], names: Iterable[str], k: int
+    train: Sequence[Triple], test: Sequence[Triple], names: Iterable[str], k: int, *, tune: bool = False
 ) -> dict[str, dict]:
     """Fit each algorithm on `train`, rank for every user with held-out items; raw per-fold results."""
     data = Interactions.from_triples(train)
     held: dict[str, set[str]] = {}
     for user, item, _ in test:
         held.setdefault(user, set()).add(item)
+    beyond = BeyondAccuracy(data)
     out: dict[str, dict] = {}
     for name in names:
-        model = ALGORITHMS[name]()
+        model = make_model(name, tune)
         start = time.perf_counter()
         model.fit(data)
         fit_seconds = time.perf_counter() - start
-        scores, times, recs, seen = [], [], {}, set()
+        scores, times, recs, seen, novelty, variety = [], [], {}, set(), [], []
         for user, relevant in held.items():
             t0 = time.perf_counter()
             ranked = [r.item for r in model.recommend(user, k)]
             times.append(time.perf_counter() - t0)
             scores.append(ranking_metrics(ranked, relevant, k))
+            novelty.append(beyond.novelty(ranked))
+            variety.append(beyond.variety(ranked))
             recs[user] = ranked
             seen.update(ranked)
         out[name] = {
@@ -133,9 +150,22 @@ def evaluate_split(
             "times": np.array(times),
             "fit_seconds": fit_seconds,
             "coverage": len(seen & set(data.item_index)) / max(1, len(data.items)),
+            "novelty": float(np.nanmean(novelty)) if novelty else float("nan"),
+            "variety": float(np.nanmean(variety)) if variety else float("nan"),
             "recs": recs,
         }
+        if isinstance(model, Hybrid) and model.tune:
+            out[name]["tuning"] = model.tuning
     return out
+
+
+def heaviest(triples: Sequence[Triple], n: int) -> list[Triple]:
+    """Only the rows of the n members with the most plays (the sum of their weights)."""
+    totals: dict[str, float] = {}
+    for user, _, weight in triples:
+        totals[user] = totals.get(user, 0.0) + weight
+    keep = set(sorted(totals, key=lambda u: (-totals[u], u))[:n])
+    return [t for t in triples if t[0] in keep]
 
 
 def write_recs(directory: Path, name: str, recs: dict[str, list[str]]) -> None:
@@ -158,11 +188,18 @@ def summarise(name: str, runs: list[dict], k: int, folds: list[int] | None) -> d
         f"recall@{k}": round(float(metrics[:, 1].mean()), 4),
         f"ndcg@{k}": round(float(metrics[:, 2].mean()), 4),
         "coverage": round(float(np.mean([r["coverage"] for r in runs])), 4),
+        "novelty": round(float(np.mean([r["novelty"] for r in runs])), 1),
+        "variety": round(float(np.mean([r["variety"] for r in runs])), 4),
         "fit_seconds": round(float(np.mean([r["fit_seconds"] for r in runs])), 3),
         "rec_ms_p50": round(float(np.percentile(times, 50)), 3),
         "rec_ms_p99": round(float(np.percentile(times, 99)), 3),
         "users": len(runs[0]["metrics"]),
     }
+    if "tuning" in runs[0]:
+        reports = [r["tuning"] for r in runs]
+        line["tuning"] = [t.summary() for t in reports]
+        line["tuned_with"] = [{"weights": t.weights, "settings": t.settings, "confidence": t.confidence}
+                              for t in reports]
     if folds is not None:
         line["folds"] = folds
         line[f"precision@{k}_fold_std"] = round(float(per_fold[:, 0].std()), 4)
@@ -194,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev.add_argument("--k", type=int, default=10)
     ev.add_argument("--algorithms", default=",".join(ALGORITHMS), help="comma-separated, from: " + ", ".join(ALGORITHMS))
     ev.add_argument("--recs-out", type=Path, help="write DIR/ALGORITHM.tsv (with --data: of the first reported fold)")
+    ev.add_argument("--tune", action="store_true",
+                    help="the hybrid tunes itself on a slice of TRAIN (never TEST); fit_seconds includes it")
+    ev.add_argument("--heaviest", type=int, metavar="N", help="keep only the N members with the most plays")
     args = parser.parse_args(argv)
 
     names = [n.strip() for n in args.algorithms.split(",") if n.strip()]
@@ -202,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown algorithm(s): {', '.join(unknown)}")
     if args.data:
         triples = read_triples(args.data)
+        if args.heaviest:
+            triples = heaviest(triples, args.heaviest)
         fold_of = assign_folds(triples, args.folds, args.seed)
         chosen = parse_folds(args.eval_folds, args.folds)
         splits = [
@@ -210,12 +252,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             for fold in chosen
         ]
     elif args.train and args.test:
-        splits, chosen = [(read_triples(args.train), read_triples(args.test))], None
+        train, test = read_triples(args.train), read_triples(args.test)
+        if args.heaviest:
+            train = heaviest(train, args.heaviest)
+            kept = {t[0] for t in train}
+            test = [t for t in test if t[0] in kept]
+        splits, chosen = [(train, test)], None
     else:
         parser.error("give --train and --test, or --data")
     runs: dict[str, list[dict]] = {n: [] for n in names}
     for train, test in splits:
-        for name, result in evaluate_split(train, test, names, args.k).items():
+        for name, result in evaluate_split(train, test, names, args.k, tune=args.tune).items():
             runs[name].append(result)
     for name in names:
         if args.recs_out:

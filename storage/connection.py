@@ -1,6 +1,7 @@
-"""Connections to the SQLite file: a pool of per-thread connections, transactions, and the migration runner.
+"""Connections to the database: a pool of per-thread connections, transactions, and the migration runner.
 
-Every method is blocking; async code calls them through `await db.run(db.method, ...)`, which runs them on a
+SQLite here; `Connections("postgresql://...")` becomes the PostgreSQL form (storage/postgres.py), whose queries
+are written the same way and translated by storage/dialect.py. Every method is blocking; async code calls them through `await db.run(db.method, ...)`, which runs them on a
 small pool of threads, each with its own connection, so the event loop never waits on the disk.
 """
 
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
+from storage.dialect import SQLITE, Dialect, is_postgres_url
 from storage.keys import register_sql_functions
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -35,9 +37,21 @@ def _usable_cpus() -> int:
 class Connections:
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
 
+    dialect: Dialect = SQLITE
+
+    def __new__(cls, path: str | Path, *args: Any, **kwargs: Any) -> Self:
+        """A `postgresql://` address gives the same class on PostgreSQL connections instead of a file."""
+        if is_postgres_url(str(path)):
+            from storage.postgres import PostgresConnections, on_postgres
+
+            if not issubclass(cls, PostgresConnections):
+                cls = on_postgres(cls)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, *, pool_size: int | None = None, busy_timeout_ms: int = 10_000) -> None:
         # Turning rows into Python objects holds the GIL: threads beyond the CPU count only queue for it.
         pool_size = pool_size or max(2, min(4, _usable_cpus()))
+        self.pool_size = pool_size
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
@@ -140,16 +154,19 @@ class Connections:
     def schema_version(self) -> int:
         return int(self.scalar("PRAGMA user_version"))
 
+    def _set_schema_version(self, conn: Any, version: int) -> None:
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+
     def migrate(self, target: int = SCHEMA_VERSION) -> None:
-        """Apply every migration above the file's `user_version`, each in its own transaction."""
-        conn = self.conn
+        """Apply every migration above the database's version, each in its own transaction."""
         for version in range(self.schema_version() + 1, target + 1):
-            with self.transaction():
+            with self.transaction() as conn:
                 if self.schema_version() >= version:  # another connection applied it while we waited for the lock
                     continue
                 for statement in MIGRATIONS[version]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {version}")
+                    if self.dialect.runs(statement):
+                        conn.execute(statement)
+                self._set_schema_version(conn, version)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

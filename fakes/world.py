@@ -23,6 +23,7 @@ from database import Database
 from discord_endpoints import DEFAULT_API_URL, configure_discord_endpoints
 from fakes.discord_server import FakeDiscord
 from fakes.discord_world import FakeUser
+from fakes.postgres import database_target
 from fakes.spotify_server import FakeSpotify
 from keep_alive import WebContext, WebServer, create_app
 from utils.sources import spotify_client
@@ -144,7 +145,11 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bo
     spotify = FakeSpotify(CLIENT_ID, CLIENT_SECRET, redirect_uris=[redirect_uri]).start()
     spotify.set_delay(spotify_delay)
     discord = FakeDiscord().start()
-    db = Database(tmp_path / "bot.db")
+    storage_place = contextlib.ExitStack()
+    target = storage_place.enter_context(database_target(tmp_path))  # a file, or a PostgreSQL schema in test runs
+    db = Database(target)
+    if not isinstance(target, Path):
+        overrides.setdefault("database_url", target)
     settings = make_settings(spotify, discord, redirect_uri, tmp_path / "bot.db", **overrides)
     db.open()
     services = build_services(db, settings)
@@ -168,6 +173,7 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bo
             db.close()
         discord.stop()
         spotify.stop()
+        storage_place.close()
         configure_discord_endpoints(DEFAULT_API_URL)
 
 

@@ -149,6 +149,14 @@ class Connections:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def table_names(self) -> list[str]:
+        """The bot's tables (not the database's own bookkeeping), by name."""
+        return [row["name"] for row in self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+    def column_names(self, table: str) -> list[str]:
+        return [row["name"] for row in self.query(f"PRAGMA table_info({table})")]
+
     # -- migrations ---------------------------------------------------------------------------
 
     def schema_version(self) -> int:

@@ -1,8 +1,9 @@
 """Connections to the database: a pool of per-thread connections, transactions, and the migration runner.
 
 SQLite here; `Connections("postgresql://...")` becomes the PostgreSQL form (storage/postgres.py), whose queries
-are written the same way and translated by storage/dialect.py. Every method is blocking; async code calls them through `await db.run(db.method, ...)`, which runs them on a
-small pool of threads, each with its own connection, so the event loop never waits on the disk.
+are written the same way and translated by storage/dialect.py. Every method is blocking; async code calls them
+through `await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own connection,
+so the event loop never waits on the disk.
 """
 
 from __future__ import annotations

@@ -39,11 +39,11 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE | re.DOTALL)
 
 # Words after DO UPDATE SET that are not columns of the stored row.
-_NOT_COLUMNS = frozenset("""
-    and or not null is in case when then else end like ilike glob true false where set between exists select
-    from as distinct cast integer bigint text real double precision numeric excluded current_timestamp escape
-    returning
-""".split())
+_NOT_COLUMNS = frozenset({
+    "and", "or", "not", "null", "is", "in", "case", "when", "then", "else", "end", "like", "ilike", "glob", "true",
+    "false", "where", "set", "between", "exists", "select", "from", "as", "distinct", "cast", "integer", "bigint",
+    "text", "real", "double", "precision", "numeric", "excluded", "current_timestamp", "escape", "returning",
+})
 
 _TYPES = {"integer": "BIGINT", "real": "DOUBLE PRECISION", "blob": "BYTEA"}
 _RENAMED_FUNCTIONS = {"ifnull": "COALESCE", "instr": "STRPOS", "group_concat": "STRING_AGG"}

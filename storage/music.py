@@ -39,7 +39,8 @@ class MusicStore(Connections):
                 "INSERT INTO tracks (track_id, name, name_key, artist_id, artist_name, artist_key, album_id, album_name, "
                 "image_url, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(track_id) DO UPDATE SET "
                 "name = excluded.name, name_key = excluded.name_key, artist_id = COALESCE(excluded.artist_id, artist_id), "
-                "artist_name = excluded.artist_name, artist_key = excluded.artist_key, album_id = COALESCE(excluded.album_id, album_id), "
+                "artist_name = excluded.artist_name, artist_key = excluded.artist_key, "
+                "album_id = COALESCE(excluded.album_id, album_id), "
                 "album_name = COALESCE(excluded.album_name, album_name), image_url = COALESCE(excluded.image_url, image_url), "
                 "duration_ms = COALESCE(excluded.duration_ms, duration_ms)", rows)
 
@@ -146,8 +147,9 @@ class MusicStore(Connections):
             "SELECT p.played_at, p.ms_played, p.source, p.skipped, t.* FROM plays p JOIN tracks t ON t.track_id = p.track_id "
             "WHERE p.discord_id = ? ORDER BY p.played_at DESC LIMIT ?", (discord_id, recent_limit))
         totals = self.query(
-            "SELECT COUNT(*) AS plays, MIN(played_at) AS first_played_at, SUM(CASE WHEN source = 'import' THEN 1 ELSE 0 END) AS imported "
-            "FROM plays WHERE discord_id = ? AND skipped = 0", (discord_id,))[0]
+            "SELECT COUNT(*) AS plays, MIN(played_at) AS first_played_at, "
+            "SUM(CASE WHEN source = 'import' THEN 1 ELSE 0 END) AS imported FROM plays WHERE discord_id = ? AND skipped = 0",
+            (discord_id,))[0]
         return {"user": user, "top_tracks": top_tracks, "top_artists": top_artists, "recent": recent, "totals": totals}
 
     # -- feedback and saved recommendations -----------------------------------------------------------

@@ -34,3 +34,11 @@ __all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLA
 
 class Database(MemberStore, MusicStore, ListeningReads, AccountData):
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
+
+
+if __name__ == "__main__":  # python -m database copy --from data/bot.db --to postgresql://...
+    import sys
+
+    from storage.copy import main
+
+    sys.exit(main())

@@ -140,7 +140,7 @@ def _insert_or_ignore(toks: list[_Tok]) -> list[_Tok]:
             break
     while at > 0 and (toks[at - 1].kind == "ws" or toks[at - 1].text == ";"):
         at -= 1
-    return [*toks[:at], _Tok("ws", " "), _Tok("word", "ON CONFLICT DO NOTHING"), _Tok("ws", " "), *toks[at:]]
+    return [*toks[:at], _Tok("ws", " "), _Tok("word", "ON CONFLICT DO NOTHING"), *toks[at:]]
 
 
 def _insert_target(toks: list[_Tok]) -> str | None:

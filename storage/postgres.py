@@ -28,6 +28,9 @@ from storage.postgres_url import describe_url, url_problem
 
 WRITE_LOCK_KEY = 0x5B07_D1A1  # pg_advisory_xact_lock key: the one writer lock, as SQLite has one per file
 CONNECT_TIMEOUT_SECONDS = 5
+# How long a query waits for a connection when the server is away: the member still hears back within
+# Discord's 3 seconds for a first reply.
+WAIT_SECONDS = 2.5
 _FAILURES = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 
 
@@ -155,7 +158,7 @@ class PostgresConnections(Connections):
         self.pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=max(max_connections, self.pool_size + 2), open=False, name="bot-db",
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS}, configure=_configure,
-            check=psycopg_pool.ConnectionPool.check_connection, timeout=5)
+            check=psycopg_pool.ConnectionPool.check_connection, timeout=WAIT_SECONDS)
 
     def open(self) -> Self:
         """Reach the server (a clear DatabaseStartError if it can't be used), then bring its schema up to date."""

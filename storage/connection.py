@@ -150,6 +150,12 @@ class Connections:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Add many rows in the caller's transaction, skipping any whose key is stored already (counted in
+        `conn.total_changes`). `table` and `columns` are fixed names, never input."""
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
     def table_names(self) -> list[str]:
         """The bot's tables (not the database's own bookkeeping), by name."""
         return [row["name"] for row in self.query(

@@ -124,9 +124,8 @@ class MusicStore(Connections):
         """Add plays `(played_at_ms, track_id, ms_played, source, skipped)`; a play already stored is ignored."""
         with self.transaction() as conn:
             before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO plays (discord_id, played_at, track_id, ms_played, source, skipped) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [(discord_id, *play) for play in plays])
+            self.insert_ignoring(conn, "plays", ("discord_id", "played_at", "track_id", "ms_played", "source", "skipped"),
+                                 [(discord_id, *play) for play in plays])
             return conn.total_changes - before
 
     def load_profile(self, discord_id: int, recent_limit: int = 50) -> dict[str, Any]:

@@ -124,6 +124,13 @@ class PgConnection:
             self.total_changes += max(cur.rowcount, 0) if not cur.description else 0
             return Cursor(rows, cur.description, cur.rowcount)
 
+    def execute_native(self, sql: str, params: Sequence[Any]) -> Cursor:
+        """A statement already in PostgreSQL's form (psycopg parameters), not translated."""
+        with self._raw() as raw, unavailable_on_failure(), raw.cursor() as cur:
+            cur.execute(sql, params)
+            self.total_changes += max(cur.rowcount, 0)
+            return Cursor([], None, cur.rowcount)
+
     def executemany(self, sql: str, seq: Any) -> Cursor:
         params = list(seq)
         with self._raw() as raw, unavailable_on_failure(), raw.cursor() as cur:
@@ -153,6 +160,7 @@ class PostgresConnections(Connections):
         super().__init__(describe_url(url), pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
         self.url = url
         self._pool_started = False
+        self._types: dict[str, dict[str, str]] = {}  # column types by table, for insert_ignoring's arrays
         # Borrowers: the pool's threads, the writer, the event loop and the web server's threads; at most
         # `max_connections` at once (several bot processes share the server's limit, 100 by default).
         self.pool = psycopg_pool.ConnectionPool(
@@ -216,6 +224,23 @@ class PostgresConnections(Connections):
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
+
+    def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """As on SQLite, in one statement: the rows go as one array per column (unnest), nearly as fast as COPY."""
+        if not rows:
+            return
+        types = self._column_types(table)
+        arrays = ", ".join(f"%b::{types[column]}[]" for column in columns)  # binary: no quoting of each value
+        conn.execute_native(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+                            "ON CONFLICT DO NOTHING", [list(values) for values in zip(*rows, strict=True)])
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        cached = self._types.get(table)
+        if cached is None:
+            cached = self._types[table] = {row["name"]: row["type"] for row in self.query(
+                "SELECT column_name AS name, data_type AS type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ?", (table,))}
+        return cached
 
     def table_names(self) -> list[str]:
         return [row["name"] for row in self.query(

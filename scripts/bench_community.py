@@ -110,7 +110,7 @@ def one_size(postgres: str | None, members: int, items: int) -> dict[str, float]
     return result
 
 
-def _place(postgres: str | None, folder: Path):  # noqa: ANN202 - a context manager yielding a target
+def _place(postgres: str | None, folder: Path):
     import contextlib
 
     if postgres:

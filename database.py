@@ -23,13 +23,13 @@ for the old migrations).
 from __future__ import annotations
 
 from storage.account_data import AccountData
-from storage.errors import DatabaseStartError, DatabaseUnavailable, is_temporary_failure
+from storage.errors import DatabaseBusy, DatabaseStartError, DatabaseUnavailable, is_temporary_failure
 from storage.listening import ListeningReads
 from storage.members import LINK_BROKEN, LINK_NONE, LINK_OK, UNFINISHED_PLAYLISTS, MemberStore
 from storage.music import TIME_RANGES, MusicStore
 
-__all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLAYLISTS", "Database", "DatabaseStartError",
-           "DatabaseUnavailable", "is_temporary_failure"]
+__all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLAYLISTS", "Database", "DatabaseBusy",
+           "DatabaseStartError", "DatabaseUnavailable", "is_temporary_failure"]
 
 
 class Database(MemberStore, MusicStore, ListeningReads, AccountData):

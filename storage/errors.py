@@ -12,6 +12,10 @@ class DatabaseUnavailable(Exception):
     """
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Another writer held the write lock past the wait (PostgreSQL's lock timeout; SQLite says "locked")."""
+
+
 class DatabaseStartError(Exception):
     """The database named in the settings can't be used at start-up; `str()` says what to fix, never a password."""
 

@@ -23,7 +23,7 @@ from psycopg.adapt import Loader
 
 from storage.connection import Connections
 from storage.dialect import POSTGRES, Dialect
-from storage.errors import DatabaseStartError, DatabaseUnavailable
+from storage.errors import DatabaseBusy, DatabaseStartError, DatabaseUnavailable
 from storage.postgres_url import describe_url, url_problem
 
 WRITE_LOCK_KEY = 0x5B07_D1A1  # pg_advisory_xact_lock key: the one writer lock, as SQLite has one per file
@@ -146,6 +146,8 @@ def unavailable_on_failure() -> Iterator[None]:
     """A lost or unreachable server, or a wait past the lock timeout, becomes DatabaseUnavailable."""
     try:
         yield
+    except psycopg.errors.LockNotAvailable as error:
+        raise DatabaseBusy("Another writer held the database's write lock past the wait.") from error
     except _FAILURES as error:
         raise DatabaseUnavailable("The database server can't be reached right now, or stayed busy.") from error
 

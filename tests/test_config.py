@@ -160,3 +160,22 @@ def test_process_environment_is_used_by_default(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("DISCORD_TOKEN")
     with pytest.raises(ConfigError, match="DISCORD_TOKEN is missing"):
         load_settings()
+
+
+def test_database_url_chooses_postgresql_and_its_password_is_a_secret() -> None:
+    assert load().database == "data/bot.db"  # no DATABASE_URL: the SQLite file
+    settings = load(DATABASE_URL="postgresql://bot:p%40ss-word@db.example.org:5432/bot")
+    assert settings.database == "postgresql://bot:p%40ss-word@db.example.org:5432/bot"
+    assert {"p@ss-word", "p%40ss-word"} <= set(settings.secrets())  # masked in every log line, either spelling
+    assert "p%40ss" not in repr(settings)
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("mysql://bot:hunter2@db/bot", "must start with postgresql://"),
+    ("postgresql://bot:hunter2@/bot", "must name a server and a database"),
+    ("postgresql://bot:hunter2@db.example.org:port/bot", "the port must be a number"),
+    ("postgresql://bot:hunter2@db.example.org:5432", "must name a server and a database")])
+def test_a_malformed_database_url_is_named_without_its_password(url: str, words: str) -> None:
+    found = problems({**REQUIRED, "DATABASE_URL": url})
+    assert len(found) == 1 and found[0].startswith("DATABASE_URL") and words in found[0]
+    assert "hunter2" not in found[0]

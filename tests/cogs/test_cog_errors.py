@@ -8,7 +8,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.errors import describe
-from database import DatabaseUnavailable
+from database import DatabaseBusy, DatabaseUnavailable
 from tests.cogs.support import BotWorld, embed_text
 
 
@@ -48,8 +48,9 @@ async def test_sync_refused_before_linking_can_be_run_right_after_linking(world:
 
 
 def test_a_database_that_stays_busy_asks_the_member_to_retry() -> None:
-    text, unexpected = describe(sqlite3.OperationalError("database is locked"))
-    assert text == "I'm very busy right now. Please try again in a moment." and not unexpected
+    for busy in (sqlite3.OperationalError("database is locked"), DatabaseBusy("lock timeout on PostgreSQL")):
+        text, unexpected = describe(busy)
+        assert text == "I'm very busy right now. Please try again in a moment." and not unexpected
     assert describe(sqlite3.OperationalError("no such table: plays"))[1]  # a real fault is still reported as one
 
 

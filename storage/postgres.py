@@ -173,10 +173,15 @@ class PostgresConnections(Connections):
     def open(self) -> Self:
         """Reach the server (a clear DatabaseStartError if it can't be used), then bring its schema up to date."""
         check_server(self.url)
-        with self._lock:
-            self._pool_started = True
-            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS * 2)
-        self.migrate()
+        try:
+            with self._lock:
+                self._pool_started = True
+                self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS * 2)
+            self.migrate()
+        except (psycopg_pool.PoolTimeout, DatabaseUnavailable):
+            raise DatabaseStartError(f"The PostgreSQL server in DATABASE_URL ({self.path}) answered once, then stopped "
+                                     "answering while the bot was starting. Check the server, then start the bot "
+                                     "again.") from None
         self.is_open = True
         return self
 

@@ -129,6 +129,11 @@ class Connections:
             raise
         conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads in a row: on SQLite this thread's connection already serves them (PostgreSQL keeps one)."""
+        yield
+
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking database method on the pool and await its result."""
         loop = asyncio.get_running_loop()

@@ -130,6 +130,10 @@ class MusicStore(Connections):
 
     def load_profile(self, discord_id: int, recent_limit: int = 50) -> dict[str, Any]:
         """Everything a profile shows: the user row, tops per range with details, recent plays, totals."""
+        with self.reading():
+            return self._load_profile(discord_id, recent_limit)
+
+    def _load_profile(self, discord_id: int, recent_limit: int) -> dict[str, Any]:
         user = self.get_user(discord_id)
         top_tracks = {r: [] for r in TIME_RANGES}
         for row in self.query(

@@ -103,6 +103,7 @@ class PgConnection:
     def __init__(self, pool: psycopg_pool.ConnectionPool) -> None:
         self.pool = pool
         self.held: psycopg.Connection | None = None  # the connection of the open transaction, if any
+        self.session: psycopg.Connection | None = None  # one kept for a run of reads (Connections.reading)
         self.total_changes = 0
 
     @property
@@ -111,8 +112,9 @@ class PgConnection:
 
     @contextlib.contextmanager
     def _raw(self) -> Iterator[psycopg.Connection]:
-        if self.held is not None:
-            yield self.held
+        kept = self.held or self.session
+        if kept is not None:
+            yield kept
             return
         with unavailable_on_failure(), self.pool.connection() as raw:
             yield raw
@@ -213,7 +215,7 @@ class PostgresConnections(Connections):
         if face.held is not None:
             yield face
             return
-        with unavailable_on_failure(), self.pool.connection() as raw:
+        with unavailable_on_failure(), self._borrow(face) as raw:
             face.held = raw
             try:
                 with raw.transaction():
@@ -222,6 +224,29 @@ class PostgresConnections(Connections):
                     yield face
             finally:
                 face.held = None
+
+    @contextlib.contextmanager
+    def _borrow(self, face: PgConnection) -> Iterator[psycopg.Connection]:
+        """The connection kept for this thread's reads, or one from the pool."""
+        if face.session is not None:
+            yield face.session
+            return
+        with self.pool.connection() as raw:
+            yield raw
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads on one pooled connection (one borrow and check instead of one per query)."""
+        face = self.conn
+        if face.held is not None or face.session is not None:
+            yield
+            return
+        with unavailable_on_failure(), self.pool.connection() as raw:
+            face.session = raw
+            try:
+                yield
+            finally:
+                face.session = None
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cursor = self.conn.execute(sql, params)

@@ -37,7 +37,7 @@ def copy_database(source: str | Path, target_url: str, *, say: Callable[[str], N
     """Copy every table of the SQLite file `source` into the PostgreSQL database `target_url`."""
     import psycopg
 
-    from storage.postgres import WRITE_LOCK_KEY, check_server
+    from storage.postgres import TAKE_WRITE_LOCK, WRITE_LOCK_KEY, check_server
 
     path = Path(source)
     if not path.is_file():
@@ -55,7 +55,7 @@ def copy_database(source: str | Path, target_url: str, *, say: Callable[[str], N
         try:
             with psycopg.connect(target_url, autocommit=True) as target, target.transaction():
                 target.execute("SET lock_timeout = '60s'")
-                target.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                target.execute(TAKE_WRITE_LOCK, (WRITE_LOCK_KEY,))
                 _migrate(target, say)
                 results = [_copy_table(source_conn, target, table) for table in _tables_in_order(source_conn)]
                 for result in results:

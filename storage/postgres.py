@@ -27,6 +27,8 @@ from storage.errors import DatabaseBusy, DatabaseStartError, DatabaseUnavailable
 from storage.postgres_url import describe_url, url_problem
 
 WRITE_LOCK_KEY = 0x5B07_D1A1  # pg_advisory_xact_lock key: the one writer lock, as SQLite has one per file
+# Taken as (key, the schema's hash): one lock per bot, so bots (or tests) in other schemas of the database don't wait.
+TAKE_WRITE_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 CONNECT_TIMEOUT_SECONDS = 5
 # How long a query waits for a connection when the server is away: the member still hears back within
 # Discord's 3 seconds for a first reply.
@@ -220,7 +222,7 @@ class PostgresConnections(Connections):
             try:
                 with raw.transaction():
                     with unavailable_on_failure():
-                        raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                        raw.execute(TAKE_WRITE_LOCK, (WRITE_LOCK_KEY,))
                     yield face
             finally:
                 face.held = None

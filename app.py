@@ -72,7 +72,7 @@ def build_sources(db: Database, settings: Settings, vault: Any, **history_option
 async def run_app(settings: Settings) -> None:
     """Start the web server in its thread first (health checks answer at once), then run the bot until stopped."""
     log = setup_logging(settings.log_level, settings.log_dir, settings.secrets())
-    db = Database(settings.database_path).open()
+    db = Database(settings.database).open()  # DatabaseStartError if DATABASE_URL's server can't be used
     services = build_services(db, settings)
     ctx = WebContext(settings=settings, db=db, auth=services.auth, importer=services.importer, sources=services.sources)
     web = WebServer(create_app(ctx), settings.web_host, settings.web_port).start()

@@ -7,7 +7,7 @@ import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_DISCORD_API_URL = "https://discord.com/api/v10"
 DEFAULT_SPOTIFY_API_URL = "https://api.spotify.com/v1/"
@@ -46,6 +46,7 @@ class Settings:
     token_encryption_keys: tuple[str, ...] = field(repr=False)
     spotify_redirect_uri: str = "http://127.0.0.1:8080/callback"
     database_path: str = "data/bot.db"
+    database_url: str = field(default="", repr=False)  # postgresql://...: PostgreSQL instead of the SQLite file
     web_host: str = "0.0.0.0"
     web_port: int = 8080
     command_prefix: str = "!"
@@ -89,10 +90,17 @@ class Settings:
         """Whether this bot has a Last.fm API account (both the key and the shared secret)."""
         return bool(self.lastfm_api_key and self.lastfm_shared_secret)
 
+    @property
+    def database(self) -> str:
+        """Where the data lives: DATABASE_URL (a PostgreSQL server) when set, else the SQLite file DATABASE_PATH."""
+        return self.database_url or self.database_path
+
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter to mask."""
+        password = urlsplit(self.database_url).password if self.database_url else None
         extra = [self.lastfm_shared_secret] if self.lastfm_shared_secret else []
-        return [self.discord_token, self.spotify_client_secret, *self.token_encryption_keys, *extra]
+        return [self.discord_token, self.spotify_client_secret, *self.token_encryption_keys, *extra,
+                *([unquote(password), password] if password else [])]
 
 
 class _Reader:
@@ -257,6 +265,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         token_encryption_keys=keys,
         spotify_redirect_uri=redirect_uri,
         database_path=reader.raw("DATABASE_PATH") or Settings.database_path,
+        database_url=_database_url(reader),
         web_host=reader.raw("WEB_HOST") or Settings.web_host,
         web_port=reader.integer("WEB_PORT", 8080, 1, 65535, fallback_name="PORT") or 8080,
         command_prefix=reader.raw("COMMAND_PREFIX") or "!",
@@ -299,3 +308,15 @@ def _lastfm_account(reader: _Reader) -> tuple[str, str]:
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
+
+
+def _database_url(reader: _Reader) -> str:
+    """DATABASE_URL, checked for its form only (whether the server answers is checked when the bot opens it)."""
+    url = reader.raw("DATABASE_URL")
+    if url:
+        from storage.postgres_url import url_problem
+
+        problem = url_problem(url)
+        if problem:
+            reader.problems.append(problem)
+    return url

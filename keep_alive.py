@@ -19,7 +19,7 @@ from waitress import create_server, wasyncore
 from werkzeug.exceptions import HTTPException
 
 from config import Settings
-from database import Database
+from database import Database, is_temporary_failure
 from spotify_auth import SpotifyAuth
 from utils.errors import describe_wait
 from utils.events import BotBridge, BridgeStatus, NullBridge
@@ -221,6 +221,11 @@ def _register_error_pages(app: Flask) -> None:
     def crash(error: Exception) -> tuple[str, int]:
         # The route's pattern, never the path: callback and upload paths carry one-time secrets.
         page = request.url_rule.rule if request.url_rule is not None else "an unknown page"
+        if is_temporary_failure(error):  # the database server is away or busy: nothing was half-done
+            log.warning("Web page %s couldn't reach the database; the visitor was asked to try again", page)
+            return message_page("Please try again in a moment",
+                                "The bot can't reach its storage right now. Nothing was changed: reload this page "
+                                "in a moment.", tone="error"), 503
         log.error("Web page failed on %s: %s", page, type(error).__name__, exc_info=error)
         return message_page("Something went wrong on our side",
                             "The page couldn't be shown. Please try again in a minute; if it keeps happening, "

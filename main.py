@@ -38,11 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from app import run_app
+    from storage.errors import DatabaseStartError
 
     try:
         asyncio.run(run_app(settings))
     except KeyboardInterrupt:
         return 0
+    except DatabaseStartError as error:  # says what to fix in DATABASE_URL; never the password
+        print(error, file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"The bot couldn't reach Discord or open its files ({type(error).__name__}). "
               "Check your internet connection, DISCORD_API_URL and DATABASE_PATH, then start it again.", file=sys.stderr)

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.ui.embeds import error_embed
+from database import DatabaseBusy, DatabaseUnavailable
 from utils.errors import BotError, LinkBroken, NotAllowlisted, NotEnoughData, NotLinked, describe_wait
 from utils.logger import get_logger
 
@@ -115,6 +116,9 @@ def describe(error: BaseException, *, usage: str | None = None) -> tuple[str | N
         return "That command is switched off right now.", False
     if isinstance(error, commands.CheckFailure | app_commands.CheckFailure):
         return "You can't use that command here.", False
+    if isinstance(error, DatabaseUnavailable) and not isinstance(error, DatabaseBusy):
+        log.warning("The database server couldn't be reached or stayed busy; the member was asked to try again")
+        return "I can't reach my storage right now. Please try again in a moment.", False
     if _database_busy(error):
         log.warning("The database stayed busy past its wait; the member was asked to try again")
         return "I'm very busy right now. Please try again in a moment.", False
@@ -136,9 +140,10 @@ def _refused_before_any_work(error: BaseException) -> bool:
 
 
 def _database_busy(error: BaseException) -> bool:
-    """SQLite gave up waiting for another writer (its busy timeout ran out): a moment later it will work."""
+    """The database gave up waiting for another writer (SQLite's busy timeout, PostgreSQL's lock timeout)."""
     text = str(error).lower()
-    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+    sqlite_busy = isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+    return sqlite_busy or isinstance(error, DatabaseBusy)
 
 
 def new_error_id() -> str:

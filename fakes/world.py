@@ -25,6 +25,7 @@ from fakes.discord_server import FakeDiscord
 from fakes.discord_world import FakeUser
 from fakes.lastfm_server import FakeLastFm
 from fakes.listenbrainz_server import FakeListenBrainz
+from fakes.postgres import database_target
 from fakes.spotify_server import FakeSpotify
 from keep_alive import WebContext, WebServer, create_app
 from utils.sources import spotify_client
@@ -172,7 +173,11 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bo
     discord = FakeDiscord().start()
     lastfm = FakeLastFm(LASTFM_KEY, LASTFM_SECRET).start()
     listenbrainz = FakeListenBrainz().start()
-    db = Database(tmp_path / "bot.db")
+    storage_place = contextlib.ExitStack()
+    target = storage_place.enter_context(database_target(tmp_path))  # a file, or a PostgreSQL schema in test runs
+    db = Database(target)
+    if not isinstance(target, Path):
+        overrides.setdefault("database_url", target)
     sources = {"lastfm_api_key": LASTFM_KEY, "lastfm_shared_secret": LASTFM_SECRET, "lastfm_api_url": lastfm.api_url,
                "lastfm_auth_url": lastfm.auth_url, "listenbrainz_api_url": listenbrainz.api_url}
     settings = make_settings(spotify, discord, redirect_uri, tmp_path / "bot.db", **{**sources, **overrides})
@@ -206,6 +211,7 @@ async def bot_world(tmp_path: Path, *, spotify_delay: float = 0.0, start_bot: bo
         spotify.stop()
         lastfm.stop()
         listenbrainz.stop()
+        storage_place.close()
         configure_discord_endpoints(DEFAULT_API_URL)
 
 

@@ -1,14 +1,18 @@
 """Database speed: bulk writes (store_sync, insert_plays) in rows/s and profile loads on a 10,000-member file.
 
 Run: python scripts/bench_db.py [--users 10000] [--samples 2000] [--keep DIR] [--pragma wal_autocheckpoint=10000 ...]
+     [--postgres postgresql://user@host:5432/db [--pg-users 100000] | --no-postgres]
 Prints each figure beside its target, and a raw-SQLite baseline measured in the same run (shared machines are
-noisy: the ratio to the baseline says more than the raw figure).
+noisy: the ratio to the baseline says more than the raw figure). With a PostgreSQL server (--postgres, or
+BENCH_DATABASE_URL / TEST_DATABASE_URL), the same writes on it beside raw psycopg (executemany, COPY) in the same
+run, and profile loads among 100,000 members (scripts/bench_db_postgres.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -145,10 +149,11 @@ def build_big(path: Path, users: int, rng: random.Random) -> tuple[float, dict[s
     conn.executemany("INSERT INTO artists VALUES (?, ?, ?, ?, ?, ?)",
                      [(a["artist_id"], a["name"], artist_key(a["name"]), json.dumps(a["genres"]), a["image_url"], 1.0)
                       for a in artists])
-    conn.executemany("INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    conn.executemany("INSERT INTO tracks (track_id, name, name_key, artist_id, artist_name, album_id, album_name, "
+                     "image_url, duration_ms, artist_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [(t["track_id"], t["name"], track_key(t["artist_name"], t["name"]), t["artist_id"],
-                       t["artist_name"], t["album_id"], t["album_name"], t["image_url"], t["duration_ms"])
-                      for t in tracks])
+                       t["artist_name"], t["album_id"], t["album_name"], t["image_url"], t["duration_ms"],
+                       artist_key(t["artist_name"])) for t in tracks])
     conn.executemany("INSERT INTO users (discord_id, display_name, link_state, created_at, last_synced_at) "
                      "VALUES (?, ?, 'linked', 1.0, 2.0)", [(u, f"member {u}") for u in range(1, users + 1)])
 
@@ -200,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="build the files in this folder and keep them")
     parser.add_argument("--pragma", action="append", default=[], help="extra PRAGMA for every connection, e.g. "
                         "wal_autocheckpoint=10000 (repeatable)")
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"),
+                        help="a PostgreSQL server to measure too (each part in a throwaway schema)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--pg-users", type=int, default=100_000, help="members in the PostgreSQL profile-load database")
     args = parser.parse_args(argv)
     PRAGMAS[:] = args.pragma
     rng = random.Random(2024)
@@ -233,7 +242,39 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load_profile over {len(times):,} random members (150 top tracks, 60 top artists, 50 recent plays each):")
         print(f"  p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {max(times):.2f} ms   "
               f"{verdict(p99 < LOAD_TARGET_MS)} (< {LOAD_TARGET_MS:g} ms)")
+    if args.postgres and not args.no_postgres:
+        bench_postgres(args.postgres, args.pg_users, args.samples, random.Random(2024))
     return 0
+
+
+def bench_postgres(url: str, users: int, samples: int, rng: random.Random) -> None:
+    """The same writes and reads on PostgreSQL, beside raw psycopg measured in the same run."""
+    from fakes.postgres import throwaway_schema
+    from scripts import bench_db_postgres as pg
+    from storage.postgres_url import describe_url
+
+    print(f"\nPostgreSQL {pg.server_version(url)} at {describe_url(url)}:")
+    artists, tracks = catalogue(rng)
+    payloads = [sync_payload(rng, artists, tracks, m) for m in range(300)]
+    bot, raw, rows = pg.bench_sync(url, payloads)
+    print(f"store_sync (300 member syncs, {rows:,} rows):  bot {bot:>9,.0f} rows/s   raw psycopg executemany "
+          f"{raw:>9,.0f} rows/s   {bot / raw:.0%} of raw  {verdict(bot >= pg.RAW_SHARE_TARGET * raw)} (>= 60%)")
+    work = [(m, [(1_600_000_000_000 + (b * 1_000 + i) * 30_000, f"tr{rng.randrange(CATALOGUE_TRACKS):07d}", 120_000,
+                  "import", int(i % 7 == 0)) for i in range(1_000)]) for m in range(30) for b in range(10)]
+    bot, raw, rows = pg.bench_plays(url, work)
+    print(f"insert_plays ({rows:,} imported plays, 1,000 a transaction):  bot {bot:>9,.0f} rows/s   raw COPY "
+          f"{raw:>9,.0f} rows/s   {bot / raw:.0%} of raw  {verdict(bot >= pg.RAW_SHARE_TARGET * raw)} (>= 60%)")
+
+    def check(profile: dict) -> None:
+        assert len(profile["top_tracks"]["short_term"]) == TOP_TRACKS and len(profile["recent"]) == 50
+
+    with throwaway_schema(url) as big:
+        seconds, counts = pg.build_members(big, users, rng, artists, tracks, TOP_TRACKS, TOP_ARTISTS, PLAYS_PER_MEMBER)
+        print(f"Built a {users:,}-member database in {seconds:.0f} s: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
+        times = pg.profile_loads(big, users, samples, rng, check)
+    p50, p99 = pg.percentiles(times)
+    print(f"load_profile over {len(times):,} random members of {users:,}:  p50 {p50:.2f} ms   p99 {p99:.2f} ms   "
+          f"max {max(times):.2f} ms   {verdict(p99 < LOAD_TARGET_MS)} (< {LOAD_TARGET_MS:g} ms)")
 
 
 if __name__ == "__main__":

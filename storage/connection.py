@@ -1,7 +1,9 @@
-"""Connections to the SQLite file: a pool of per-thread connections, transactions, and the migration runner.
+"""Connections to the database: a pool of per-thread connections, transactions, and the migration runner.
 
-Every method is blocking; async code calls them through `await db.run(db.method, ...)`, which runs them on a
-small pool of threads, each with its own connection, so the event loop never waits on the disk.
+SQLite here; `Connections("postgresql://...")` becomes the PostgreSQL form (storage/postgres.py), whose queries
+are written the same way and translated by storage/dialect.py. Every method is blocking; async code calls them
+through `await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own connection,
+so the event loop never waits on the disk.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
+from storage.dialect import SQLITE, Dialect, is_postgres_url
 from storage.keys import register_sql_functions
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -35,9 +38,21 @@ def _usable_cpus() -> int:
 class Connections:
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
 
+    dialect: Dialect = SQLITE
+
+    def __new__(cls, path: str | Path, *args: Any, **kwargs: Any) -> Self:
+        """A `postgresql://` address gives the same class on PostgreSQL connections instead of a file."""
+        if is_postgres_url(str(path)):
+            from storage.postgres import PostgresConnections, on_postgres
+
+            if not issubclass(cls, PostgresConnections):
+                cls = on_postgres(cls)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, *, pool_size: int | None = None, busy_timeout_ms: int = 10_000) -> None:
         # Turning rows into Python objects holds the GIL: threads beyond the CPU count only queue for it.
         pool_size = pool_size or max(2, min(4, _usable_cpus()))
+        self.pool_size = pool_size
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
@@ -114,6 +129,11 @@ class Connections:
             raise
         conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads in a row: on SQLite this thread's connection already serves them (PostgreSQL keeps one)."""
+        yield
+
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking database method on the pool and await its result."""
         loop = asyncio.get_running_loop()
@@ -135,21 +155,38 @@ class Connections:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Add many rows in the caller's transaction, skipping any whose key is stored already (counted in
+        `conn.total_changes`). `table` and `columns` are fixed names, never input."""
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def table_names(self) -> list[str]:
+        """The bot's tables (not the database's own bookkeeping), by name."""
+        return [row["name"] for row in self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+    def column_names(self, table: str) -> list[str]:
+        return [row["name"] for row in self.query(f"PRAGMA table_info({table})")]
+
     # -- migrations ---------------------------------------------------------------------------
 
     def schema_version(self) -> int:
         return int(self.scalar("PRAGMA user_version"))
 
+    def _set_schema_version(self, conn: Any, version: int) -> None:
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+
     def migrate(self, target: int = SCHEMA_VERSION) -> None:
-        """Apply every migration above the file's `user_version`, each in its own transaction."""
-        conn = self.conn
+        """Apply every migration above the database's version, each in its own transaction."""
         for version in range(self.schema_version() + 1, target + 1):
-            with self.transaction():
+            with self.transaction() as conn:
                 if self.schema_version() >= version:  # another connection applied it while we waited for the lock
                     continue
                 for statement in MIGRATIONS[version]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {version}")
+                    if self.dialect.runs(statement):
+                        conn.execute(statement)
+                self._set_schema_version(conn, version)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -8,16 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from storage.dialect import Dialect
 from storage.keys import artist_key
 
 # The artist key of a play's track `t` (artist row `a`, LEFT JOINed): every query counting artists uses this one.
-TRACK_ARTIST_KEY = "COALESCE(a.name_key, normalise(t.artist_name))"
+TRACK_ARTIST_KEY = "COALESCE(a.name_key, t.artist_key)"
 
 
 class ListeningReads:
     """Listening queries, mixed into Database (which supplies `query`)."""
 
     query: Callable[..., list[dict[str, Any]]]  # Database.query
+    dialect: Dialect  # Database.dialect
 
     def top_rows(self, discord_ids: Sequence[int], kind: str) -> list[dict[str, Any]]:
         """Raw top-list rows `(discord_id, time_range, rank, key)` for `kind` 'tracks' or 'artists'."""
@@ -84,7 +86,7 @@ class ListeningReads:
 
     def listening_years(self, discord_id: int) -> list[int]:
         rows = self.query(
-            "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year FROM plays "
+            f"SELECT DISTINCT {self.dialect.year_of_ms('played_at')} AS year FROM plays "
             "WHERE discord_id = ? AND skipped = 0 ORDER BY year", (discord_id,))
         return [row["year"] for row in rows]
 
@@ -128,7 +130,8 @@ class ListeningReads:
     def known_artist_names(self, prefix: str, limit: int = 25) -> list[str]:
         """Artist names for autocomplete."""
         return [row["name"] for row in self.query(
-            "SELECT name FROM artists WHERE substr(name_key, 1, length(:p)) = :p GROUP BY name_key ORDER BY name "
+            "SELECT MIN(name) AS name FROM artists WHERE substr(name_key, 1, length(:p)) = :p GROUP BY name_key "
+            "ORDER BY MIN(name) "
             "LIMIT :n", {"p": artist_key(prefix), "n": limit})]
 
 

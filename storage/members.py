@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -197,7 +197,17 @@ class MemberStore(Connections):
     # -- catalogue ---------------------------------------------------------------------------------
 
 
-def forget_unfinished_playlists(conn: sqlite3.Connection, discord_id: int) -> None:
-    """Drop the half-made playlists remembered in the member's saved recommendations (utils.music.recommend)."""
-    conn.execute("UPDATE saved_recommendations SET payload = json_remove(payload, ?) WHERE discord_id = ? "
-                 "AND json_valid(payload)", (f"$.{UNFINISHED_PLAYLISTS}", discord_id))
+def forget_unfinished_playlists(conn: Any, discord_id: int) -> None:
+    """Drop the half-made playlists remembered in the member's saved recommendations (utils.music.recommend).
+
+    In Python rather than with SQLite's json_remove, so it reads the same on PostgreSQL; `conn` is in a transaction.
+    """
+    row = conn.execute("SELECT payload FROM saved_recommendations WHERE discord_id = ?", (discord_id,)).fetchone()
+    try:
+        payload = json.loads(row[0]) if row is not None else None
+    except ValueError:
+        return  # not JSON: nothing of ours to forget in it
+    if isinstance(payload, dict) and UNFINISHED_PLAYLISTS in payload:
+        del payload[UNFINISHED_PLAYLISTS]
+        conn.execute("UPDATE saved_recommendations SET payload = ? WHERE discord_id = ?",
+                     (json.dumps(payload), discord_id))

@@ -33,14 +33,15 @@ class MusicStore(Connections):
 
     def upsert_tracks(self, tracks: Sequence[dict[str, Any]]) -> None:
         rows = [(t["track_id"], t["name"], track_key(t["artist_name"], t["name"]), t.get("artist_id"),
-                 t["artist_name"], t.get("album_id"), t.get("album_name"), t.get("image_url"), t.get("duration_ms"))
-                for t in tracks]
+                 t["artist_name"], artist_key(t["artist_name"]), t.get("album_id"), t.get("album_name"),
+                 t.get("image_url"), t.get("duration_ms")) for t in tracks]
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO tracks (track_id, name, name_key, artist_id, artist_name, album_id, album_name, image_url, "
-                "duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(track_id) DO UPDATE SET "
+                "INSERT INTO tracks (track_id, name, name_key, artist_id, artist_name, artist_key, album_id, album_name, "
+                "image_url, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(track_id) DO UPDATE SET "
                 "name = excluded.name, name_key = excluded.name_key, artist_id = COALESCE(excluded.artist_id, artist_id), "
-                "artist_name = excluded.artist_name, album_id = COALESCE(excluded.album_id, album_id), "
+                "artist_name = excluded.artist_name, artist_key = excluded.artist_key, "
+                "album_id = COALESCE(excluded.album_id, album_id), "
                 "album_name = COALESCE(excluded.album_name, album_name), image_url = COALESCE(excluded.image_url, image_url), "
                 "duration_ms = COALESCE(excluded.duration_ms, duration_ms)", rows)
 
@@ -134,13 +135,16 @@ class MusicStore(Connections):
         """Add plays `(played_at_ms, track_id, ms_played, source, skipped)`; a play already stored is ignored."""
         with self.transaction() as conn:
             before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO plays (discord_id, played_at, track_id, ms_played, source, skipped) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [(discord_id, *play) for play in plays])
+            self.insert_ignoring(conn, "plays", ("discord_id", "played_at", "track_id", "ms_played", "source", "skipped"),
+                                 [(discord_id, *play) for play in plays])
             return conn.total_changes - before
 
     def load_profile(self, discord_id: int, recent_limit: int = 50) -> dict[str, Any]:
         """Everything a profile shows: the user row, tops per range with details, recent plays, totals."""
+        with self.reading():
+            return self._load_profile(discord_id, recent_limit)
+
+    def _load_profile(self, discord_id: int, recent_limit: int) -> dict[str, Any]:
         user = self.get_user(discord_id)
         top_tracks = {r: [] for r in TIME_RANGES}
         for row in self.query(
@@ -157,8 +161,9 @@ class MusicStore(Connections):
             "SELECT p.played_at, p.ms_played, p.source, p.skipped, t.* FROM plays p JOIN tracks t ON t.track_id = p.track_id "
             "WHERE p.discord_id = ? ORDER BY p.played_at DESC LIMIT ?", (discord_id, recent_limit))
         totals = self.query(
-            "SELECT COUNT(*) AS plays, MIN(played_at) AS first_played_at, SUM(source = 'import') AS imported "
-            "FROM plays WHERE discord_id = ? AND skipped = 0", (discord_id,))[0]
+            "SELECT COUNT(*) AS plays, MIN(played_at) AS first_played_at, "
+            "SUM(CASE WHEN source = 'import' THEN 1 ELSE 0 END) AS imported FROM plays WHERE discord_id = ? AND skipped = 0",
+            (discord_id,))[0]
         return {"user": user, "top_tracks": top_tracks, "top_artists": top_artists, "recent": recent, "totals": totals}
 
     # -- feedback and saved recommendations -----------------------------------------------------------

@@ -1,9 +1,13 @@
 """The database schema as versioned migrations: `MIGRATIONS[n]` upgrades a file from version n-1 to n.
 
-Never edit a released migration; add the next one. `PRAGMA user_version` records where a file stands.
+Never edit a released migration; add the next one. `PRAGMA user_version` records where a file stands (on
+PostgreSQL, the `schema_version` table). Write new migrations in portable SQL (see storage/dialect.py): they run
+on both. Keys are computed in Python (storage/keys.py): only SQLite connections have them as SQL functions.
 """
 
 from __future__ import annotations
+
+from storage.dialect import SqliteOnly
 
 _V1 = [
     """CREATE TABLE users (
@@ -273,7 +277,16 @@ _V6 = [
     "CREATE INDEX IF NOT EXISTS idx_imports_created_at ON imports (created_at)",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+# Version 7 (PostgreSQL support): a track keeps its artist's key, made in Python when the track is stored, so the
+# artist of a track with no artist row is counted by SQL on PostgreSQL too (which has no `normalise`).
+_V7 = [
+    "ALTER TABLE tracks ADD COLUMN artist_key TEXT",
+    SqliteOnly("UPDATE tracks SET artist_key = normalise(artist_name)"),
+]
+
+# Version 3 only re-keys rows stored before PostgreSQL support: a PostgreSQL database never holds such rows.
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: [SqliteOnly(statement) for statement in _V3], 4: _V4, 5: _V5,
+                                    6: _V6, 7: _V7}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 # Every table holding rows about one member, with the column naming them: erasure and export walk this list.

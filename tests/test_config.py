@@ -231,3 +231,20 @@ def test_shard_count_alone_runs_every_shard_here_and_ids_pick_some() -> None:
 def test_bad_shard_settings_say_what_to_fix(env: dict[str, str], expected: str) -> None:
     found = problems({**REQUIRED, **env})
     assert len(found) == 1 and expected in found[0], found
+def test_database_url_chooses_postgresql_and_its_password_is_a_secret() -> None:
+    assert load().database == "data/bot.db"  # no DATABASE_URL: the SQLite file
+    settings = load(DATABASE_URL="postgresql://bot:p%40ss-word@db.example.org:5432/bot")
+    assert settings.database == "postgresql://bot:p%40ss-word@db.example.org:5432/bot"
+    assert {"p@ss-word", "p%40ss-word"} <= set(settings.secrets())  # masked in every log line, either spelling
+    assert "p%40ss" not in repr(settings)
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("mysql://bot:hunter2@db/bot", "must start with postgresql://"),
+    ("postgresql://bot:hunter2@/bot", "must name a server and a database"),
+    ("postgresql://bot:hunter2@db.example.org:port/bot", "the port must be a number"),
+    ("postgresql://bot:hunter2@db.example.org:5432", "must name a server and a database")])
+def test_a_malformed_database_url_is_named_without_its_password(url: str, words: str) -> None:
+    found = problems({**REQUIRED, "DATABASE_URL": url})
+    assert len(found) == 1 and found[0].startswith("DATABASE_URL") and words in found[0]
+    assert "hunter2" not in found[0]

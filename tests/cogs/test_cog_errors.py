@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+from discord import app_commands
 from discord.ext import commands
 
 from cogs.errors import describe
+from database import DatabaseBusy, DatabaseUnavailable
 from tests.cogs.support import BotWorld, embed_text
 
 
@@ -46,9 +48,25 @@ async def test_sync_refused_before_linking_can_be_run_right_after_linking(world:
 
 
 def test_a_database_that_stays_busy_asks_the_member_to_retry() -> None:
-    text, unexpected = describe(sqlite3.OperationalError("database is locked"))
-    assert text == "I'm very busy right now. Please try again in a moment." and not unexpected
+    for busy in (sqlite3.OperationalError("database is locked"), DatabaseBusy("lock timeout on PostgreSQL")):
+        text, unexpected = describe(busy)
+        assert text == "I'm very busy right now. Please try again in a moment." and not unexpected
     assert describe(sqlite3.OperationalError("no such table: plays"))[1]  # a real fault is still reported as one
+
+
+def test_a_database_server_that_is_away_asks_the_member_to_retry() -> None:
+    """PostgreSQL gone (restarting, network down): the pool raises DatabaseUnavailable, the member hears plainly."""
+    away = DatabaseUnavailable("The database server can't be reached right now, or stayed busy.")
+    for error in (away, commands.CommandInvokeError(away), app_commands.CommandInvokeError(_command(), away)):
+        text, unexpected = describe(error)
+        assert text == "I can't reach my storage right now. Please try again in a moment." and not unexpected
+
+
+def _command() -> app_commands.Command:
+    async def sync(interaction) -> None:
+        pass
+
+    return app_commands.Command(name="sync", description="stand-in", callback=sync)
 
 
 def test_a_text_out_of_range_is_described_in_characters_not_numbers() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 
 import pytest
 
 from cogs.ui import views
+from database import Database
 from tests.cogs.support import BotWorld, components, custom_id, embed_text
 
 
@@ -207,17 +207,18 @@ async def test_recommend_answers_at_once_when_spotify_asks_to_slow_down_during_e
     assert len(looked_up) == 1  # the first slow-down ended the look-ups: nothing else was asked
 
 
-def _hold_write_lock(path: str, seconds: float) -> threading.Thread:
-    """Another connection (a big import, a backup) holds the database's write lock for a while."""
+def _hold_write_lock(db: Database, seconds: float) -> threading.Thread:
+    """Another connection (a big import, a backup, another bot process) holds the database's write lock a while."""
     started = threading.Event()
 
     def run() -> None:
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        started.set()
-        time.sleep(seconds)
-        conn.execute("COMMIT")
-        conn.close()
+        other = Database(getattr(db, "url", db.path))  # a second pool of its own, as another process would have
+        try:
+            with other.transaction():
+                started.set()
+                time.sleep(seconds)
+        finally:
+            other.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -227,7 +228,7 @@ def _hold_write_lock(path: str, seconds: float) -> threading.Thread:
 
 async def test_like_and_not_for_me_answer_in_time_while_the_database_is_busy(linked: BotWorld) -> None:
     message = await linked.answer(await linked.slash("alice", "recommend", {"count": 3}))
-    holder = _hold_write_lock(linked.db.path, 4)
+    holder = _hold_write_lock(linked.db, 4)
     like = await linked.discord.click(message, custom_id(message, "Like"), linked.user("alice"))
     response = await like.wait_response(timeout=10)
     assert not response["late"] and response["elapsed"] < 2  # not "This interaction failed"

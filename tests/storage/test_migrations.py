@@ -18,6 +18,7 @@ import storage.schema
 from config import Settings
 from database import Database
 from storage.keys import artist_key, local_id, track_key
+from storage.music import MusicStore
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers.export_files import BASE_TIME, account_entry, to_json
 from utils.listening.reads import items_for_keys
@@ -286,9 +287,20 @@ def import_before_the_upgrade(path: Path, export: bytes, monkeypatch: pytest.Mon
     old.migrate(target=2)
     with monkeypatch.context() as patch:
         patch.setattr(storage.keys, "normalise", old_normalise)
+        patch.setattr(MusicStore, "upsert_tracks", upsert_tracks_before_version_4)
         added = import_history(old, export).plays_added
     old.close()
     return added
+
+
+def upsert_tracks_before_version_4(db: Database, tracks: list[dict]) -> None:
+    """How tracks were stored before they kept their artist's key (version 4)."""
+    with db.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO tracks (track_id, name, name_key, artist_id, artist_name, album_name) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(track_id) DO NOTHING",
+            [(t["track_id"], t["name"], storage.keys.track_key(t["artist_name"], t["name"]), t.get("artist_id"),
+              t["artist_name"], t.get("album_name")) for t in tracks])
 
 
 def test_importing_the_same_history_again_after_the_upgrade_stores_no_play_twice(

@@ -49,21 +49,28 @@ def band_weight(start_days: float, end_days: float | None) -> float:
 # -- engine inputs ------------------------------------------------------------------------------------
 
 
+MEMBERS_PER_READ = 1_000
+
+
 def interaction_weights(db: Database, member_ids: Sequence[int], kind: str, now: float) -> dict[int, dict[str, float]]:
     """Per member, a weight per item key from top-list ranks (by range) and recency-decayed play counts."""
     kind = kind_of(kind)
     weights: dict[int, dict[str, float]] = {m: defaultdict(float) for m in member_ids}
     if not member_ids:
         return {}
-    for row in db.top_rows(list(member_ids), kind):
-        weights[row["discord_id"]][row["key"]] += (
-            TOP_SCALE * RANGE_WEIGHT.get(row["time_range"], 0.5) * rank_weight(row["rank"]))
     now_ms = int(now * 1000)
     cutoffs = [now_ms - end * DAY_MS for _, end in PLAY_BANDS_DAYS if end is not None]
     factors = [band_weight(start, end) for start, end in PLAY_BANDS_DAYS]
-    for row in db.play_counts_by_age(list(member_ids), kind, cutoffs):
-        key = row["key"] if kind == "tracks" else artist_key(row["key"])
-        weights[row["discord_id"]][key] += factors[row["band"]] * row["plays"]
+    ids = list(member_ids)
+    # A big server's rows are read a slice of members at a time: only one slice's rows are held at once.
+    for start in range(0, len(ids), MEMBERS_PER_READ):
+        chunk = ids[start:start + MEMBERS_PER_READ]
+        for row in db.top_rows(chunk, kind):
+            weights[row["discord_id"]][row["key"]] += (
+                TOP_SCALE * RANGE_WEIGHT.get(row["time_range"], 0.5) * rank_weight(row["rank"]))
+        for row in db.play_counts_by_age(chunk, kind, cutoffs):
+            key = row["key"] if kind == "tracks" else artist_key(row["key"])
+            weights[row["discord_id"]][key] += factors[row["band"]] * row["plays"]
     return {m: dict(w) for m, w in weights.items() if w}
 
 

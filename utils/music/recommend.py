@@ -57,6 +57,12 @@ class PersonalData:
 def load_personal(db: Database, discord_id: int, now: float,
                   extra_genre_tracks: Mapping[str, list[str]] | None = None) -> PersonalData:
     """Read a member's listening, feedback, favourite artists and their stored catalogue. Blocking."""
+    with db.reading():  # a dozen reads: on PostgreSQL, on one pooled connection
+        return _load_personal(db, discord_id, now, extra_genre_tracks)
+
+
+def _load_personal(db: Database, discord_id: int, now: float,
+                   extra_genre_tracks: Mapping[str, list[str]] | None) -> PersonalData:
     user = db.get_user(discord_id)
     listening = member_listening(db, discord_id, now)
     data = PersonalData(discord_id, user, listening)

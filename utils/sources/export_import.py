@@ -147,8 +147,9 @@ class HistoryImporter:
                                "artist_name": t.artist_name, "album_name": t.album_name} for t in new_tracks])
             added = db.insert_plays(discord_id, rows)
             if moves:
-                conn.executemany("UPDATE OR IGNORE plays SET track_id = ? WHERE discord_id = ? AND played_at = ? "
-                                 "AND track_id = ?", [(new, discord_id, at, old) for at, old, new in moves])
+                conn.executemany(f"UPDATE plays SET track_id = ? WHERE discord_id = ? AND played_at = ? "
+                                 f"AND track_id = ? AND {_NOT_STORED_THERE}",
+                                 [(new, discord_id, at, old, new) for at, old, new in moves])
             if added:  # a file imported again leaves no trace at all
                 db.record_import(discord_id, _source_name(filename), added, parsed.entries_broken)
         skips = sum(1 for row in rows if row[4])
@@ -217,6 +218,11 @@ def _not_scrobbled(conn: Any, discord_id: int, rows: list[PlayRow], tracks: Sequ
         return rows
     spared = {(at, tid) for at, tid, _key in kept}
     return [row for row in rows if (row[0], row[1]) in spared]
+
+
+# Moving a play to another track skips one already stored there (as SQLite's UPDATE OR IGNORE would, portably).
+_NOT_STORED_THERE = ("NOT EXISTS (SELECT 1 FROM plays same WHERE same.discord_id = plays.discord_id "
+                     "AND same.played_at = plays.played_at AND same.track_id = ?)")
 
 
 def _near(index: dict[int, list[tuple[int, str, int]]], played_at: int, name_key: str, origin: int) -> bool:
@@ -331,7 +337,8 @@ def _move_plays(db: Database, local_track_id: str, track: dict[str, Any]) -> Non
                            "artist_id": artists[0]["id"], "artist_name": artists[0].get("name") or "Unknown artist",
                            "album_id": album.get("id"), "album_name": album.get("name"),
                            "duration_ms": track.get("duration_ms")}])
-        conn.execute("UPDATE OR IGNORE plays SET track_id = ? WHERE track_id = ?", (track["id"], local_track_id))
+        conn.execute(f"UPDATE plays SET track_id = ? WHERE track_id = ? AND {_NOT_STORED_THERE}",
+                     (track["id"], local_track_id, track["id"]))
         conn.execute("DELETE FROM plays WHERE track_id = ?", (local_track_id,))
         conn.execute("DELETE FROM tracks WHERE track_id = ?", (local_track_id,))
 

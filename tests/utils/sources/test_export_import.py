@@ -73,8 +73,7 @@ def run_import(importer: HistoryImporter, data: bytes, name: str = "my_spotify_d
 
 
 def table_counts(db: Database) -> dict[str, int]:
-    names = [row["name"] for row in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {name: db.scalar(f"SELECT COUNT(*) FROM {name}") for name in names}
+    return {name: db.scalar(f"SELECT COUNT(*) FROM {name}") for name in db.table_names()}
 
 
 def plays(db: Database, member: int = MEMBER) -> list[dict[str, Any]]:
@@ -83,8 +82,11 @@ def plays(db: Database, member: int = MEMBER) -> list[dict[str, Any]]:
 
 
 def raw_database_bytes(db: Database, tmp_path: Path) -> bytes:
-    db.conn.execute("PRAGMA wal_checkpoint(FULL)")
-    return b"".join(path.read_bytes() for path in tmp_path.glob("bot.db*"))
+    """Every byte of the SQLite file; on PostgreSQL, every value of every row of every table."""
+    if db.dialect.name == "sqlite":
+        db.conn.execute("PRAGMA wal_checkpoint(FULL)")
+        return b"".join(path.read_bytes() for path in tmp_path.glob("bot.db*"))
+    return "\n".join(repr(row) for table in db.table_names() for row in db.query(f"SELECT * FROM {table}")).encode()
 
 
 def test_plays_land_once_with_skips_marked_and_private_fields_never_stored(

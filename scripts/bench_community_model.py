@@ -1,0 +1,155 @@
+"""A server's community model, read from the database and fitted, as members grow: time and peak memory.
+
+Run: python scripts/bench_community_model.py [--postgres URL] [--members 1000,5000,20000] [--items 300]
+Each size runs in a process of its own (so its peak memory is its own): the members' listening (--items distinct
+songs each, Zipf-like popularity over 50,000 songs, one play each at any age over a year) is written straight into a throwaway
+PostgreSQL schema (or a SQLite file without --postgres), then `fit_community` reads it through the bot's own
+queries and fits the hybrid, on one thread as the bot's fitting threads do, while the old model stays in the cache
+(`ModelCache.peek` answers from it throughout). Prints seconds and the process's peak memory, beside its memory
+before the fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CATALOGUE = 50_000
+ARTISTS = 5_000
+GUILD = 1
+
+
+def build(target: str, members: int, items: int) -> None:
+    """Members with listening, written with the driver's bulk path (set-up, not the bot's work)."""
+    import numpy as np
+
+    from database import Database
+
+    db = Database(target).open()
+    rng = np.random.default_rng(7)
+    popularity = 1.0 / np.arange(1, CATALOGUE + 1) ** 0.8
+    popularity /= popularity.sum()
+    db.upsert_artists([{"artist_id": f"ar{a}", "name": f"Artist {a}"} for a in range(ARTISTS)])
+    tracks = [{"track_id": f"tr{t}", "name": f"Song {t}", "artist_id": f"ar{t % ARTISTS}",
+               "artist_name": f"Artist {t % ARTISTS}"} for t in range(CATALOGUE)]
+    for start in range(0, CATALOGUE, 5_000):
+        db.upsert_tracks(tracks[start:start + 5_000])
+    now_ms = int(time.time() * 1000)
+    for start in range(0, members, 500):
+        block = range(start + 1, min(members, start + 500) + 1)
+        with db.transaction() as conn:
+            for member in block:
+                conn.execute("INSERT INTO users (discord_id, display_name, link_state, created_at) "
+                             "VALUES (?, ?, 'linked', 1.0)", (member, f"member {member}"))
+            for member in block:
+                songs = np.unique(rng.choice(CATALOGUE, size=int(items * 1.6), p=popularity))[:items]
+                days = rng.integers(1, 400, size=len(songs))  # one play a song, at any age (weights decay with it)
+                plays = [(now_ms - int(day) * 86_400_000 - k * 1000, f"tr{song}", 200_000, "spotify", 0)
+                         for k, (song, day) in enumerate(zip(songs, days, strict=True))]
+                db.insert_plays(member, plays)
+    db.set_guild_members(GUILD, range(1, members + 1))
+    db.close()
+
+
+def fit(target: str, members: int) -> dict[str, float]:
+    """Read and fit once, as a stale model would be refitted; the old model answers peek() meanwhile."""
+    from utils.music.community_model import CommunityModel, ModelCache, fit_community
+
+    from database import Database
+
+    db = Database(target).open()
+    ids = db.visible_members(GUILD)
+    assert len(ids) == members, (len(ids), members)
+    cache = ModelCache(ttl=3600)
+    old = CommunityModel(GUILD, tuple(sorted(ids)), {}, None, time.time())
+    cache._models[GUILD] = old  # the model being served while the new one fits
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    served, done = [0], threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            assert cache.peek(GUILD, ids) is old
+            served[0] += 1
+            time.sleep(0.01)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    from utils.listening.reads import interaction_weights
+
+    start = time.perf_counter()
+    interaction_weights(db, ids, "tracks", time.time())  # the read alone, to say where the time goes
+    read_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    model = fit_community(db, GUILD, ids, time.time())
+    seconds = time.perf_counter() - start
+    done.set()
+    server.join()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    interactions = sum(len(w) for w in model.track_weights.values())
+    db.close()
+    return {"seconds": seconds, "read_seconds": read_seconds, "before_mb": before_mb, "peak_mb": peak_mb,
+            "interactions": interactions, "served": served[0]}
+
+
+def one_size(postgres: str | None, members: int, items: int) -> dict[str, float]:
+    """Build and fit one size, each in a new process."""
+    here = [sys.executable, __file__]
+    with tempfile.TemporaryDirectory(prefix="bench-community-") as folder:
+        place = _place(postgres, Path(folder))
+        with place as target:
+            started = time.perf_counter()
+            subprocess.run([*here, "--build", target, str(members), str(items)], check=True)
+            built = time.perf_counter() - started
+            out = subprocess.run([*here, "--fit", target, str(members)], check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["built"] = built
+    return result
+
+
+def _place(postgres: str | None, folder: Path):
+    import contextlib
+
+    if postgres:
+        from fakes.postgres import throwaway_schema
+
+        return throwaway_schema(postgres)
+    return contextlib.nullcontext(str(folder / "bot.db"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--members", default="1000,5000,20000")
+    parser.add_argument("--items", type=int, default=300)
+    parser.add_argument("--build", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--fit", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build:
+        build(args.build[0], int(args.build[1]), int(args.build[2]))
+        return 0
+    if args.fit:
+        print(json.dumps(fit(args.fit[0], int(args.fit[1]))))
+        return 0
+    where = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"Community model fit on {where}, {args.items} songs a member (read + fit, one process each size):")
+    print("  members   interactions   read+fit (read alone)   memory before -> peak   old model answered meanwhile")
+    for members in (int(n) for n in args.members.split(",")):
+        r = one_size(args.postgres, members, args.items)
+        print(f"  {members:>7,}   {int(r['interactions']):>12,}   {r['seconds']:>6.1f} s ({r['read_seconds']:>5.1f} s)   "
+              f"{r['before_mb']:>6.0f} MB -> {r['peak_mb']:>5.0f} MB   {int(r['served']):,} times "
+              f"(set-up {r['built']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""PostgreSQL on a real server: the copy command, a server that goes away and comes back, the schema version.
+
+Needs TEST_DATABASE_URL (scripts/test.sh starts a throwaway server); without it these tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from database import Database, DatabaseUnavailable
+from storage.copy import CopyFailed, copy_database
+from storage.schema import SCHEMA_VERSION
+from tests.test_database import ALICE, BOB, GUILD, fill_everything
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def filled_file(path: Path) -> Path:
+    db = Database(path).open()
+    fill_everything(db, ALICE, "alice")
+    fill_everything(db, BOB, "bob")
+    db.update_guild_settings(GUILD, digest_channel_id=7)
+    db.set_state("last_global_sync", 123)
+    db.close()
+    return path
+
+
+def everything(db: Database) -> dict[str, list[tuple]]:
+    """Every row of every table, in a stable order, values as Python sees them."""
+    result = {}
+    for table in db.table_names():
+        rows = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row.values())
+                for row in db.query(f"SELECT * FROM {table}")]
+        result[table] = sorted(rows, key=repr)
+    return result
+
+
+def test_copy_moves_every_row_and_a_second_run_changes_nothing(tmp_path: Path, pg_url: str) -> None:
+    source = filled_file(tmp_path / "bot.db")
+    said: list[str] = []
+    first = copy_database(source, pg_url, say=said.append)
+    assert all(t.in_file == t.in_postgres for t in first) and sum(t.added for t in first) > 0
+    assert "every row of all" in said[-1] and "rows added" in said[-1]
+    assert any(line.strip().startswith("plays: 4 rows in the file, all in PostgreSQL") for line in said)
+
+    file_db, server_db = Database(source).open(), Database(pg_url).open()
+    try:
+        assert everything(server_db) == everything(file_db)
+        assert server_db.schema_version() == SCHEMA_VERSION
+        assert server_db.get_tokens(ALICE)["access_token"] == file_db.get_tokens(ALICE)["access_token"]  # bytes
+        assert server_db.whoknows(GUILD, "Artist alice") == file_db.whoknows(GUILD, "Artist alice")
+        server_db.record_import(ALICE, "later.json", 1, 0)  # numbering goes on after the copied imports
+        before = everything(server_db)
+    finally:
+        file_db.close()
+        server_db.close()
+
+    said.clear()
+    second = copy_database(source, pg_url, say=said.append)
+    assert [t.added for t in second] == [0] * len(second)
+    assert "nothing needed adding" in said[-1]
+    server_db = Database(pg_url).open()
+    try:
+        assert everything(server_db) == before
+    finally:
+        server_db.close()
+
+
+def test_a_copy_failing_half_way_leaves_postgresql_as_it_was(tmp_path: Path, pg_url: str) -> None:
+    copy_database(filled_file(tmp_path / "first.db"), pg_url, say=lambda _: None)
+    server_db = Database(pg_url).open()
+    before = everything(server_db)
+    server_db.close()
+
+    broken = tmp_path / "broken.db"
+    db = Database(broken).open()
+    fill_everything(db, 77, "carol")
+    db.close()
+    with sqlite3.connect(broken) as conn:  # a play of nobody (made with the file's checks off): PostgreSQL refuses it
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("INSERT INTO plays (discord_id, played_at, track_id) VALUES (999, 1, 'tr_carol')")
+    with pytest.raises(CopyFailed, match="Nothing was changed"):
+        copy_database(broken, pg_url, say=lambda _: None)
+
+    server_db = Database(pg_url).open()
+    try:
+        assert everything(server_db) == before  # carol's users, tracks... rows copied before plays are gone too
+    finally:
+        server_db.close()
+
+
+def test_the_copy_command_says_what_it_did_and_never_prints_the_password(tmp_path: Path, pg_url: str) -> None:
+    source = filled_file(tmp_path / "bot.db")
+    parts = urlsplit(pg_url)
+    with_password = urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}:pw-s3cret-9@{parts.hostname}"
+                                                     f":{parts.port}"))
+    done = run_copy(source, with_password)
+    assert done.returncode == 0, done.stderr
+    assert "users: 2 rows in the file, all in PostgreSQL" in done.stdout and "pw-s3cret-9" not in done.stdout
+    missing = run_copy(tmp_path / "nothing-here.db", with_password)
+    assert missing.returncode == 2 and "There is no SQLite file" in missing.stderr
+    assert "pw-s3cret-9" not in missing.stdout + missing.stderr and "Traceback" not in missing.stderr
+
+
+def run_copy(source: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "database", "copy", "--from", str(source), "--to", url], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+class Proxy:
+    """A TCP relay to the server that can be cut (as a server going away) and put back on the same port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener: socket.socket | None = None
+        self.port = 0
+        self.links: list[socket.socket] = []
+
+    def start(self) -> Proxy:
+        self.listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.links += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """The server goes away: every connection drops, and new ones are refused."""
+        assert self.listener is not None
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (close alone doesn't, on Linux)
+        self.listener.close()
+        for link in self.links:
+            with contextlib.suppress(OSError):
+                link.shutdown(socket.SHUT_RDWR)
+            link.close()
+        self.links.clear()
+
+
+@contextlib.contextmanager
+def behind_proxy(url: str) -> Iterator[tuple[str, Proxy]]:
+    parts = urlsplit(url)
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    netloc = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
+    try:
+        yield urlunsplit(parts._replace(netloc=f"{netloc}:{proxy.port}")), proxy
+    finally:
+        with contextlib.suppress(Exception):
+            proxy.cut()
+
+
+def test_a_server_that_goes_away_asks_to_try_again_loses_nothing_and_is_reconnected(pg_url: str) -> None:
+    with behind_proxy(pg_url) as (url, proxy):
+        db = Database(url).open()
+        try:
+            db.ensure_user(ALICE, "Alice")
+            db.insert_plays(ALICE, [(1_000, "tr_x", 1, "spotify", 0)])
+            proxy.cut()
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable):
+                db.get_user(ALICE)
+            with pytest.raises(DatabaseUnavailable):
+                db.ensure_user(BOB, "Bob")  # a write while it is away: refused whole, not half-done
+            assert time.monotonic() - started < 8  # a member hears back, rather than waiting on a dead socket
+            proxy.start()  # the server is back on the same address: no restart of the bot
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    user = db.get_user(ALICE)
+                    break
+                except DatabaseUnavailable:
+                    assert time.monotonic() < deadline, "the pool did not reconnect"
+                    time.sleep(0.2)
+            print(f"back {time.monotonic() - started:.1f} s after the server went away")
+            assert user["display_name"] == "Alice" and db.load_profile(ALICE)["totals"]["plays"] == 1
+            assert db.get_user(BOB) is None
+            db.ensure_user(BOB, "Bob")
+            assert db.get_user(BOB)["display_name"] == "Bob"
+        finally:
+            db.close()
+
+
+def test_a_new_database_reaches_the_newest_version_and_opening_again_changes_nothing(pg_url: str) -> None:
+    old = Database(pg_url)
+    old.migrate(target=2)
+    assert old.schema_version() == 2
+    old.ensure_user(ALICE, "Alice")  # a version-2 database in use
+    old.close()
+    db = Database(pg_url).open()
+    try:
+        assert db.schema_version() == SCHEMA_VERSION
+        assert "artist_key" in db.column_names("tracks") and "schema_version" not in db.table_names()
+        db.close()
+        db = Database(pg_url).open()
+        assert db.schema_version() == SCHEMA_VERSION and db.get_user(ALICE)["display_name"] == "Alice"
+    finally:
+        db.close()

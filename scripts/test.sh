@@ -61,5 +61,6 @@ done
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   echo "The storage, migration, concurrency, crash, erasure and end-to-end tests again, on PostgreSQL:"
   TEST_DATABASE_BACKEND=postgres python3 -m pytest "$@" tests/storage tests/test_database.py tests/test_bot.py \
-    tests/cogs tests/utils/sources/test_export_import.py tests/test_keep_alive.py tests/test_upload_page.py
+    tests/cogs tests/utils/sources/test_export_import.py tests/utils/sources/test_history_sync.py tests/utils/community \
+    tests/test_keep_alive.py tests/test_upload_page.py tests/test_shards.py
 fi

@@ -161,6 +161,11 @@ class Connections:
         marks = ", ".join("?" * len(columns))
         conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
+    def keep_page_cache_small(self, kib: int) -> None:
+        """This thread's connection keeps at most `kib` of pages cached (a long streaming write stays flat in memory).
+        PostgreSQL's server manages its own cache, so there it does nothing."""
+        self.conn.execute(f"PRAGMA cache_size = -{int(kib)}")
+
     def table_names(self) -> list[str]:
         """The bot's tables (not the database's own bookkeeping), by name."""
         return [row["name"] for row in self.query(

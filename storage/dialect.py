@@ -270,6 +270,10 @@ class Dialect:
         """SQL for the UTC year of a time in milliseconds since 1970."""
         return f"CAST(strftime('%Y', {column} / 1000, 'unixepoch') AS INTEGER)"
 
+    def month_of_ms(self, column: str) -> str:
+        """SQL for the UTC month (1..12) of a time in milliseconds since 1970."""
+        return f"CAST(strftime('%m', {column} / 1000, 'unixepoch') AS INTEGER)"
+
 
 class PostgresDialect(Dialect):
     name = "postgresql"
@@ -282,6 +286,9 @@ class PostgresDialect(Dialect):
 
     def year_of_ms(self, column: str) -> str:
         return f"CAST(EXTRACT(YEAR FROM to_timestamp({column} / 1000) AT TIME ZONE 'UTC') AS INTEGER)"
+
+    def month_of_ms(self, column: str) -> str:
+        return f"CAST(EXTRACT(MONTH FROM to_timestamp({column} / 1000) AT TIME ZONE 'UTC') AS INTEGER)"
 
 
 @functools.lru_cache(maxsize=4096)

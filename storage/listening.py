@@ -93,8 +93,8 @@ class ListeningReads:
     def listening_months(self, discord_id: int) -> list[tuple[int, int]]:
         """(year, month) of every month with plays by this member, oldest first."""
         rows = self.query(
-            "SELECT DISTINCT CAST(strftime('%Y', played_at / 1000, 'unixepoch') AS INTEGER) AS year, "
-            "CAST(strftime('%m', played_at / 1000, 'unixepoch') AS INTEGER) AS month FROM plays "
+            f"SELECT DISTINCT {self.dialect.year_of_ms('played_at')} AS year, "
+            f"{self.dialect.month_of_ms('played_at')} AS month FROM plays "
             "WHERE discord_id = ? AND skipped = 0 ORDER BY year, month", (discord_id,))
         return [(row["year"], row["month"]) for row in rows]
 

@@ -276,6 +276,9 @@ class PostgresConnections(Connections):
                 "WHERE table_schema = current_schema() AND table_name = ?", (table,))}
         return cached
 
+    def keep_page_cache_small(self, kib: int) -> None:
+        """The server manages its own cache."""
+
     def table_names(self) -> list[str]:
         return [row["name"] for row in self.query(
             "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() "

@@ -138,7 +138,7 @@ class HistorySync:
     def run_link(self, discord_id: int, source: str) -> str:
         """Walk one link to the end (blocking): the rest of its backfill, or the plays since the last sync."""
         # A walk streams pages through: a small page cache on this thread's connection keeps its memory flat.
-        self.db.conn.execute(f"PRAGMA cache_size = -{WALKER_CACHE_KIB}")
+        self.db.keep_page_cache_small(WALKER_CACHE_KIB)
         link = self.db.source_link(discord_id, source)
         if link is None or link["status"] == BROKEN:
             return "gone" if link is None else BROKEN

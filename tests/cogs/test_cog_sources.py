@@ -195,3 +195,12 @@ async def test_by_prefix_the_link_goes_to_dms_and_the_token_form_needs_the_slash
     assert "Use the slash command `/link listenbrainz`" in text
     text = embed_text(await world.prefix("bob", "unlink lastfm"))
     assert "You have no Last.fm account linked." in text
+
+
+async def test_a_listenbrainz_token_in_another_script_gets_a_plain_answer(world: BotWorld) -> None:
+    record = await world.slash("bob", "link listenbrainz")
+    await record.wait_response()
+    pasted = await world.discord.submit_modal(record, {"token": "мой-токен"})
+    text = embed_text((await pasted.wait_followups(1))[0])
+    assert "didn't accept that token" in text and "Nothing was saved" in text
+    assert world.db.source_link(world.user("bob").id, "listenbrainz") is None

@@ -69,3 +69,12 @@ def test_listenbrainz_token_and_unknown_user() -> None:
         assert "User token" in wrong.value.user_message
         with pytest.raises(UnknownAccount):
             lb.listens("nobody")
+
+
+def test_a_listenbrainz_token_that_cannot_be_one_is_refused_in_words() -> None:
+    with FakeListenBrainz() as fake:
+        lb = ListenBrainzClient(fake.api_url)
+        for pasted in ("ключ-от-listenbrainz", "my token is 1234", "tab\tinside"):
+            with pytest.raises(LinkRefused) as wrong:
+                lb.validate_token(pasted)
+            assert "didn't accept that token" in wrong.value.user_message

@@ -11,6 +11,7 @@ import discord
 from discord.ext import commands
 
 from cogs._base import BaseCog, call
+from cogs.errors import send_interaction_error
 from cogs.ui.embeds import error_embed, message_embed
 from cogs.ui.format import SPOTIFY_GREEN
 from cogs.ui.views import link_view
@@ -60,6 +61,10 @@ class ListenBrainzForm(discord.ui.Modal, title="Link ListenBrainz"):
             "I didn't keep your token.", "Bringing in your history now."), ephemeral=True, wait=True)
         self.cog.follow(message, interaction.user.id, "listenbrainz", "ListenBrainz is linked!",
                         f"Linked as **{discord.utils.escape_markdown(name)}**. I didn't keep your token.")
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        # A modal's default only logs: the member's reply would say "thinking" forever.
+        await send_interaction_error(interaction, error, where="ListenBrainz form")
 
 
 class Sources(BaseCog):

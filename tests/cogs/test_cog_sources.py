@@ -204,3 +204,15 @@ async def test_a_listenbrainz_token_in_another_script_gets_a_plain_answer(world:
     text = embed_text((await pasted.wait_followups(1))[0])
     assert "didn't accept that token" in text and "Nothing was saved" in text
     assert world.db.source_link(world.user("bob").id, "listenbrainz") is None
+
+
+async def test_an_unexpected_failure_behind_the_listenbrainz_form_is_said(world: BotWorld, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async def broken(*_args: object) -> str:  # no fake reaches a bug of our own: stand one in
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(world.services.sources, "link_listenbrainz", broken)
+    record = await world.slash("bob", "link listenbrainz")
+    await record.wait_response()
+    submitted = await world.discord.submit_modal(record, {"token": "0b0b0b0b-1111-2222-3333-444455556666"})
+    text = embed_text((await submitted.wait_followups(1))[0])
+    assert "Something went wrong on my side (error id" in text and "a bug" not in text

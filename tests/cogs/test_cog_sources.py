@@ -107,6 +107,8 @@ async def test_no_last_fm_set_up_is_said_plainly(tmp_path) -> None:  # type: ign
     async with bot_world(tmp_path, lastfm_api_key="", lastfm_shared_secret="") as world:
         text = embed_text(await world.answer(await world.slash("alice", "link lastfm")))
         assert "This bot has no Last.fm set up" in text
+        status = embed_text(await world.answer(await world.slash("alice", "status")))
+        assert "Last.fm Not set up on this bot" in status and "LASTFM_" not in status  # words, not setting names
 
 
 async def test_a_blend_with_a_last_fm_member_saves_their_songs_found_on_spotify(world: BotWorld) -> None:

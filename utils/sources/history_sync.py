@@ -161,7 +161,10 @@ class HistorySync:
             return BROKEN
         except (SourceUnavailable, SourceRateLimited) as exc:
             log.info("%s kept failing; the walk resumes at the next sync", source)
-            self._update(discord_id, source, problem=f"{exc.user_message} I'll carry on by myself later.")
+            # Not the error's own "please try again": there is nothing for the member to do.
+            why = "asked me to slow down" if isinstance(exc, SourceRateLimited) else "isn't answering"
+            self._update(discord_id, source, problem=f"{SOURCE_NAMES[source]} {why}, so I've paused; I'll carry on "
+                                                     "by myself at the next sync, and nothing is lost.")
             return "paused"
         except Exception:
             log.exception("A %s history walk failed; it resumes at the next sync", source)

@@ -46,7 +46,7 @@ def test_web_auth_link_and_errors(lastfm: FakeLastFm) -> None:
         fm.get_session("never-issued")
     with pytest.raises(UnknownAccount) as unknown:
         fm.recent_page("nobody")
-    assert "Last.fm has no user called 'nobody'" in unknown.value.user_message
+    assert "Last.fm no longer has an account called \u201cnobody\u201d" in unknown.value.user_message
     lastfm.add_user("alice", [])
     lastfm.fail_next(29, times=1)
     with pytest.raises(SourceRateLimited):

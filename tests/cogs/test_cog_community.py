@@ -28,6 +28,7 @@ async def test_taste_with_yourself_or_someone_without_data(linked: BotWorld) -> 
     assert "That's you!" in text
     text = embed_text(await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("carol")})))
     assert "no listening data on this server yet" in text
+    assert "/link lastfm" in text and "/link listenbrainz" in text  # the quickest way in, for most members
 
 
 async def test_whoknows_with_autocomplete(linked: BotWorld) -> None:

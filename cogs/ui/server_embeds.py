@@ -111,5 +111,6 @@ def recap_embed(recap: Recap, whose: str) -> discord.Embed:
         _field(embed, "On repeat", [f"{short(r.item.name, 60)} \u2014 {r.plays} times on "
                                     f"{time.strftime('%-d %b', time.gmtime(r.day_ms / 1000))}"
                                     for r in recap.on_repeat])
-    embed.set_footer(text="Counted from synced and imported plays (UTC), skips left out.")
+    embed.set_footer(text="Counted from synced and imported plays (UTC), skips left out. A song whose length "
+                          "isn't known counts as 3\u00bd minutes.")
     return embed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -193,6 +194,13 @@ async def test_by_prefix_the_link_goes_to_dms_and_the_token_form_needs_the_slash
     dm = await world.discord.wait_dm(world.user("alice"), lambda m: "Link your Last.fm" in embed_text(m))
     assert any(c.get("url", "").startswith(world.lastfm.auth_url) for row in dm["components"]  # type: ignore[union-attr]
                for c in row["components"])
+    # allowed in the browser: the private message then follows the history, as the slash reply does
+    world.lastfm.add_user("alice_fm", [Scrobble(NOW - i * 60, "Björk", "Jóga") for i in range(30)])  # type: ignore[union-attr]
+    url = next(c["url"] for row in dm["components"] for c in row["components"] if c.get("url"))
+    page = await asyncio.to_thread(requests.get, url, params={"login_as": "alice_fm"}, timeout=10)
+    assert page.status_code == 200
+    await world.wait_for(lambda: "whole history is in" in embed_text(world.discord.message(int(dm["id"])) or {}),
+                         "the private message to show the history is in")
     text = embed_text(await world.prefix("bob", "link listenbrainz"))
     assert "Use the slash command `/link listenbrainz`" in text
     text = embed_text(await world.prefix("bob", "unlink lastfm"))

@@ -226,3 +226,12 @@ async def test_an_unexpected_failure_behind_the_listenbrainz_form_is_said(world:
     submitted = await world.discord.submit_modal(record, {"token": "0b0b0b0b-1111-2222-3333-444455556666"})
     text = embed_text((await submitted.wait_followups(1))[0])
     assert "Something went wrong on my side (error id" in text and "a bug" not in text
+
+
+async def test_a_last_fm_members_lists_say_when_they_were_synced(world: BotWorld) -> None:
+    assert world.lastfm is not None
+    world.lastfm.add_user("carol_fm", [Scrobble(NOW - i * 200, "Sigur Rós", "Hoppípolla") for i in range(20)])
+    await world.link_lastfm("carol", "carol_fm")
+    await world.wait_history("carol", "lastfm")
+    text = embed_text(await world.answer(await world.slash("carol", "top artists", {"range": "all_time"})))
+    assert "Sigur Rós" in text and "Synced just now" in text and "Not synced" not in text

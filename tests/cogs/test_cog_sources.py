@@ -235,3 +235,15 @@ async def test_a_last_fm_members_lists_say_when_they_were_synced(world: BotWorld
     await world.wait_history("carol", "lastfm")
     text = embed_text(await world.answer(await world.slash("carol", "top artists", {"range": "all_time"})))
     assert "Sigur Rós" in text and "Synced just now" in text and "Not synced" not in text
+
+
+async def test_last_fm_down_at_the_link_back_says_to_ask_for_a_fresh_link(world: BotWorld) -> None:
+    assert world.lastfm is not None
+    world.lastfm.add_user("dora_fm", [Scrobble(NOW, "Sigur Rós", "Hoppípolla")])
+    world.lastfm.fail_next(16, times=10, method="auth.getSession")  # down for every retry
+    reply = await world.answer(await world.slash("carol", "link lastfm"))
+    url = next(c["url"] for row in reply["components"] for c in row["components"] if c.get("url"))
+    page = await asyncio.to_thread(requests.get, url, params={"login_as": "dora_fm"}, timeout=30)
+    assert page.status_code == 502 and "Nothing was saved" in page.text
+    assert "run /link lastfm to get a fresh link" in page.text  # this link is spent: reloading won't help
+    assert world.db.source_link(world.user("carol").id, "lastfm") is None

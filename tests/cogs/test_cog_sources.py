@@ -228,13 +228,15 @@ async def test_an_unexpected_failure_behind_the_listenbrainz_form_is_said(world:
     assert "Something went wrong on my side (error id" in text and "a bug" not in text
 
 
-async def test_a_last_fm_members_lists_say_when_they_were_synced(world: BotWorld) -> None:
+async def test_a_last_fm_members_answers_say_when_they_were_synced(world: BotWorld) -> None:
+    await world.link("alice")
     assert world.lastfm is not None
-    world.lastfm.add_user("carol_fm", [Scrobble(NOW - i * 200, "Sigur Rós", "Hoppípolla") for i in range(20)])
+    world.lastfm.add_user("carol_fm", scrobbles_like(world, "alice"))
     await world.link_lastfm("carol", "carol_fm")
     await world.wait_history("carol", "lastfm")
-    text = embed_text(await world.answer(await world.slash("carol", "top artists", {"range": "all_time"})))
-    assert "Sigur Rós" in text and "Synced just now" in text and "Not synced" not in text
+    for command, options in (("top artists", {"range": "all_time"}), ("profile", {}), ("recommend", {})):
+        text = embed_text(await world.answer(await world.slash("carol", command, options)))
+        assert "Synced just now" in text and "Not synced" not in text, (command, text[-300:])
 
 
 async def test_last_fm_down_at_the_link_back_says_to_ask_for_a_fresh_link(world: BotWorld) -> None:

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -333,6 +333,12 @@ def describe_link(link: dict[str, Any], now: float | None = None) -> LinkProgres
             text += " " + link["problem"]
     return LinkProgress(link["source"], link["account_name"], link["status"], fetched, expected,
                         link["last_synced_at"], text)
+
+
+def latest_sync(user: dict[str, Any] | None, links: Iterable[dict[str, Any]]) -> float | None:
+    """When a member's listening was last brought up to date: by Spotify (`user`) or a linked Last.fm/ListenBrainz."""
+    times = [(user or {}).get("last_synced_at"), *(link.get("last_synced_at") for link in links)]
+    return max((t for t in times if t), default=None)
 
 
 def source_line(link: dict[str, Any], now: float | None = None) -> str:

@@ -68,6 +68,9 @@ def make_intents() -> discord.Intents:
 class MusicBot(commands.Bot):
     def __init__(self, settings: Settings, db: Database, services: Services, *, web_server: Any = None,
                  version: str = "", load_cogs: tuple[str, ...] = COGS, **options: Any) -> None:
+        # The bot never joins voice: discord.py's "voice will NOT be supported" warnings would only worry an admin.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned_or(settings.command_prefix),
             intents=make_intents(),

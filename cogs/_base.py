@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from cogs.ui.format import range_choices
 from cogs.ui.views import OwnedView, Paginator
+from utils.sources.history_sync import latest_sync
 
 if TYPE_CHECKING:
     from bot import MusicBot, Services
@@ -51,8 +52,9 @@ class BaseCog(commands.Cog):
             paginator.stop()
 
     async def last_synced(self, discord_id: int) -> float | None:
+        """When this member's listening was last brought up to date: by Spotify, Last.fm or ListenBrainz."""
         user = await self.bot.db.run(self.bot.db.get_user, discord_id)
-        return user.get("last_synced_at") if user else None
+        return latest_sync(user, await self.bot.db.run(self.bot.db.source_links, discord_id))
 
     async def range_autocomplete(self, interaction: discord.Interaction, current: str) -> list[discord.app_commands.Choice[str]]:
         """Time ranges, plus the years and months this member has imported or synced plays for."""

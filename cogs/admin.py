@@ -125,7 +125,8 @@ class Admin(BaseCog):
         lines = {}
         for source, name in (("lastfm", "Last.fm"), ("listenbrainz", "ListenBrainz")):
             if source == "lastfm" and (sources is None or not sources.lastfm_ready):
-                lines[name] = "Not set up (no LASTFM_API_KEY / LASTFM_SHARED_SECRET)"
+                lines[name] = ("Not set up on this bot: its owner can add a free Last.fm API account "
+                               "(the README's \"Setting up Last.fm\" says how)")
                 continue
             row = summary.get(source)
             if not row:

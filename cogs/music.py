@@ -143,7 +143,8 @@ class Music(BaseCog):
         plays = await self.services.music.recent(ctx.author.id, 50)
         if not plays:
             raise Refusal("I don't have any recent plays for you yet. If you've linked Spotify, run `/sync` after "
-                          "listening for a bit; if not, `/connect` or `/import file` first.")
+                          "listening for a bit; if not, `/link lastfm`, `/link listenbrainz`, `/connect` or "
+                          "`/import file` first.")
         pages = recent_pages(plays, footer=freshness(await self.last_synced(ctx.author.id)))
         await self.send_pages(ctx, pages, private=True)
 

@@ -43,7 +43,7 @@ class Privacy(BaseCog):
         await self.begin(ctx, private=True)
         data = await self.services.privacy.export(ctx.author.id)
         name = "my-music-bot-data.json"
-        text = "Here's everything I hold about you. Your Spotify login itself is never included."
+        text = "Here's everything I hold about you. Your Spotify login and Last.fm key are never included."
         if ctx.interaction is None and ctx.guild is not None:
             try:
                 await ctx.author.send(text, file=discord.File(io.BytesIO(data), filename=name))
@@ -63,8 +63,8 @@ class Privacy(BaseCog):
 
         async def confirm() -> str:
             await privacy.forget(member_id)
-            return ("Done. I've deleted everything I held about you and unlinked Spotify. "
-                    "You can start again any time with `/connect`.")
+            return ("Done. I've deleted everything I held about you and unlinked Spotify, Last.fm and ListenBrainz. "
+                    "You can start again any time with `/connect` or `/link`.")
 
         view = ConfirmView(member_id, confirm, confirm_label="Yes, delete everything")
         embed = discord.Embed(title="Delete all your data?", colour=0xE0564B, description=(

@@ -11,6 +11,7 @@ import discord
 from discord.ext import commands
 
 from cogs._base import BaseCog, call
+from cogs.errors import send_interaction_error
 from cogs.ui.embeds import error_embed, message_embed
 from cogs.ui.format import SPOTIFY_GREEN
 from cogs.ui.views import link_view
@@ -61,6 +62,10 @@ class ListenBrainzForm(discord.ui.Modal, title="Link ListenBrainz"):
         self.cog.follow(message, interaction.user.id, "listenbrainz", "ListenBrainz is linked!",
                         f"Linked as **{discord.utils.escape_markdown(name)}**. I didn't keep your token.")
 
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        # A modal's default only logs: the member's reply would say "thinking" forever.
+        await send_interaction_error(interaction, error, where="ListenBrainz form")
+
 
 class Sources(BaseCog):
     """Link Last.fm or ListenBrainz so your whole listening history counts."""
@@ -89,18 +94,19 @@ class Sources(BaseCog):
             "encrypted and never show it to anyone."))
         embed.set_footer(text="The button works once and for 10 minutes. Only you can see this message.")
         view = link_view("Link Last.fm", url)
+        since = (before or {}).get("linked_at") or 0.0
         if ctx.interaction is None and ctx.guild is not None:
             try:  # a prefix command answers in the channel: keep the personal link out of it
-                await ctx.author.send(embed=embed, view=view)
+                message = await ctx.author.send(embed=embed, view=view)
                 await ctx.reply(embed=message_embed("I've sent you a private message with your link."),
                                 mention_author=False)
             except discord.Forbidden:
                 await ctx.reply(embed=error_embed("I can't send you direct messages. Use `/link lastfm` instead."),
                                 mention_author=False)
-            return
-        message = await self.send(ctx, embed=embed, view=view, private=True)
-        since = (before or {}).get("linked_at") or 0.0
-        self.bot.spawn(self._await_lastfm(message, ctx.author.id, since))
+                return
+        else:
+            message = await self.send(ctx, embed=embed, view=view, private=True)
+        self.bot.spawn(self._await_lastfm(message, ctx.author.id, since))  # the same message then shows the progress
 
     @link.command(name="listenbrainz", description="Link your ListenBrainz account (a private form for your token)")
     async def link_listenbrainz(self, ctx: commands.Context) -> None:

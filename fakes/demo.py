@@ -77,8 +77,11 @@ async def _show(world: BotWorld, who: str, name: str, options: dict[str, Any], p
         files = world.discord.files(reply)
     except Exception as error:  # the demo goes on whatever one command does
         text = f"(no answer: {type(error).__name__}: {error})"
-    for line in text.splitlines()[:14]:
+    lines = text.splitlines()
+    for line in lines[:14]:
         print(f"  {line}")
+    if len(lines) > 14:  # a long answer is cut here, in the terminal only: say so, or it looks cut in Discord too
+        print(f"  \u2026 ({len(lines) - 14} more lines in Discord)")
     for file in files:
         note = f"  [picture: {file.filename}"
         if pictures is not None and file.filename.endswith(".png"):

@@ -128,3 +128,14 @@ def test_shard_settings_make_an_auto_sharded_bot_for_the_listed_shards_and_none_
     assert (sharded.shard_count, sharded.shard_ids) == (4, [1, 3])
     every = create_bot(dataclasses.replace(base, shard_count=2), db, services)
     assert (every.shard_count, every.shard_ids) == (2, None)  # discord.py then runs shards 0 and 1
+
+
+def test_starting_says_nothing_about_voice_the_bot_never_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)  # as in a fresh process without PyNaCl
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True)
+    settings = Settings(discord_token="t", spotify_client_id="c", spotify_client_secret="s", token_encryption_keys=("k",))
+    services = Services(auth=None, sync=None, music=None, community=None, playlists=None, privacy=None)
+    with caplog.at_level(logging.WARNING):
+        create_bot(settings, Database(tmp_path / "bot.db"), services)
+    assert "voice" not in caplog.text

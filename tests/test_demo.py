@@ -24,6 +24,7 @@ async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.Capture
     # the bot got the members those mentions name
     assert "Bob × Alice" in printed and "A mix for Alice, Bob, Carol" in printed
     assert "no answer" not in printed
+    assert "more lines in Discord)" in printed  # the 4x4 server chart's list is longer than the terminal shows
     # one member linked through Last.fm's page, one through ListenBrainz's form, each with their whole history
     assert "> carol ran /link lastfm" in printed and "(1,500 plays added)" in printed
     assert "> bob ran /link listenbrainz" in printed and "(400 plays added)" in printed

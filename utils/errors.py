@@ -53,8 +53,9 @@ class SpotifyUnavailable(BotError):
 
 class NotEnoughData(BotError):
     default_message = (
-        "There isn't enough listening data yet. Link Spotify with `/connect` or bring in your history with "
-        "`/import file`; if you're linked already, run `/sync` and try again."
+        "There isn't enough listening data yet. Bring yours in with `/link lastfm` or `/link listenbrainz` (your "
+        "whole history), `/connect` (Spotify) or `/import file`; if you're linked already, give it a minute (or run "
+        "`/sync` for Spotify) and try again."
     )
 
 

@@ -14,11 +14,12 @@ _FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 # Shapes of secrets that can turn up in any message, whoever wrote it (a library's debug line included).
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|bot)\s+[A-Za-z0-9._~+/=-]+"), rf"\1\2 {MASK}"),
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|bot|token)\s+[A-Za-z0-9._~+/=-]+"), rf"\1\2 {MASK}"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
     (re.compile(r"(?i)([\"']?(?:access_token|refresh_token|client_secret|code|token|state|upload_token)[\"']?"
                 r"\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}"), rf"\1{MASK}"),
-    (re.compile(r"(?i)([?&](?:code|state|access_token|refresh_token|token)=)[^&\s\"']+"), rf"\1{MASK}"),
+    # `sk`: a Last.fm session key in an API call's query string
+    (re.compile(r"(?i)([?&](?:code|state|access_token|refresh_token|token|sk)=)[^&\s\"']+"), rf"\1{MASK}"),
     (re.compile(r"(/import/)[A-Za-z0-9_-]{16,}"), rf"\1{MASK}"),  # a history upload link
     (re.compile(r"\b[MN][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}\b"), MASK),  # Discord bot token
 ]

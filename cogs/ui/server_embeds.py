@@ -73,7 +73,8 @@ def affinity_embed(name: str, guild_name: str, matches: list[tuple[int, int, lis
         lines.append(f"`{i:>2}.` **{short(names.get(member, 'someone'))}** \u00b7 {score}% match{tie}")
     text = fit_lines(lines, DESCRIPTION_MAX) or (
         "Nobody else here has artists or songs in common with you yet (members who hid their listening aren't "
-        "counted). Try again after a few more members link Spotify or import their history.")
+        "counted). Try again after a few more members link Last.fm, ListenBrainz or Spotify (`/link lastfm`, "
+        "`/link listenbrainz`, `/connect`) or import their history.")
     embed = _embed(f"Who matches {short(name)} best in {short(guild_name)}", text)
     embed.set_footer(text="The same score as /taste. Members who hid their listening aren't counted.")
     return embed
@@ -111,5 +112,6 @@ def recap_embed(recap: Recap, whose: str) -> discord.Embed:
         _field(embed, "On repeat", [f"{short(r.item.name, 60)} \u2014 {r.plays} times on "
                                     f"{time.strftime('%-d %b', time.gmtime(r.day_ms / 1000))}"
                                     for r in recap.on_repeat])
-    embed.set_footer(text="Counted from synced and imported plays (UTC), skips left out.")
+    embed.set_footer(text="Counted from synced and imported plays (UTC), skips left out. A song whose length "
+                          "isn't known counts as 3\u00bd minutes.")
     return embed

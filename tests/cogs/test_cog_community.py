@@ -28,6 +28,7 @@ async def test_taste_with_yourself_or_someone_without_data(linked: BotWorld) -> 
     assert "That's you!" in text
     text = embed_text(await linked.answer(await linked.slash("alice", "taste", {"member": linked.user("carol")})))
     assert "no listening data on this server yet" in text
+    assert "/link lastfm" in text and "/link listenbrainz" in text  # the quickest way in, for most members
 
 
 async def test_whoknows_with_autocomplete(linked: BotWorld) -> None:
@@ -227,3 +228,10 @@ async def test_affinity_ranks_members_by_the_score_taste_shows(linked: BotWorld)
     assert "Carol" not in text and "Bob" in text
     text = embed_text(await linked.answer(await linked.slash("carol", "affinity")))
     assert "hidden your listening" in text
+
+
+def test_affinity_with_nobody_in_common_says_what_helps() -> None:
+    from cogs.ui.server_embeds import affinity_embed
+
+    text = affinity_embed("Alice", "Test Server", [], {}).description or ""
+    assert "Nobody else here" in text and "/link lastfm" in text and "/connect" in text

@@ -34,6 +34,7 @@ async def test_forget_asks_first_then_deletes_everything(linked: BotWorld) -> No
     press = await linked.discord.click(message, custom_id(message, "Yes, delete everything"), linked.user("alice"))
     assert (await press.wait_response())["type"] == 6
     await linked.wait_for(lambda: "deleted everything" in embed_text(linked.discord.message(message["id"])), "the result")
+    assert "Last.fm and ListenBrainz" in embed_text(linked.discord.message(message["id"]))  # every link, said
     assert linked.db.get_user(alice) is None
     assert linked.db.query("SELECT COUNT(*) AS n FROM plays WHERE discord_id = ?", (alice,))[0]["n"] == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -107,6 +108,8 @@ async def test_no_last_fm_set_up_is_said_plainly(tmp_path) -> None:  # type: ign
     async with bot_world(tmp_path, lastfm_api_key="", lastfm_shared_secret="") as world:
         text = embed_text(await world.answer(await world.slash("alice", "link lastfm")))
         assert "This bot has no Last.fm set up" in text
+        status = embed_text(await world.answer(await world.slash("alice", "status")))
+        assert "Last.fm Not set up on this bot" in status and "LASTFM_" not in status  # words, not setting names
 
 
 async def test_a_blend_with_a_last_fm_member_saves_their_songs_found_on_spotify(world: BotWorld) -> None:
@@ -191,7 +194,58 @@ async def test_by_prefix_the_link_goes_to_dms_and_the_token_form_needs_the_slash
     dm = await world.discord.wait_dm(world.user("alice"), lambda m: "Link your Last.fm" in embed_text(m))
     assert any(c.get("url", "").startswith(world.lastfm.auth_url) for row in dm["components"]  # type: ignore[union-attr]
                for c in row["components"])
+    # allowed in the browser: the private message then follows the history, as the slash reply does
+    world.lastfm.add_user("alice_fm", [Scrobble(NOW - i * 60, "Björk", "Jóga") for i in range(30)])  # type: ignore[union-attr]
+    url = next(c["url"] for row in dm["components"] for c in row["components"] if c.get("url"))
+    page = await asyncio.to_thread(requests.get, url, params={"login_as": "alice_fm"}, timeout=10)
+    assert page.status_code == 200
+    await world.wait_for(lambda: "whole history is in" in embed_text(world.discord.message(int(dm["id"])) or {}),
+                         "the private message to show the history is in")
     text = embed_text(await world.prefix("bob", "link listenbrainz"))
     assert "Use the slash command `/link listenbrainz`" in text
     text = embed_text(await world.prefix("bob", "unlink lastfm"))
     assert "You have no Last.fm account linked." in text
+
+
+async def test_a_listenbrainz_token_in_another_script_gets_a_plain_answer(world: BotWorld) -> None:
+    record = await world.slash("bob", "link listenbrainz")
+    await record.wait_response()
+    pasted = await world.discord.submit_modal(record, {"token": "мой-токен"})
+    text = embed_text((await pasted.wait_followups(1))[0])
+    assert "didn't accept that token" in text and "Nothing was saved" in text
+    assert world.db.source_link(world.user("bob").id, "listenbrainz") is None
+
+
+async def test_an_unexpected_failure_behind_the_listenbrainz_form_is_said(world: BotWorld, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async def broken(*_args: object) -> str:  # no fake reaches a bug of our own: stand one in
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(world.services.sources, "link_listenbrainz", broken)
+    record = await world.slash("bob", "link listenbrainz")
+    await record.wait_response()
+    submitted = await world.discord.submit_modal(record, {"token": "0b0b0b0b-1111-2222-3333-444455556666"})
+    text = embed_text((await submitted.wait_followups(1))[0])
+    assert "Something went wrong on my side (error id" in text and "a bug" not in text
+
+
+async def test_a_last_fm_members_answers_say_when_they_were_synced(world: BotWorld) -> None:
+    await world.link("alice")
+    assert world.lastfm is not None
+    world.lastfm.add_user("carol_fm", scrobbles_like(world, "alice"))
+    await world.link_lastfm("carol", "carol_fm")
+    await world.wait_history("carol", "lastfm")
+    for command, options in (("top artists", {"range": "all_time"}), ("profile", {}), ("recommend", {})):
+        text = embed_text(await world.answer(await world.slash("carol", command, options)))
+        assert "Synced just now" in text and "Not synced" not in text, (command, text[-300:])
+
+
+async def test_last_fm_down_at_the_link_back_says_to_ask_for_a_fresh_link(world: BotWorld) -> None:
+    assert world.lastfm is not None
+    world.lastfm.add_user("dora_fm", [Scrobble(NOW, "Sigur Rós", "Hoppípolla")])
+    world.lastfm.fail_next(16, times=10, method="auth.getSession")  # down for every retry
+    reply = await world.answer(await world.slash("carol", "link lastfm"))
+    url = next(c["url"] for row in reply["components"] for c in row["components"] if c.get("url"))
+    page = await asyncio.to_thread(requests.get, url, params={"login_as": "dora_fm"}, timeout=30)
+    assert page.status_code == 502 and "Nothing was saved" in page.text
+    assert "run /link lastfm to get a fresh link" in page.text  # this link is spent: reloading won't help
+    assert world.db.source_link(world.user("carol").id, "lastfm") is None

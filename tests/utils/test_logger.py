@@ -65,6 +65,9 @@ LEAKS = [
     ("refresh token field", "refresh_token={}", SPOTIFY_REFRESH),
     ("history upload link", "POST /import/{} failed", "kf_Mq31mMMQrWxajmCIZUvLZzZLBJVKjRFs4h_ZWb5s"),
     ("code in a request body", "body: {{'grant_type': 'authorization_code', 'code': '{}'}}", OAUTH_CODE),
+    ("listenbrainz token header", "headers={{'Authorization': 'Token {}'}}", "5f0a3c1e-9b2d-4e7f-8a6b-1c2d3e4f5a6b"),
+    ("last.fm session key in a url", "GET /2.0/?method=user.getRecentTracks&sk={}&format=json HTTP/1.1",
+     "d580d57f32848f5dcf574d1ce18d78b2"),
 ]
 
 

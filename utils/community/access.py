@@ -110,6 +110,8 @@ class CommunityAccess:
                 if user and user.get("hidden"):
                     name = user.get("display_name") or "That member"
                     raise BotError(HIDDEN_SELF if member == asker else OTHER_PRIVATE.format(name=name))
-                raise BotError(("You have" if member == asker else "That member has") +
-                               " no listening data on this server yet: `/connect` or `/import file` first.")
+                how = "`/link lastfm`, `/link listenbrainz`, `/connect` or `/import file`"
+                raise BotError(f"You have no listening data on this server yet: bring it in with {how} first."
+                               if member == asker else
+                               f"That member has no listening data on this server yet; they can bring it in with {how}.")
         return sorted(visible)

@@ -24,6 +24,9 @@ from utils.models import Item
 
 TOP = 5
 REPEAT_AT_LEAST = 5  # plays of one song in one day before it counts as "on repeat"
+# Last.fm and ListenBrainz give no song lengths: a play of a song whose length nobody told us counts as an
+# average song, not as no time at all (else a Last.fm member's year was "1,500 plays, 0 minutes").
+ASSUMED_SONG_MS = 210_000
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,7 @@ def assemble_recap(db: Database, members: Sequence[int], year: int, reads: Recap
     for row in reads.rows:
         count.add(row)
     prior_plays = sum(int(r["plays"]) for r in reads.previous)
-    prior_ms = sum(int(r["ms"]) + int(r["unknown"]) * int(songs.get(r["track_id"] or "", {}).get("duration_ms") or 0)
-                   for r in reads.previous)
+    prior_ms = sum(int(r["ms"]) + int(r["unknown"]) * song_ms(songs.get(r["track_id"] or "")) for r in reads.previous)
     heard = {artist_key(songs[t]["artist_key"]) for t in reads.before if t in songs}
     new = sorted(((k, p) for k, p in count.artists.items() if k not in heard), key=lambda kp: (-kp[1], kp[0]))
     repeat_keys = [songs[r["track_id"]]["name_key"] if r["track_id"] in songs else "" for r in reads.repeats]
@@ -139,6 +141,11 @@ def assemble_recap(db: Database, members: Sequence[int], year: int, reads: Recap
         [Repeat(item, int(r["plays"]), int(r["day"]), int(r["discord_id"]))
          for item, r in zip(shown, reads.repeats, strict=True)],
         prior_plays, prior_ms // 60_000)
+
+
+def song_ms(song: dict | None) -> int:
+    """How long a play of this song lasted when the play itself doesn't say: its length, or an average song's."""
+    return int((song or {}).get("duration_ms") or ASSUMED_SONG_MS)
 
 
 class _Count:
@@ -156,7 +163,7 @@ class _Count:
     def add(self, row: dict) -> None:
         song = self.songs.get(row["track_id"])
         plays = int(row["plays"])
-        ms = int(row["ms"]) + int(row["unknown"]) * int((song or {}).get("duration_ms") or 0)
+        ms = int(row["ms"]) + int(row["unknown"]) * song_ms(song)
         self.plays += plays
         self.ms += ms
         self.months[row["month"] - 1] += plays

@@ -91,8 +91,9 @@ def taste(db: Database, a_id: int, b_id: int, now: float) -> TasteMatch:
 def taste_of(db: Database, a_id: int, b_id: int, a: affinity.MemberTaste, b: affinity.MemberTaste) -> TasteMatch:
     """`taste` from prepared profiles (those /affinity ranks by, so the two agree)."""
     if a.empty or b.empty:
-        raise BotError("One of you has no listening data here yet: link Spotify with `/connect` or bring in your "
-                       "history with `/import file` first.")
+        raise BotError("One of you has no listening data here yet: link Last.fm, ListenBrainz or Spotify "
+                       "(`/link lastfm`, `/link listenbrainz`, `/connect`) or bring in your history with "
+                       "`/import file` first.")
     found = affinity.taste_between(a, b)  # the score /affinity ranks by
     score = found.score
     names = db.display_names([a_id, b_id])

@@ -125,7 +125,8 @@ class PlaylistService:
         it yet) instead of making another. A create whose answer never came is not retried: it may exist."""
         client = await self.db.run(self.auth.client_for, discord_id)
         # songs known only by name (Last.fm, ListenBrainz, an export) are looked up on Spotify, each once, ever
-        items = await self.db.run(find_on_spotify, self.db, client, items)
+        # (in a thread of its own: up to 300 searches must not hold one of the few database threads every command uses)
+        items = await asyncio.to_thread(find_on_spotify, self.db, client, items)
         uris = list(dict.fromkeys(i.uri for i in items if i.uri))[:MAX_PLAYLIST_TRACKS]
         skipped = len([i for i in items if not i.uri])
         if not uris:

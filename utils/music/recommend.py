@@ -15,6 +15,7 @@ from typing import Any
 from database import UNFINISHED_PLAYLISTS, Database
 from utils.community.model import CommunityModel, artist_of, make_context, with_mode
 from utils.engine.algorithms import CatalogueExpansion
+from utils.engine.data import Interactions
 from utils.engine.data import Recommendation as EngineRec
 from utils.engine.hybrid import Hybrid
 from utils.errors import NotEnoughData
@@ -140,9 +141,7 @@ def rank(data: PersonalData, community: CommunityModel | None, count: int, mode:
     return picks[:count]
 
 
-def _solo_interactions(data: PersonalData) -> Any:
-    from utils.engine.data import Interactions
-
+def _solo_interactions(data: PersonalData) -> Interactions:
     return Interactions.from_triples([(data.discord_id, k, w) for k, w in data.listening.track_weights.items()])
 
 

@@ -25,6 +25,7 @@ from utils.music import recommend as personal
 from utils.music import top_lists
 from utils.music.recommend import FEW_MEMBERS, PersonalData
 from utils.sources.catalogue import CatalogueExpander
+from utils.sources.history_sync import latest_sync
 from utils.workers import EngineWorkers
 
 log = get_logger(__name__)
@@ -121,8 +122,8 @@ class MusicService:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
         note = self._recommend_note(guild_id, community_on, few)
-        synced_at = (data.user or {}).get("last_synced_at")
-        return RecommendationList(recs, time.time(), note, synced_at=synced_at)
+        links = await self.db.run(self.db.source_links, discord_id)
+        return RecommendationList(recs, time.time(), note, synced_at=latest_sync(data.user, links))
 
     def _recommend_note(self, guild_id: int | None, community_on: bool, few: bool) -> str | None:
         """Why a list leans on the member's own listening, when it does: the real reason, not a guess."""

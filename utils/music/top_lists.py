@@ -14,7 +14,7 @@ from utils.errors import NotEnoughData
 from utils.listening.periods import check_time_range, describe_range, is_calendar, window_ms
 from utils.listening.reads import artist_genres, artist_item, items_for_keys, kind_of, track_item
 from utils.models import Item, Profile
-from utils.sources.history_sync import source_line
+from utils.sources.history_sync import latest_sync, source_line
 
 
 def stored_top(db: Database, discord_id: int, kind: str, time_range: str, limit: int, now: float) -> list[Item]:
@@ -70,13 +70,14 @@ def build_profile(db: Database, discord_id: int, time_range: str, now: float, li
     genres = _top_genres(genre_rows) or _top_genres(
         [{"genres": g} for g in artist_genres(db.artists_by_key([a.key for a in top_artists])).values()])
     first = totals["first_played_at"]
+    links = db.source_links(discord_id)
     return Profile(
         discord_id=discord_id, display_name=user.get("display_name") or f"member {discord_id}",
         linked=user["link_state"] == "linked", link_state=user["link_state"], top_artists=top_artists,
-        top_tracks=top_tracks, time_range=time_range, synced_at=user.get("last_synced_at"),
+        top_tracks=top_tracks, time_range=time_range, synced_at=latest_sync(user, links),
         since=first / 1000 if first is not None else None, total_plays=int(totals["plays"] or 0),
         imported_plays=int(totals["imported"] or 0), genres=genres,
-        sources=[source_line(link, now) for link in db.source_links(discord_id)])
+        sources=[source_line(link, now) for link in links])
 
 
 def _top_genres(rows: list[dict[str, Any]], n: int = 5) -> list[str]:

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -161,7 +161,10 @@ class HistorySync:
             return BROKEN
         except (SourceUnavailable, SourceRateLimited) as exc:
             log.info("%s kept failing; the walk resumes at the next sync", source)
-            self._update(discord_id, source, problem=f"{exc.user_message} I'll carry on by myself later.")
+            # Not the error's own "please try again": there is nothing for the member to do.
+            why = "asked me to slow down" if isinstance(exc, SourceRateLimited) else "isn't answering"
+            self._update(discord_id, source, problem=f"{SOURCE_NAMES[source]} {why}, so I've paused; I'll carry on "
+                                                     "by myself at the next sync, and nothing is lost.")
             return "paused"
         except Exception:
             log.exception("A %s history walk failed; it resumes at the next sync", source)
@@ -330,6 +333,12 @@ def describe_link(link: dict[str, Any], now: float | None = None) -> LinkProgres
             text += " " + link["problem"]
     return LinkProgress(link["source"], link["account_name"], link["status"], fetched, expected,
                         link["last_synced_at"], text)
+
+
+def latest_sync(user: dict[str, Any] | None, links: Iterable[dict[str, Any]]) -> float | None:
+    """When a member's listening was last brought up to date: by Spotify (`user`) or a linked Last.fm/ListenBrainz."""
+    times = [(user or {}).get("last_synced_at"), *(link.get("last_synced_at") for link in links)]
+    return max((t for t in times if t), default=None)
 
 
 def source_line(link: dict[str, Any], now: float | None = None) -> str:

@@ -22,6 +22,7 @@ from utils.sources.source_http import (
     PrivateProfile,
     SourceUnavailable,
     UnknownAccount,
+    log,
 )
 
 SOURCE = "lastfm"
@@ -127,8 +128,6 @@ def _error_for(code: Any, user: str) -> Exception:
         return LinkRefused(SOURCE, "Last.fm didn't accept this link (it may be too old or already used), so nothing "
                                    "was linked. Run `/link lastfm` in Discord for a fresh one.")
     # 10, 13, 26: the bot's own API account is wrong; the owner reads the log
-    from utils.sources.source_http import log
-
     log.error("Last.fm refused the bot's API account (error %s): check LASTFM_API_KEY and LASTFM_SHARED_SECRET", code)
     return SourceUnavailable(SOURCE)
 

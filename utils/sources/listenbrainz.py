@@ -8,6 +8,7 @@ policy of `utils.sources.source_http`. Blocking; from async code use `source_htt
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -18,6 +19,10 @@ from utils.sources.source_http import Answer, JsonHttp, LinkRefused, Play, Sourc
 SOURCE = "listenbrainz"
 PAGE_SIZE = 1000  # the most a listens request gives
 _SPOTIFY_TRACK = "open.spotify.com/track/"
+# A user token is a UUID; anything outside these characters can't be one, and would not even fit in a header.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9._~+/=-]{1,200}")
+WRONG_TOKEN = ("ListenBrainz didn't accept that token. Copy the user token from your ListenBrainz settings page "
+               "(under \"User token\") and try again.")
 
 
 class ListensPage(NamedTuple):
@@ -45,11 +50,13 @@ class ListenBrainzClient:
 
     def validate_token(self, token: str) -> str:
         """The user name a token belongs to; raises LinkRefused for a wrong one."""
-        answer = self._get("1/validate-token", headers={"Authorization": f"Token {token.strip()}"})
+        token = token.strip()
+        if not _TOKEN_SHAPE.fullmatch(token):  # e.g. a sentence or other script pasted by mistake: no request
+            raise LinkRefused(SOURCE, WRONG_TOKEN)
+        answer = self._get("1/validate-token", headers={"Authorization": f"Token {token}"})
         name = answer.body.get("user_name")
         if answer.status != 200 or not answer.body.get("valid") or not isinstance(name, str):
-            raise LinkRefused(SOURCE, "ListenBrainz didn't accept that token. Copy the user token from your "
-                                      "ListenBrainz settings page (under \"User token\") and try again.")
+            raise LinkRefused(SOURCE, WRONG_TOKEN)
         return name
 
     def listen_count(self, user: str) -> int:

@@ -68,9 +68,13 @@ class SourceRateLimited(SourceError):
 
 
 class UnknownAccount(SourceError):
+    """The linked account's name is gone. The member never typed it (the service gave it at linking), so the words
+    say how to link again, not to check a spelling."""
+
     def __init__(self, source: str, name: str) -> None:
-        super().__init__(source, f"{SOURCE_NAMES.get(source, source)} has no user called {name!r}. "
-                                 "Check the spelling and try again.")
+        super().__init__(source, f"{SOURCE_NAMES.get(source, source)} no longer has an account called \u201c{name}\u201d "
+                                 f"(it may have been renamed or deleted). Run `/link {source}` to link the account "
+                                 "you use now.")
 
 
 class PrivateProfile(SourceError):

@@ -121,8 +121,11 @@ class SourceLinks:
         except SourceError as exc:
             reason = "refused" if isinstance(exc, LinkRefused) else "unavailable"
             log.info("Last.fm link failed: %s", type(exc).__name__)
+            # This link is spent: "try again" means a fresh one from Discord, not reloading this page.
+            again = "" if reason == "refused" else " " + _AGAIN
             return LinkOutcome(False, 400 if reason == "refused" else 502, "Last.fm wasn't linked",
-                               exc.user_message.replace("`", "") + " Nothing was saved.", discord_id, guild_id, reason)
+                               exc.user_message.replace("`", "") + " Nothing was saved." + again, discord_id, guild_id,
+                               reason)
         log.info("Last.fm account linked for a member")
         member = (self.db.get_user(discord_id) or {}).get("display_name")
         who = f", for {member} on Discord" if member else ""

@@ -44,3 +44,13 @@ def test_monthly_numbers_and_the_year_before(db: Database) -> None:
     assert both.plays == 10 and both.listeners == 2 and both.monthly_plays[5] == 2
     with pytest.raises(NotEnoughData):
         build_recap(db, [1], 2021)
+
+
+def test_plays_of_songs_without_a_known_length_count_as_average_songs(db: Database) -> None:
+    db.ensure_user(1)
+    tid = local_id(track_key("Кино", "Кукушка"))  # as a Last.fm scrobble makes it: names only, no length
+    db.upsert_tracks([{"track_id": tid, "name": "Кукушка", "artist_name": "Кино"}])
+    start = calendar.timegm((2023, 3, 1, 0, 0, 0)) * 1000
+    db.insert_plays(1, [(start + i * 3_600_000, tid, None, "lastfm", 0) for i in range(20)])
+    recap = build_recap(db, [1], 2023)
+    assert recap.plays == 20 and recap.minutes == 70  # 20 plays of an average 3.5-minute song, not 0 minutes

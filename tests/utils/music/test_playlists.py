@@ -69,3 +69,32 @@ async def test_forget_during_a_failing_save_is_not_an_error(services: Services) 
     services.fake.set_delay(0)
     assert "couldn't add the songs" in caught.value.user_message
     assert services.db.get_user(bob) is None and services.db.last_recommendations(bob) is None
+
+
+async def test_searching_spotify_for_songs_known_by_name_holds_no_database_thread(services: Services) -> None:
+    """A save that searches Spotify for many songs (slowly) must leave every database thread free for the
+    commands other members run meanwhile."""
+    import time
+
+    from storage.keys import track_key
+
+    alice, *_ = await sync_members(services)
+    unknown = [(f"Nobody {i}", f"Unknown Song {i}", ms(2020, 1, 1 + i)) for i in range(8)]
+    services.add_imported(alice, "Alice", unknown)
+    known = services.db.query("SELECT name_key FROM tracks WHERE track_id NOT LIKE 'local:%' LIMIT 1")[0]["name_key"]
+    services.db.save_last_recommendations(alice, {"items": [{"key": known}] + [
+        {"key": track_key(artist, title)} for artist, title, _ in unknown]})
+    services.fake.set_delay(0.4)  # each search takes a while: eight of them, over 3 s
+    services.fake.clear_log()
+    save = asyncio.create_task(services.playlists.save_playlist(alice, "last"))
+    while not services.fake.requests_to("/v1/search"):
+        await asyncio.sleep(0.02)
+    # Every database thread asked for 0.5 s of work at once: 0.5 s if all are free, 1 s if one is searching.
+    threads = services.db._pool._max_workers
+    started = time.monotonic()
+    await asyncio.gather(*(services.db.run(time.sleep, 0.5) for _ in range(threads)))
+    took = time.monotonic() - started
+    assert not save.done(), "the searches were meant to still be running"
+    assert took < 0.85, f"a database thread was busy searching Spotify ({took:.2f} s)"
+    result = await save
+    assert result.track_count == 1

@@ -117,6 +117,16 @@ def test_a_walk_stopped_half_way_resumes_where_it_stood_and_counts_nothing_twice
     assert plays_of(db, MEMBER) == 3_000
 
 
+def test_a_paused_walk_tells_the_member_it_carries_on_by_itself(
+        db: Database, lastfm: FakeLastFm, vault: TokenVault, history: HistorySync) -> None:
+    lastfm.add_made_up_user("down", 300, newest_uts=NOW, step=30)
+    link(db, vault, lastfm, MEMBER, "down")
+    lastfm.fail_next(16, times=50, method="user.getRecentTracks")
+    assert history.run_link(MEMBER, "lastfm") == "paused"
+    text = describe_link(db.source_link(MEMBER, "lastfm")).text
+    assert "carry on by myself" in text and "try again" not in text  # nothing for the member to do
+
+
 def test_rate_limits_in_the_middle_are_waited_out(
         db: Database, lastfm: FakeLastFm, vault: TokenVault, history: HistorySync) -> None:
     lastfm.add_made_up_user("big", 700, newest_uts=NOW)
@@ -128,7 +138,8 @@ def test_rate_limits_in_the_middle_are_waited_out(
 
 @pytest.mark.parametrize(("setup", "words"), [
     (lambda fake: fake.revoke("alice"), "Run `/link lastfm` to link again"),
-    (lambda fake: fake._state.users.pop("alice"), "has no user called 'alice'"),
+    (lambda fake: fake._state.users.pop("alice"),
+     "no longer has an account called \u201calice\u201d (it may have been renamed or deleted). Run `/link lastfm`"),
 ])
 def test_a_revoked_or_vanished_account_marks_the_link_broken_with_words(
         db: Database, lastfm: FakeLastFm, vault: TokenVault, history: HistorySync, setup: object, words: str) -> None:

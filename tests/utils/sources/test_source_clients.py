@@ -46,7 +46,7 @@ def test_web_auth_link_and_errors(lastfm: FakeLastFm) -> None:
         fm.get_session("never-issued")
     with pytest.raises(UnknownAccount) as unknown:
         fm.recent_page("nobody")
-    assert "Last.fm has no user called 'nobody'" in unknown.value.user_message
+    assert "Last.fm no longer has an account called \u201cnobody\u201d" in unknown.value.user_message
     lastfm.add_user("alice", [])
     lastfm.fail_next(29, times=1)
     with pytest.raises(SourceRateLimited):
@@ -69,3 +69,12 @@ def test_listenbrainz_token_and_unknown_user() -> None:
         assert "User token" in wrong.value.user_message
         with pytest.raises(UnknownAccount):
             lb.listens("nobody")
+
+
+def test_a_listenbrainz_token_that_cannot_be_one_is_refused_in_words() -> None:
+    with FakeListenBrainz() as fake:
+        lb = ListenBrainzClient(fake.api_url)
+        for pasted in ("ключ-от-listenbrainz", "my token is 1234", "tab\tinside"):
+            with pytest.raises(LinkRefused) as wrong:
+                lb.validate_token(pasted)
+            assert "didn't accept that token" in wrong.value.user_message

@@ -27,8 +27,8 @@ from utils.models import ImportSummary
 
 log = get_logger("bot")
 
-COGS = ("cogs.errors", "cogs.account", "cogs.music", "cogs.community", "cogs.server_life", "cogs.privacy", "cogs.history",
-        "cogs.admin", "cogs.charts", "cogs.sources")
+COGS = ("cogs.errors", "cogs.notices", "cogs.account", "cogs.music", "cogs.community", "cogs.server_life",
+        "cogs.privacy", "cogs.history", "cogs.admin", "cogs.charts", "cogs.sources")
 DIGEST_EVERY_SECONDS = 7 * 86400
 DIGEST_CHECK_MINUTES = 60
 # The schedule itself lives in the database (rounds of SYNC_INTERVAL_MINUTES with leases): each process
@@ -91,6 +91,7 @@ class MusicBot(commands.Bot):
         self._closing = False
         self._shutdown_task: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self.notices: Any = None  # cogs.notices.Notices, set while that cog is loaded: the words of the bot's own messages
         self.scheduled_sync = tasks.loop(minutes=SYNC_CHECK_MINUTES)(self._scheduled_sync)
         self.scheduled_sync.before_loop(self._wait_ready)
         self.weekly_digest = tasks.loop(minutes=DIGEST_CHECK_MINUTES)(self._digest_tick)
@@ -251,10 +252,8 @@ class MusicBot(commands.Bot):
                 log.exception("the Last.fm / ListenBrainz sync could not start; it will run again next time")
 
     async def _digest_tick(self) -> None:
-        from cogs._base import server_names
-        from cogs.ui.charts import digest_chart
-        from cogs.ui.embeds import digest_embed
-
+        if self.notices is None:  # its words live in cogs/notices.py; not loaded: nothing to post with
+            return
         due_before = time.time() - DIGEST_EVERY_SECONDS
         for settings in await self.db.run(self.db.digest_guilds):
             if (settings.get("last_digest_at") or 0) > due_before:
@@ -269,9 +268,7 @@ class MusicBot(commands.Bot):
                 continue
             try:
                 digest = await self.services.community.weekly_digest(guild.id)
-                names = await server_names(self.db, guild, [uid for change in digest.crown_changes
-                                                            for uid in (change.discord_id, change.previous_id)])
-                await channel.send(**await digest_chart(self.services, digest, digest_embed(digest, guild.name, names)))
+                await channel.send(**await self.notices.digest(guild, digest))
             except Exception:
                 log.exception("could not post the weekly digest in a server")
 
@@ -310,7 +307,9 @@ class MusicBot(commands.Bot):
         return {"connected": ready, "guilds": len(self.guilds),
                 "latency_ms": round(latency * 1000, 1) if ready and latency == latency and latency != float("inf") else None}
 
-    async def _dm(self, discord_id: int, embed: discord.Embed) -> None:
+    async def _dm(self, discord_id: int, embed: discord.Embed | None) -> None:
+        if embed is None:
+            return
         try:
             user = self.get_user(discord_id) or await self.fetch_user(discord_id)
             await user.send(embed=embed)
@@ -318,15 +317,11 @@ class MusicBot(commands.Bot):
             log.info("could not send a direct message (the member may have them switched off)")
 
     async def _after_link(self, discord_id: int, guild_id: int | None) -> None:
-        from cogs.ui.embeds import error_embed, message_embed
-
         # The server they ran /connect in counts even when another process's shard has it; their other
         # servers there are recorded by those processes (_record_new_members).
         self.record_member_servers(discord_id, also=guild_id)
         # A DM needs no shard: it goes through the REST API from whichever process got the callback.
-        await self._dm(discord_id, message_embed(
-            "You're linked! I'm fetching your listening now; try `/profile` or `/recommend` in a minute.",
-            title="Spotify linked"))
+        await self._dm(discord_id, self.notices and self.notices.linked())
         try:
             result = await self.services.sync.sync_member(discord_id, force=True)
             log.info("first sync after linking: %s", result.status)
@@ -335,11 +330,7 @@ class MusicBot(commands.Bot):
             log.exception("the first sync after linking failed")
             problem = "Something went wrong on my side. Please try again in a few minutes."
         if problem:  # they were told "in a minute": say it didn't work, and what to do
-            # The problem says when to try again; name the command unless it already names one (/connect).
-            how = "" if "`/" in problem else "\nYour link is saved: when you try again, run `/sync`."
-            embed = error_embed(f"I couldn't fetch your listening just now. {problem}{how}")
-            embed.title = "Not fetched yet"
-            await self._dm(discord_id, embed)
+            await self._dm(discord_id, self.notices and self.notices.not_fetched(problem))
 
     async def after_source_link(self, discord_id: int, guild_id: int | None, source: str) -> None:
         """A member linked Last.fm or ListenBrainz: record the servers they share with the bot, then bring the
@@ -355,17 +346,11 @@ class MusicBot(commands.Bot):
         self._submit(self._tell_source_broken(discord_id, source, words))
 
     async def _tell_source_broken(self, discord_id: int, source: str, words: str) -> None:
-        from cogs.ui.embeds import error_embed
-
-        embed = error_embed(words)
-        embed.title = {"lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}.get(source, source) + " link stopped working"
-        await self._dm(discord_id, embed)
+        await self._dm(discord_id, self.notices and self.notices.source_broken(source, words))
 
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
-        from cogs.ui.embeds import import_embed
-
         self.record_member_servers(discord_id)
-        await self._dm(discord_id, import_embed(summary))
+        await self._dm(discord_id, self.notices and self.notices.imported(summary))
 
     # -- health, for the owner's status command -------------------------------------------------------------
 

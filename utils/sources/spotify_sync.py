@@ -168,7 +168,7 @@ class SyncService:
         """While the Web API makes us wait, the token service still answers: a link that no longer works is said
         at once ("/connect again") rather than "try again in an hour". None when the link works (or can't be told)."""
         try:
-            await self.db.run(self.auth.check_link, discord_id)
+            await asyncio.to_thread(self.auth.check_link, discord_id)  # a network call: not on a database thread
         except (NotLinked, LinkBroken) as error:
             return SyncResult(discord_id, FAILED, 0, error.user_message)
         except BotError:

@@ -24,13 +24,18 @@ for the old migrations).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Self
+
 from storage.account_data import AccountData
 from storage.coordination import Coordination
 from storage.crowns import CrownStore
+from storage.dialect import is_postgres_url
 from storage.errors import DatabaseBusy, DatabaseStartError, DatabaseUnavailable, is_temporary_failure
 from storage.listening import ListeningReads
 from storage.members import LINK_BROKEN, LINK_NONE, LINK_OK, UNFINISHED_PLAYLISTS, MemberStore
 from storage.music import TIME_RANGES, MusicStore
+from storage.postgres import PostgresConnections, on_postgres
 from storage.recap_reads import RecapReads
 from storage.sources import SourceStore
 
@@ -40,7 +45,13 @@ __all__ = ["LINK_BROKEN", "LINK_NONE", "LINK_OK", "TIME_RANGES", "UNFINISHED_PLA
 
 class Database(MemberStore, MusicStore, ListeningReads, RecapReads, CrownStore, AccountData, Coordination,
                SourceStore):
-    """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
+    """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections; given a
+    `postgresql://` address, the same class on PostgreSQL's pooled connections instead."""
+
+    def __new__(cls, path: str | Path, *args: Any, **kwargs: Any) -> Self:
+        if is_postgres_url(str(path)) and not issubclass(cls, PostgresConnections):
+            cls = on_postgres(cls)
+        return super().__new__(cls)
 
 
 if __name__ == "__main__":  # python -m database copy --from data/bot.db --to postgresql://...

@@ -1,6 +1,6 @@
 """Connections to the database: a pool of per-thread connections, transactions, and the migration runner.
 
-SQLite here; `Connections("postgresql://...")` becomes the PostgreSQL form (storage/postgres.py), whose queries
+SQLite here; `database.Database("postgresql://...")` takes the PostgreSQL form (storage/postgres.py), whose queries
 are written the same way and translated by storage/dialect.py. Every method is blocking; async code calls them
 through `await db.run(db.method, ...)`, which runs them on a small pool of threads, each with its own connection,
 so the event loop never waits on the disk.
@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
-from storage.dialect import SQLITE, Dialect, is_postgres_url
+from storage.dialect import SQLITE, Dialect
 from storage.keys import register_sql_functions
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -39,15 +39,6 @@ class Connections:
     """A SQLite file with WAL, foreign keys, a busy timeout and a pool of per-thread connections."""
 
     dialect: Dialect = SQLITE
-
-    def __new__(cls, path: str | Path, *args: Any, **kwargs: Any) -> Self:
-        """A `postgresql://` address gives the same class on PostgreSQL connections instead of a file."""
-        if is_postgres_url(str(path)):
-            from storage.postgres import PostgresConnections, on_postgres
-
-            if not issubclass(cls, PostgresConnections):
-                cls = on_postgres(cls)
-        return super().__new__(cls)
 
     def __init__(self, path: str | Path, *, pool_size: int | None = None, busy_timeout_ms: int = 10_000) -> None:
         # Turning rows into Python objects holds the GIL: threads beyond the CPU count only queue for it.

@@ -41,6 +41,10 @@ SCRIPT: list[tuple[str, str, dict[str, Any]]] = [
     ("carol", "chart", {"server": True, "size": "4x4", "kind": "artists", "range": Pick(RANGE_LABELS["all_time"], "all_time")}),
     ("alice", "blend", {"member1": Mention("bob"), "member2": Mention("carol")}),
     ("alice", "playlist", {}),
+    ("bob", "affinity", {}),
+    ("carol", "whoknows", {"artist": "Northern Signals"}),
+    ("carol", "crowns", {"server": True}),
+    ("carol", "recap", {}),
 ]
 
 

@@ -31,7 +31,11 @@ async def test_demo_shows_commands_as_a_member_types_them(capsys: pytest.Capture
     # every picture the demo posted is in the folder, as PNG, and the session says where
     saved = sorted(p.name for p in tmp_path.iterdir())
     assert saved == ["04-chart-chart.png", "05-taste-taste.png", "06-server-top-chart.png",
-                     "07-chart-chart.png"]
+                     "07-chart-chart.png", "13-recap-chart.png"]
+    # server life: who matches you, the crown on /whoknows, the crowns board, a year in music
+    assert "> bob runs /affinity" in commands and "Who matches Bob best in Test Server" in printed
+    assert "> carol runs /crowns server:True" in commands and "Crowns in Test Server" in printed
+    assert "> carol runs /recap" in commands and re.search(r"Your \d{4} in music", printed)
     for name in saved:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG") and f"saved as {tmp_path / name}" in printed
 

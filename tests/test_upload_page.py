@@ -112,7 +112,7 @@ def test_without_scripts_the_form_posts_and_shows_a_whole_page(site: Site) -> No
 def test_missing_too_big_and_unknown_are_explained(site: Site) -> None:
     url = site.link()
     none = requests.post(url, data={"nothing": "here"}, headers={"Accept": "application/json"}, timeout=10)
-    assert none.status_code == 400 and "choose your Spotify zip" in none.json()["message"]
+    assert none.status_code == 400 and "choose your Spotify or ListenBrainz history file" in none.json()["message"]
     big = post(url, b"[" + b" " * (4 * 1024 * 1024) + b"]", "Streaming_History_Audio_1.json")
     assert big.status_code == 413 and "too big" in big.json()["title"]
     assert requests.get(url, timeout=10).status_code == 200  # still usable
@@ -149,7 +149,7 @@ def test_in_a_browser_a_wrong_file_then_the_right_one(site: Site, browser: Any, 
         return title.text
 
     browser.get(site.link())
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Bring in your Spotify listening history"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Bring in your listening history"
     assert upload(wrong) == "That file didn't work"
     assert "isn't a zip or a JSON file" in browser.find_element(By.ID, "result-message").text
     assert browser.find_element(By.ID, "upload-form").is_displayed()  # the member can try again

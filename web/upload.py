@@ -48,11 +48,11 @@ def create_upload_blueprint(ctx: Any) -> Blueprint:
         except LinkExpired as exc:
             return _answer(410, "This link has expired", exc.user_message, "Run /import in Discord to get a new link.")
         if request.content_length is not None and request.content_length > max_bytes + _FORM_SLACK_BYTES:
-            return _answer(413, "That file is too big", f"The limit is {max_bytes // (1024 * 1024)} MB. Spotify's own "
-                           "zip is well under that, so please upload it just as it came.", _TRY_AGAIN)
+            return _answer(413, "That file is too big", f"The limit is {max_bytes // (1024 * 1024)} MB. Spotify's and "
+                           "ListenBrainz's own zips are well under that, so please upload yours just as it came.", _TRY_AGAIN)
         file = request.files.get("file")
         if file is None or not file.filename:
-            return _answer(400, "No file chosen", "Please choose your Spotify zip file first.", _TRY_AGAIN)
+            return _answer(400, "No file chosen", "Please choose your Spotify or ListenBrainz history file first.", _TRY_AGAIN)
         try:
             summary = importer.import_upload(token, file.stream, file.filename)
         except LinkExpired as exc:
@@ -105,9 +105,10 @@ def _form_page(display_name: str | None, max_bytes: int) -> Response:
     greeting = f"Hi {display_name}! " if display_name else ""
     body = (
         paragraph(f"{greeting}Choose the zip file Spotify e-mailed you (usually my_spotify_data.zip), or one of the "
-                  f".json files inside it. Files up to {max_bytes // (1024 * 1024)} MB are fine.")
+                  f".json files inside it, or your ListenBrainz export (its zip, or a .jsonl file). Files up to "
+                  f"{max_bytes // (1024 * 1024)} MB are fine.")
         + '<form id="upload-form" method="post" enctype="multipart/form-data">'
-        + '<label for="file">Your Spotify history file</label>'
+        + '<label for="file">Your Spotify or ListenBrainz history file</label>'
         + '<input id="file" name="file" type="file" required accept=".zip,.json,.jsonl,application/zip,application/json">'
         + '<button id="send" type="submit">Upload my history</button></form>'
         + '<progress id="bar" max="100" value="0" hidden style="width:100%"></progress>'
@@ -119,7 +120,7 @@ def _form_page(display_name: str | None, max_bytes: int) -> Response:
                     "used again.", "muted")
         + f'<script nonce="{escape(nonce)}">{_SCRIPT.replace("__MAX__", str(max_bytes))}</script>'
     )
-    response = Response(render_page("Bring in your Spotify listening history", body), mimetype="text/html")
+    response = Response(render_page("Bring in your listening history", body), mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; connect-src 'self'; "
         "img-src 'self' data:; form-action 'self'; base-uri 'none'")
@@ -143,7 +144,7 @@ _SCRIPT = """
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var file = form.elements.file.files[0];
-    if (!file) { status.textContent = 'Please choose your Spotify zip file first.'; return; }
+    if (!file) { status.textContent = 'Please choose your Spotify or ListenBrainz history file first.'; return; }
     if (file.size > __MAX__) {
       show({ok: false, retry: true, title: 'That file is too big',
             message: 'Spotify\\'s own zip is well under the limit, so please upload it just as it came.'});

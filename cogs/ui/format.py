@@ -216,7 +216,7 @@ def item_line(item: Item, position: int, *, show_plays: bool = True) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 def chunks(items: list, size: int) -> list[list]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,7 +79,11 @@ async def test_a_slow_servers_recount_runs_in_the_background(db: Database) -> No
     crowns.access.invalidate(2)  # as the services' change listeners do
     crowns._cost[GUILD] = 1.0  # as if its recount took a second
     crowns._counted[GUILD] = (crowns._counted[GUILD][0], 0.0, crowns._counted[GUILD][2])  # and long ago
+    writer_busy = threading.Event()  # the recount queues behind a long write, so it can't finish before the answer
+    long_write = asyncio.ensure_future(db.run_write(writer_busy.wait, 30))
     assert await crowns.leaderboard(GUILD) == [(1, 1)]  # the answer does not wait for it
+    writer_busy.set()
+    await long_write
     await crowns.settled()
     assert await crowns.leaderboard(GUILD) == [(2, 1)]
     assert [c.artist_name for c in await crowns.changes(GUILD, since=0)] == ["Radiohead"]

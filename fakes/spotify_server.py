@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from fakes import spotify_catalogue as cat_mod
+from fakes.http_base import FakeHttpServer
 from fakes.spotify_catalogue import (
     BOT_SCOPES,
     NOT_ALLOWLISTED_MESSAGE,
@@ -56,15 +56,10 @@ class _State:
         self.plays: dict[str, list[tuple[int, str]]] = {}
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Keeps test output clean (and never prints a query string holding a code)."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-class FakeSpotify:
+class FakeSpotify(FakeHttpServer):
     """Fake Spotify accounts service and Web API on one ephemeral port."""
+
+    thread_name = "fake-spotify"
 
     def __init__(
         self,
@@ -98,46 +93,10 @@ class FakeSpotify:
         self._accounts = Accounts()
         for user, offsets in self.catalogue.play_offsets.items():
             self._state.plays[user] = [(self.anchor_ms - m * 60_000, t) for m, t in offsets]
-        self._host, self._port = host, port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port)
         self.app: Flask = build_app(self)
 
-    # ---- lifecycle ----
-
-    def start(self) -> FakeSpotify:
-        """Start serving in a daemon thread; returns self."""
-        if self._server is not None:
-            return self
-        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05), name="fake-spotify", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeSpotify:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeSpotify is not started")
-        return self._server.server_port
+    # ---- lifecycle (start, stop, port: FakeHttpServer) ----
 
     @property
     def base_url(self) -> str:

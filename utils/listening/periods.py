@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from database import TIME_RANGES
@@ -163,24 +164,18 @@ def describe_range(time_range: str) -> str:
     """The period in words for a sentence: "the last 4 weeks", "2023", "March 2024", "1 Jan 2024 to 30 Jun 2024"."""
     if time_range in TIME_RANGE_WORDS:
         return TIME_RANGE_WORDS[time_range]
-    try:
-        days = _calendar_days(time_range)
-    except ValueError:
-        days = None
-    if days is None:
-        return time_range
-    first, last = days
-    if _YEAR.fullmatch(time_range):
-        return time_range
-    if _MONTH.fullmatch(time_range):
-        return f"{calendar.month_name[first.month]} {first.year}"
-    return f"{_day_words(first)} to {_day_words(last)}"
+    return _calendar_words(time_range, calendar.month_name, " to ") or time_range
 
 
 def period_label(time_range: str) -> str | None:
     """A short label for a calendar period ("2023", "Mar 2024", "1 Jan 2024 \u2013 30 Jun 2024"); None otherwise."""
+    return _calendar_words(time_range, calendar.month_abbr, " \u2013 ") if is_calendar(time_range) else None
+
+
+def _calendar_words(time_range: str, month_names: Sequence[str], between: str) -> str | None:
+    """A year, a month (named from `month_names`) or a span of days (`between` its ends); None for anything else."""
     try:
-        days = _calendar_days(time_range) if is_calendar(time_range) else None
+        days = _calendar_days(time_range)
     except ValueError:
         days = None
     if days is None:
@@ -189,8 +184,8 @@ def period_label(time_range: str) -> str | None:
     if _YEAR.fullmatch(time_range):
         return time_range
     if _MONTH.fullmatch(time_range):
-        return f"{calendar.month_abbr[first.month]} {first.year}"
-    return f"{_day_words(first)} \u2013 {_day_words(last)}"
+        return f"{month_names[first.month]} {first.year}"
+    return f"{_day_words(first)}{between}{_day_words(last)}"
 
 
 def _day_words(day: date) -> str:

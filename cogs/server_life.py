@@ -144,10 +144,12 @@ class ServerLife(BaseCog):
     @recap.autocomplete("year")
     async def recap_year_autocomplete(self, interaction: discord.Interaction,
                                       current: str) -> list[app_commands.Choice[str]]:
-        """The years the member has plays in, newest first."""
-        years = await self.bot.db.run(self.bot.db.listening_years, interaction.user.id)
-        return [app_commands.Choice(name=str(y), value=str(y)) for y in sorted(years, reverse=True)
-                if current.strip() in str(y)][:25]
+        """The years with plays, newest first: the server's when `server` is set, else the chosen member's or yours."""
+        chosen = getattr(interaction.namespace, "member", None)
+        years = await self.services.community.recap_years(
+            interaction.guild_id, interaction.user.id, chosen.id if chosen is not None else None,
+            server=bool(getattr(interaction.namespace, "server", False)))
+        return [app_commands.Choice(name=str(y), value=str(y)) for y in years if current.strip() in str(y)][:25]
 
 
 def _is_period(text: str) -> bool:

@@ -94,6 +94,19 @@ class RecapReads:
                 [*chunk, before]))
         return found
 
+    def play_span_ms(self, members: Sequence[int]) -> tuple[int, int] | None:
+        """When the earliest and the latest of these members' plays were (ms), or None without plays."""
+        earliest: int | None = None
+        latest: int | None = None
+        for chunk in chunks(list(members), 900):
+            marks = ",".join("?" * len(chunk))
+            row = self.query(f"SELECT MIN(played_at) AS earliest, MAX(played_at) AS latest FROM plays "
+                             f"WHERE discord_id IN ({marks}) AND skipped = 0", chunk)[0]
+            if row["earliest"] is not None:
+                earliest = row["earliest"] if earliest is None else min(earliest, row["earliest"])
+                latest = row["latest"] if latest is None else max(latest, row["latest"])
+        return None if earliest is None or latest is None else (earliest, latest)
+
     def latest_play_ms(self, members: Sequence[int]) -> int | None:
         """When the latest of these members' plays was (ms), or None."""
         latest: int | None = None

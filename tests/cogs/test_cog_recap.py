@@ -69,7 +69,20 @@ async def test_recap_refuses_plainly_and_suggests_years(imported: BotWorld) -> N
     record = await imported.discord.autocomplete(imported.user("carol"), imported.guild, imported.general,
                                                  "recap", {"year": ""}, focused="year")
     assert [c["value"] for c in (await record.wait_response())["data"]["choices"]] == ["2021", "2020"]
+    carol = imported.user("carol").id
+
+    async def bobs_suggestions(options: dict) -> list[str]:
+        record = await imported.discord.autocomplete(imported.user("bob"), imported.guild, imported.general,
+                                                     "recap", {"year": "", **options}, focused="year")
+        return [c["value"] for c in (await record.wait_response())["data"]["choices"]]
+
+    # Bob has no plays of his own: he is offered the years of whoever he asks about
+    assert await bobs_suggestions({}) == []
+    assert await bobs_suggestions({"member": carol}) == ["2021", "2020"]
+    assert await bobs_suggestions({"server": True}) == ["2021", "2020"]
     await imported.answer(await imported.slash("carol", "privacy visibility", {"setting": "hide"}))
+    assert await bobs_suggestions({"member": carol}) == []  # no hint about a private member's years
+    assert await bobs_suggestions({"server": True}) == []
     text = embed_text(await imported.answer(await imported.slash("bob", "recap",
                                                                  {"member": imported.user("carol").id})))
     assert "keeps their listening private" in text

@@ -59,6 +59,25 @@ class CommunityService:
         members = await self.access.require_community(guild_id)
         return await self._recap(members, year)
 
+    async def recap_years(self, guild_id: int | None, asker: int, member_id: int | None = None,
+                          server: bool = False) -> list[int]:
+        """Years worth suggesting for /recap, newest first: the server's, the named member's, or the asker's own.
+        Nothing when the asker may not see that year in music (never a hint about a private member)."""
+        if server:
+            if guild_id is None or not (self.access.on_for_bot and await self.access.community_on(guild_id)):
+                return []
+            span = await self.db.run(self.db.play_span_ms, await self.access.visible_members(guild_id))
+            if span is None:
+                return []
+            first, last = (time.gmtime(ms / 1000).tm_year for ms in span)
+            return list(range(last, first - 1, -1))
+        member_id = member_id or asker
+        try:
+            await self.access.check_can_view(guild_id, member_id, asker)
+        except BotError:
+            return []
+        return sorted(await self.db.run(self.db.listening_years, member_id), reverse=True)
+
     async def _recap(self, members: list[int], year: int | None) -> Recap:
         if year is None:
             latest = await self.db.run(self.db.latest_play_ms, members)

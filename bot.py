@@ -307,7 +307,8 @@ class MusicBot(commands.Bot):
         return {"connected": ready, "guilds": len(self.guilds),
                 "latency_ms": round(latency * 1000, 1) if ready and latency == latency and latency != float("inf") else None}
 
-    async def _dm(self, discord_id: int, embed: discord.Embed | None) -> None:
+    async def dm(self, discord_id: int, embed: discord.Embed | None) -> None:
+        """A direct message to a member, through the REST API (any process); said in the log when they refuse them."""
         if embed is None:
             return
         try:
@@ -321,7 +322,7 @@ class MusicBot(commands.Bot):
         # servers there are recorded by those processes (_record_new_members).
         self.record_member_servers(discord_id, also=guild_id)
         # A DM needs no shard: it goes through the REST API from whichever process got the callback.
-        await self._dm(discord_id, self.notices and self.notices.linked())
+        await self.dm(discord_id, self.notices and self.notices.linked())
         try:
             result = await self.services.sync.sync_member(discord_id, force=True)
             log.info("first sync after linking: %s", result.status)
@@ -330,7 +331,7 @@ class MusicBot(commands.Bot):
             log.exception("the first sync after linking failed")
             problem = "Something went wrong on my side. Please try again in a few minutes."
         if problem:  # they were told "in a minute": say it didn't work, and what to do
-            await self._dm(discord_id, self.notices and self.notices.not_fetched(problem))
+            await self.dm(discord_id, self.notices and self.notices.not_fetched(problem))
 
     async def after_source_link(self, discord_id: int, guild_id: int | None, source: str) -> None:
         """A member linked Last.fm or ListenBrainz: record the servers they share with the bot, then bring the
@@ -346,11 +347,11 @@ class MusicBot(commands.Bot):
         self._submit(self._tell_source_broken(discord_id, source, words))
 
     async def _tell_source_broken(self, discord_id: int, source: str, words: str) -> None:
-        await self._dm(discord_id, self.notices and self.notices.source_broken(source, words))
+        await self.dm(discord_id, self.notices and self.notices.source_broken(source, words))
 
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         self.record_member_servers(discord_id)
-        await self._dm(discord_id, self.notices and self.notices.imported(summary))
+        await self.dm(discord_id, self.notices and self.notices.imported(summary))
 
     # -- health, for the owner's status command -------------------------------------------------------------
 

@@ -50,6 +50,12 @@ class Notices(BaseCog):
         return embed
 
     @staticmethod
+    def history_in(source: str, words: str) -> discord.Embed:
+        """A long Last.fm or ListenBrainz history finished coming in, after its reply could no longer show it."""
+        return message_embed(f"{words} You count in every server feature now; try `/recap` or `/recommend`.",
+                             title=f"Your {SOURCE_NAMES.get(source, source)} history is in")
+
+    @staticmethod
     def imported(summary: ImportSummary) -> discord.Embed:
         return import_embed(summary)
 

@@ -4,6 +4,7 @@ and the member's reply kept up to date while their history comes in."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -16,14 +17,14 @@ from cogs.ui.embeds import error_embed, message_embed
 from cogs.ui.format import SPOTIFY_GREEN
 from cogs.ui.views import link_view
 from utils.errors import BotError
-from utils.sources.history_sync import describe_link
+from utils.sources.history_sync import BACKFILL, BROKEN, describe_link
 from utils.sources.source_links import NO_LASTFM, STATE_TTL_SECONDS
 
 if TYPE_CHECKING:
     from bot import MusicBot
 
 PROGRESS_EVERY_SECONDS = 3.0
-FOLLOW_FOR_SECONDS = 14 * 60  # an interaction's reply can be edited for 15 minutes
+LATER = "\n\nThis is a big history: I'll send you a direct message when it's all in."
 LASTFM_RED = discord.Colour(0xD51007)
 WHAT_WE_KEEP = (
     "**What I keep:** your {name} user name and every play in your history (artist, song, album, when), so you "
@@ -69,6 +70,9 @@ class ListenBrainzForm(discord.ui.Modal, title="Link ListenBrainz"):
 
 class Sources(BaseCog):
     """Link Last.fm or ListenBrainz so your whole listening history counts."""
+
+    follow_for_seconds = 14 * 60.0  # an interaction's reply can be edited for 15 minutes
+    watch_every_seconds = 30.0  # after that, how often to look for the end of a long history
 
     @commands.hybrid_group(name="link", description="Link Last.fm or ListenBrainz so your whole history counts",
                            invoke_without_command=True)
@@ -158,14 +162,21 @@ class Sources(BaseCog):
 
     async def _follow(self, message: discord.Message, discord_id: int, source: str, title: str, head: str, *,
                       view: discord.ui.View | None = None) -> None:
-        """Edit the member's reply with their history's progress until it is all in (or the reply can't be edited)."""
-        deadline = time.monotonic() + FOLLOW_FOR_SECONDS
+        """Edit the member's reply with their history's progress until it is all in; when the reply can no longer
+        be edited and the history is still coming, say so in it and send a direct message at the end."""
+        deadline = time.monotonic() + self.follow_for_seconds
         shown = None
-        while time.monotonic() < deadline:
+        while True:
             link = await self.bot.db.run(self.bot.db.source_link, discord_id, source)
             if link is None:
                 return
             text = describe_link(link).text
+            if time.monotonic() >= deadline:
+                if link["status"] == BACKFILL:
+                    with contextlib.suppress(discord.HTTPException):
+                        await message.edit(embed=self.progress_embed(title, head, text + LATER))
+                    await self._tell_when_in(discord_id, source)
+                return
             if text != shown:
                 try:
                     kwargs = {"view": view} if view is not None else {}
@@ -173,9 +184,21 @@ class Sources(BaseCog):
                 except discord.HTTPException:
                     return
                 shown, view = text, None
-            if link["status"] != "backfill":
+            if link["status"] != BACKFILL:
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
+
+    async def _tell_when_in(self, discord_id: int, source: str) -> None:
+        """Wait for a long history to be all in, then say so by direct message (a broken link says so itself)."""
+        while True:
+            await asyncio.sleep(self.watch_every_seconds)
+            link = await self.bot.db.run(self.bot.db.source_link, discord_id, source)
+            if link is None or link["status"] == BROKEN:
+                return
+            if link["status"] != BACKFILL:
+                notices = self.bot.notices
+                await self.bot.dm(discord_id, notices and notices.history_in(source, describe_link(link).text))
+                return
 
 
 async def setup(bot: MusicBot) -> None:

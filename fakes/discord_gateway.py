@@ -12,12 +12,12 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
-if TYPE_CHECKING:
-    from fakes.discord_server import FakeDiscord
+from fakes.discord_records import ChangeSignal
+from fakes.discord_world import World
 
 log = logging.getLogger("fakes.discord")
 
@@ -64,10 +64,22 @@ def event_guild(event: str, data: dict[str, Any]) -> int | None:
     return int(guild_id) if guild_id else None
 
 
+class GatewayHost(Protocol):
+    """What the gateway needs from the fake Discord that serves it (fakes.discord_server.FakeDiscord)."""
+
+    world: World
+    signal: ChangeSignal
+    token: str
+    privileged_intents: int
+
+    @property
+    def gateway_url(self) -> str: ...
+
+
 class Gateway:
     """Serves the websocket the bot's gateway client connects to."""
 
-    def __init__(self, fake: FakeDiscord, heartbeat_interval_ms: int = 41_250) -> None:
+    def __init__(self, fake: GatewayHost, heartbeat_interval_ms: int = 41_250) -> None:
         self.fake = fake
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.sessions: dict[str, GatewaySession] = {}

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from fakes.discord_messages import EPHEMERAL, LOADING, SentFile
-
-if TYPE_CHECKING:
-    from fakes.discord_server import FakeDiscord
+from fakes.discord_messages import EPHEMERAL, LOADING, MessageStore, SentFile
 
 RESPONSE_NAMES = {
     1: "pong",
@@ -50,10 +47,22 @@ class ChangeSignal:
                 continue
 
 
+class RecordHost(Protocol):
+    """What a record reads through: the fake Discord's messages, change signal and event loop
+    (fakes.discord_server.FakeDiscord)."""
+
+    store: MessageStore
+    signal: ChangeSignal
+
+    def files(self, message: dict[str, Any] | int) -> list[SentFile]: ...
+
+    def run_on_fake_loop(self, coro: Coroutine[Any, Any, Any]) -> Awaitable[Any]: ...
+
+
 class InteractionRecord:
     """One dispatched interaction and everything the bot sent back for it, exactly as Discord got it."""
 
-    def __init__(self, fake: FakeDiscord, payload: dict[str, Any], label: str) -> None:
+    def __init__(self, fake: RecordHost, payload: dict[str, Any], label: str) -> None:
         self._fake = fake
         self.payload = payload
         self.label = label

@@ -1,61 +1,33 @@
-"""The HTTP side of the fake Spotify: `build_app(fake)` makes the Flask app with the accounts-service and Web API
-routes for a `FakeSpotify` (fakes.spotify_server), which keeps the state, tokens and test controls; the routes and
-their helpers here parse requests, check tokens and scopes through it, and render answers in the shapes of Spotify's
-OpenAPI description, closed endpoints answering like they do for a new app. `api_error`, `token_error` and `ApiError`
-build the real error bodies and are shared with spotify_server; this module imports spotify_server only for type
-checking, so there is no import circle.
+"""The HTTP side of the fake Spotify: `build_app(state)` makes the Flask app with the accounts-service and Web API
+routes over a `SpotifyState` (fakes.spotify_state), which keeps the catalogue, tokens and test controls; the routes
+and their helpers here parse requests, check tokens and scopes through it, and render answers in the shapes of
+Spotify's OpenAPI description, closed endpoints answering like they do for a new app. Error bodies come from
+fakes.spotify_errors; `FakeSpotify` (fakes.spotify_server) serves this app over its state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
 
 from fakes import spotify_catalogue as cat_mod
 from fakes.spotify_catalogue import KNOWN_SCOPES, TIME_RANGES, Grant, PlaylistInfo
+from fakes.spotify_errors import ApiError, api_error, token_error
 from fakes.spotify_images import add_image_routes
-
-if TYPE_CHECKING:
-    from fakes.spotify_server import FakeSpotify
+from fakes.spotify_state import SpotifyState
 
 
-_DEFAULT_MESSAGES = {400: "Bad request", 401: "Invalid access token", 403: "Forbidden", 404: "Resource not found",
-                     429: "API rate limit exceeded", 500: "Server error", 502: "Bad gateway", 503: "Service unavailable"}
+def _playlist_json(state: SpotifyState, pid: str, api: str) -> dict:
+    info = state.playlists[pid]
+    items = cat_mod.paging(info.uris, 100, 0, _item_renderer(state, info, api), f"{api}playlists/{pid}/items", {})
+    return cat_mod.render_playlist(state.catalogue, info, items, api)
 
 
-class ApiError(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _playlist_json(fake: FakeSpotify, pid: str, api: str) -> dict:
-    info = fake.playlists[pid]
-    items = cat_mod.paging(info.uris, 100, 0, _item_renderer(fake, info, api), f"{api}playlists/{pid}/items", {})
-    return cat_mod.render_playlist(fake.catalogue, info, items, api)
-
-
-def _item_renderer(fake: FakeSpotify, info: PlaylistInfo, api: str) -> Callable[[str], dict]:
-    return lambda uri: cat_mod.render_playlist_item(fake.catalogue, info.owner, uri, fake.anchor_ms, api)
-
-
-def api_error(status: int, message: str | None = None, reason: str | None = None) -> Response:
-    """A Web API error in the real shape {"error": {"status", "message"}}."""
-    err: dict[str, Any] = {"status": status, "message": message or _DEFAULT_MESSAGES.get(status, "Error")}
-    if reason:
-        err["reason"] = reason
-    resp = jsonify({"error": err})
-    resp.status_code = status
-    return resp
-
-
-def token_error(status: int, error: str, description: str) -> Response:
-    resp = jsonify({"error": error, "error_description": description})
-    resp.status_code = status
-    return resp
+def _item_renderer(state: SpotifyState, info: PlaylistInfo, api: str) -> Callable[[str], dict]:
+    return lambda uri: cat_mod.render_playlist_item(state.catalogue, info.owner, uri, state.anchor_ms, api)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -84,16 +56,16 @@ def _lookup(table: dict[str, Any], item_id: str) -> Any:
     return table[item_id]
 
 
-def build_app(fake: FakeSpotify) -> Flask:
+def build_app(state: SpotifyState) -> Flask:
     app = Flask("fake_spotify")
-    cat = fake.catalogue
+    cat = state.catalogue
     closed = api_error  # closed endpoints answer like they do for a new app
 
     def api() -> str:
         return request.host_url + "v1/"
 
     def auth() -> Grant:
-        return fake._check_bearer(request.headers.get("Authorization"))
+        return state.check_bearer(request.headers.get("Authorization"))
 
     def track_json(track_id: str) -> dict:
         return cat_mod.render_track(cat, cat.tracks[track_id], api())
@@ -103,14 +75,14 @@ def build_app(fake: FakeSpotify) -> Flask:
         offset = _int_arg("offset", 0, 0, 100_000)
         return cat_mod.paging(items, limit, offset, render, request.base_url, dict(request.args))
 
-    add_image_routes(app, lambda: fake.image_delay)
+    add_image_routes(app, lambda: state.image_delay)
 
     @app.before_request
     def before() -> Response | None:
         path = request.environ.get("fake.original_path", request.path)
         if path.startswith("/image/"):
             return None  # the image host: no token, not in the API log, its own delay
-        return fake._record_and_fail(request.method, path, request.args.to_dict())
+        return state.record_request(request.method, path, request.args.to_dict())
 
     @app.errorhandler(ApiError)
     def on_api_error(err: ApiError) -> Response:
@@ -129,39 +101,39 @@ def build_app(fake: FakeSpotify) -> Flask:
     @app.get("/authorize")
     def authorize() -> Any:
         args = request.args.to_dict()
-        if args.get("client_id") != fake.client_id:
+        if args.get("client_id") != state.client_id:
             return Response("INVALID_CLIENT: Invalid client", status=400)
         redirect_uri = args.get("redirect_uri", "")
-        if redirect_uri not in fake.redirect_uris:
+        if redirect_uri not in state.redirect_uris:
             return Response("INVALID_CLIENT: Invalid redirect URI", status=400)
-        state = {"state": args["state"]} if "state" in args else {}
+        echo = {"state": args["state"]} if "state" in args else {}
         sep = "&" if "?" in redirect_uri else "?"
         if args.get("response_type") != "code":
-            return redirect(redirect_uri + sep + urlencode({"error": "unsupported_response_type", **state}))
+            return redirect(redirect_uri + sep + urlencode({"error": "unsupported_response_type", **echo}))
         scopes = frozenset(args.get("scope", "").replace(",", " ").split())
         if not scopes <= KNOWN_SCOPES:
-            return redirect(redirect_uri + sep + urlencode({"error": "invalid_scope", **state}))
+            return redirect(redirect_uri + sep + urlencode({"error": "invalid_scope", **echo}))
         if args.get("deny"):
-            return redirect(redirect_uri + sep + urlencode({"error": "access_denied", **state}))
+            return redirect(redirect_uri + sep + urlencode({"error": "access_denied", **echo}))
         user = args.get("login_as")
         if user is None:
             keep = {k: v for k, v in args.items() if k not in ("login_as", "deny")}
             return Response(cat_mod.authorize_page(cat.users.values(), keep), mimetype="text/html")
         if user not in cat.users:
             return Response("Unknown fake user", status=400)
-        code = fake._authorize_code(user, redirect_uri, scopes)
-        return redirect(redirect_uri + sep + urlencode({"code": code, **state}))
+        code = state.authorize_code(user, redirect_uri, scopes)
+        return redirect(redirect_uri + sep + urlencode({"code": code, **echo}))
 
     @app.post("/api/token")
     def token() -> Any:
         form = request.form.to_dict()
-        if not fake._check_client(request.headers.get("Authorization"), form):
+        if not state.check_client(request.headers.get("Authorization"), form):
             return token_error(401, "invalid_client", "Invalid client")
         grant = form.get("grant_type")
         if grant == "authorization_code":
-            result = fake._exchange_code(form.get("code", ""), form.get("redirect_uri", ""))
+            result = state.exchange_code(form.get("code", ""), form.get("redirect_uri", ""))
         elif grant == "refresh_token":
-            result = fake._refresh(form.get("refresh_token", ""))
+            result = state.refresh(form.get("refresh_token", ""))
         else:
             return token_error(400, "unsupported_grant_type", f"grant_type must be authorization_code or "
                                                                f"refresh_token, not {grant!r}")
@@ -192,7 +164,7 @@ def build_app(fake: FakeSpotify) -> Flask:
     def recently_played() -> Any:
         token = auth()
         _need_scope(token, "user-read-recently-played")
-        return jsonify(_recent_page(fake, token.user, api()))
+        return jsonify(_recent_page(state, token.user, api()))
 
     # ---- Web API: the catalogue ----
 
@@ -282,28 +254,28 @@ def build_app(fake: FakeSpotify) -> Flask:
             raise ApiError(api_error(400, "Missing required field: name"))
         public = bool(body.get("public", True))
         _need_scope(token, "playlist-modify-public" if public else "playlist-modify-private")
-        pid = fake._create_playlist(token.user, body["name"], public, bool(body.get("collaborative", False)),
+        pid = state.create_playlist(token.user, body["name"], public, bool(body.get("collaborative", False)),
                                     body.get("description"))
-        resp = jsonify(_playlist_json(fake, pid, api()))
+        resp = jsonify(_playlist_json(state, pid, api()))
         resp.status_code = 201
         return resp
 
     @app.get("/v1/playlists/<playlist_id>")
     def get_playlist(playlist_id: str) -> Any:
         auth()
-        _lookup(fake.playlists, playlist_id)
-        return jsonify(_playlist_json(fake, playlist_id, api()))
+        _lookup(state.playlists, playlist_id)
+        return jsonify(_playlist_json(state, playlist_id, api()))
 
     @app.get("/v1/playlists/<playlist_id>/items")
     def playlist_items(playlist_id: str) -> Any:
         auth()
-        info = _lookup(fake.playlists, playlist_id)
-        return jsonify(page_of(info.uris, _item_renderer(fake, info, api()), 20, 50))
+        info = _lookup(state.playlists, playlist_id)
+        return jsonify(page_of(info.uris, _item_renderer(state, info, api()), 20, 50))
 
     @app.post("/v1/playlists/<playlist_id>/items")
     def add_items(playlist_id: str) -> Any:
         token = auth()
-        info = _lookup(fake.playlists, playlist_id)
+        info = _lookup(state.playlists, playlist_id)
         if token.user != info.owner and not info.collaborative:
             raise ApiError(api_error(403, "You cannot add items to a playlist you don't own."))
         _need_scope(token, "playlist-modify-public" if info.public else "playlist-modify-private")
@@ -316,7 +288,7 @@ def build_app(fake: FakeSpotify) -> Flask:
             parts = uri.split(":")
             if len(parts) != 3 or parts[:2] != ["spotify", "track"] or parts[2] not in cat.tracks:
                 raise ApiError(api_error(400, "Payload contains a non-existing ID"))
-        snapshot = fake._add_items(playlist_id, uris, position)
+        snapshot = state.add_items(playlist_id, uris, position)
         resp = jsonify({"snapshot_id": cat_mod.snapshot_id(playlist_id, snapshot)})
         resp.status_code = 201
         return resp
@@ -345,21 +317,21 @@ def _parse_uris() -> tuple[list[str], int | None]:
     return body, position
 
 
-def _recent_page(fake: FakeSpotify, user: str, api: str) -> dict:
+def _recent_page(state: SpotifyState, user: str, api: str) -> dict:
     """Recently played, newest first, with `after`/`before` cursors in Unix ms (like the real service)."""
     limit = _int_arg("limit", 20, 1, 50)
     after = _int_arg("after", 0, 0, 10**14) if "after" in request.args else None
     before = _int_arg("before", 0, 0, 10**14) if "before" in request.args else None
     if after is not None and before is not None:
         raise ApiError(api_error(400, "Only one of after and before may be given"))
-    visible = fake._recent(user)
+    visible = state.recent_plays(user)
     chunk, more = cat_mod.recent_window(visible, limit, after, before)
     cursors = {"after": str(chunk[-1][0]), "before": str(chunk[0][0])} if chunk else None
     key = "after" if after is not None else "before"
     query = request.args.to_dict()
     return {
         "href": request.base_url + ("?" + urlencode(query) if query else ""),
-        "items": [cat_mod.render_play(fake.catalogue, ms, tid, api) for ms, tid in reversed(chunk)],
+        "items": [cat_mod.render_play(state.catalogue, ms, tid, api) for ms, tid in reversed(chunk)],
         "limit": limit,
         "next": request.base_url + "?" + urlencode({key: cursors[key], "limit": limit}) if more and cursors else None,
         "cursors": cursors,

@@ -24,7 +24,7 @@ def listen(db: Database, discord_id: int, track_id: str, artist: str, title: str
 
 
 def model_tracks(model: community_model.CommunityModel, discord_id: int) -> set[str]:
-    return set(model.track_weights.get(discord_id, {}))
+    return set(model.tracks_of(discord_id))
 
 
 def fit_paused_after_reading(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:

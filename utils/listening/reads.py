@@ -92,7 +92,7 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
     """The same weights as `interaction_weights(db, members, "tracks", now)`, summed by the database (plays, per
     age band) and kept as arrays: members with no weight are left out, in ascending id order. Blocking."""
     ids = sorted(set(member_ids))
-    row_of = {m: i for i, m in enumerate(ids)}
+    id_array = np.array(ids, dtype=np.int64)
     item_of: dict[str, int] = {}  # track key -> column
     column_of: dict[str, int] = {}  # song id -> its key's column (-1: no stored song, left out as the join did)
     now_ms = int(now * 1000)
@@ -107,7 +107,7 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
 
     def add(members: Sequence[int], cols: np.ndarray, weights: Sequence[float]) -> None:
         size = len(members)
-        rows = np.fromiter(map(row_of.__getitem__, members), np.int32, size)
+        rows = np.searchsorted(id_array, np.fromiter(members, np.int64, size)).astype(np.int32)
         values = np.fromiter(weights, np.float64, size)
         known = cols >= 0
         parts.append((rows[known], cols[known], values[known]) if not known.all() else (rows, cols, values))
@@ -120,13 +120,17 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
         return np.fromiter(map(column_of.__getitem__, track_ids), np.int32, len(track_ids))
 
     chunks = [ids[start:start + MEMBERS_PER_READ] for start in range(0, len(ids), MEMBERS_PER_READ)]
-    # The next slice is read on a database thread (the server summing, the thread waiting on it) while this one is
-    # turned into arrays here: only two slices' rows are held at once.
-    pending = db.submit(read, chunks[0]) if chunks else None
+    # On a server, the next slice is read on a database thread (the server summing, the thread waiting on it) while
+    # this one is turned into arrays here: only two slices' rows are held at once. SQLite works inside this process
+    # and lets go of Python at every row, so a second thread there would only queue for it: it reads in turn.
+    ahead = db.dialect.name != "sqlite"
+    pending = db.submit(read, chunks[0]) if chunks and ahead else None
     for index in range(len(chunks)):
-        assert pending is not None
-        plays, tops = pending.result()
-        pending = db.submit(read, chunks[index + 1]) if index + 1 < len(chunks) else None
+        if pending is None:
+            plays, tops = read(chunks[index])
+        else:
+            plays, tops = pending.result()
+            pending = db.submit(read, chunks[index + 1]) if index + 1 < len(chunks) else None
         if plays:
             members, songs, weights = zip(*plays, strict=True)
             add(members, columns_of_songs(songs), weights)

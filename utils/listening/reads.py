@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +52,8 @@ def band_weight(start_days: float, end_days: float | None) -> float:
 
 
 MEMBERS_PER_READ = 1_000
+# Slices a database server sums at once for the community model's read (each on a connection of its own).
+READS_AHEAD = 2
 
 
 def interaction_weights(db: Database, member_ids: Sequence[int], kind: str, now: float) -> dict[int, dict[str, float]]:
@@ -120,17 +122,18 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
         return np.fromiter(map(column_of.__getitem__, track_ids), np.int32, len(track_ids))
 
     chunks = [ids[start:start + MEMBERS_PER_READ] for start in range(0, len(ids), MEMBERS_PER_READ)]
-    # On a server, the next slice is read on a database thread (the server summing, the thread waiting on it) while
-    # this one is turned into arrays here: only two slices' rows are held at once. SQLite works inside this process
-    # and lets go of Python at every row, so a second thread there would only queue for it: it reads in turn.
-    ahead = db.dialect.name != "sqlite"
-    pending = db.submit(read, chunks[0]) if chunks and ahead else None
+    # On a server, the next slices are summed there (on database threads, waiting on it) while this one is turned
+    # into arrays here: at most READS_AHEAD + 1 slices' rows are held at once. SQLite works inside this process and
+    # lets go of Python at every row, so more threads there would only queue for it: it reads its slices in turn.
+    ahead = READS_AHEAD if db.dialect.name != "sqlite" else 0
+    pending = deque(db.submit(read, chunk) for chunk in chunks[:ahead])
     for index in range(len(chunks)):
-        if pending is None:
+        if not pending:
             plays, tops = read(chunks[index])
         else:
-            plays, tops = pending.result()
-            pending = db.submit(read, chunks[index + 1]) if index + 1 < len(chunks) else None
+            plays, tops = pending.popleft().result()
+            if index + ahead < len(chunks):
+                pending.append(db.submit(read, chunks[index + ahead]))
         if plays:
             members, songs, weights = zip(*plays, strict=True)
             add(members, columns_of_songs(songs), weights)

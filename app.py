@@ -38,7 +38,7 @@ def build_services(db: Database, settings: Settings, *, source_options: dict[str
     sync = SyncService(db, auth, settings, **sync_options)
     workers = EngineWorkers()
     access = CommunityAccess(db, settings)
-    community = CommunityService(db, access, ModelCache(), workers)
+    community = CommunityService(db, access, ModelCache(background=workers.start_fit), workers)
     music = MusicService(db, auth, settings, community, workers)
     playlists = PlaylistService(db, auth, settings, access)
     privacy = PrivacyService(db, auth)

@@ -1,12 +1,13 @@
 """A server's community model, read from the database and fitted, as members grow: time and peak memory.
 
-Run: python scripts/bench_community_model.py [--postgres URL] [--members 1000,5000,20000] [--items 300]
+Run: python scripts/bench_community_model.py [--postgres URL] [--members 1000,5000,20000] [--items 300] [--baseline]
 Each size runs in a process of its own (so its peak memory is its own): the members' listening (--items distinct
 songs each, Zipf-like popularity over 50,000 songs, one play each at any age over a year) is written straight into a throwaway
-PostgreSQL schema (or a SQLite file without --postgres), then `fit_community` reads it through the bot's own
-queries and fits the hybrid, on one thread as the bot's fitting threads do, while the old model stays in the cache
-(`ModelCache.peek` answers from it throughout). Prints seconds and the process's peak memory, beside its memory
-before the fit.
+PostgreSQL schema (or a SQLite file without --postgres). Then a model past its time limit sits in the cache and a
+command asks for it every 10 ms (`ModelCache.serve`): each is answered at once by the old model while one background
+refit reads the listening through the bot's own queries and fits the hybrid; the time is until the new model answers.
+Prints seconds (and the read alone, timed first), the process's peak memory beside its memory before the refit, and
+with --baseline the read as it was before (a dict per member) in a process of its own, for comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -62,46 +62,64 @@ def build(target: str, members: int, items: int) -> None:
 
 
 def fit(target: str, members: int) -> dict[str, float]:
-    """Read and fit once, as a stale model would be refitted; the old model answers peek() meanwhile."""
-    from utils.music.community_model import CommunityModel, ModelCache, fit_community
-
+    """A stale model is served while ONE background refit reads and fits; the new one then takes its place."""
     from database import Database
+    from utils.community.model import CommunityModel, ModelCache
+    from utils.listening.reads import track_weight_arrays
 
     db = Database(target).open()
     ids = db.visible_members(GUILD)
     assert len(ids) == members, (len(ids), members)
-    cache = ModelCache(ttl=3600)
-    old = CommunityModel(GUILD, tuple(sorted(ids)), {}, None, time.time())
-    cache._models[GUILD] = old  # the model being served while the new one fits
-    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    served, done = [0], threading.Event()
-
-    def serve() -> None:
-        while not done.is_set():
-            assert cache.peek(GUILD, ids) is old
-            served[0] += 1
-            time.sleep(0.01)
-
-    server = threading.Thread(target=serve)
-    server.start()
-    from utils.listening.reads import interaction_weights
-
+    warm_up(db)
     start = time.perf_counter()
-    interaction_weights(db, ids, "tracks", time.time())  # the read alone, to say where the time goes
+    track_weight_arrays(db, ids, time.time())  # the read alone, to say where the time goes
     read_seconds = time.perf_counter() - start
+    cache = ModelCache(ttl=300)
+    old = CommunityModel(GUILD, tuple(sorted(ids)), frozenset(), None, time.time() - 600)  # past its time limit
+    cache._models[GUILD] = old
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    served, slowest = 0, 0.0
     start = time.perf_counter()
-    model = fit_community(db, GUILD, ids, time.time())
+    while True:  # a command every 10 ms: each is answered at once, by the old model until the new one is in
+        asked = time.perf_counter()
+        model = cache.serve(db, GUILD, ids, time.time())
+        slowest = max(slowest, time.perf_counter() - asked)
+        assert model is not None
+        if model is not old:
+            break
+        served += 1
+        time.sleep(0.01)
     seconds = time.perf_counter() - start
-    done.set()
-    server.join()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    interactions = sum(len(w) for w in model.track_weights.values())
     db.close()
     return {"seconds": seconds, "read_seconds": read_seconds, "before_mb": before_mb, "peak_mb": peak_mb,
-            "interactions": interactions, "served": served[0]}
+            "interactions": model.interactions, "served": served, "slowest_ms": slowest * 1000}
 
 
-def one_size(postgres: str | None, members: int, items: int) -> dict[str, float]:
+def warm_up(db: object) -> None:
+    """Read the listening once untimed, so both ways start with it in the cache (the first read after set-up is
+    slower, whichever way comes first)."""
+    db.scalar("SELECT COUNT(*), MAX(played_at), MAX(track_id) FROM plays")  # type: ignore[attr-defined]
+    db.scalar("SELECT COUNT(*) FROM tracks WHERE name_key <> ''")  # type: ignore[attr-defined]
+
+
+def old_read(target: str) -> dict[str, float]:
+    """The read as it was before (a dict per member, then a tuple per weight into the engine's matrix): a baseline."""
+    from database import Database
+    from utils.engine.data import Interactions
+    from utils.listening.reads import interaction_weights, triples
+
+    db = Database(target).open()
+    ids = db.visible_members(GUILD)
+    warm_up(db)
+    start = time.perf_counter()
+    Interactions.from_triples(triples(interaction_weights(db, ids, "tracks", time.time())))
+    seconds = time.perf_counter() - start
+    db.close()
+    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def one_size(postgres: str | None, members: int, items: int, baseline: bool) -> dict[str, float]:
     """Build and fit one size, each in a new process."""
     here = [sys.executable, __file__]
     with tempfile.TemporaryDirectory(prefix="bench-community-") as folder:
@@ -111,7 +129,11 @@ def one_size(postgres: str | None, members: int, items: int) -> dict[str, float]
             subprocess.run([*here, "--build", target, str(members), str(items)], check=True)
             built = time.perf_counter() - started
             out = subprocess.run([*here, "--fit", target, str(members)], check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            if baseline:
+                out = subprocess.run([*here, "--old-read", target], check=True, capture_output=True, text=True)
+                old = json.loads(out.stdout.strip().splitlines()[-1])
+                result["old_seconds"], result["old_peak_mb"] = old["seconds"], old["peak_mb"]
     result["built"] = built
     return result
 
@@ -131,8 +153,11 @@ def main() -> int:
     parser.add_argument("--postgres", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--members", default="1000,5000,20000")
     parser.add_argument("--items", type=int, default=300)
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time the read as it was before (a dict per member), in a process of its own")
     parser.add_argument("--build", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--fit", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--old-read", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build:
         build(args.build[0], int(args.build[1]), int(args.build[2]))
@@ -140,14 +165,22 @@ def main() -> int:
     if args.fit:
         print(json.dumps(fit(args.fit[0], int(args.fit[1]))))
         return 0
+    if args.old_read:
+        print(json.dumps(old_read(args.old_read)))
+        return 0
     where = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"Community model fit on {where}, {args.items} songs a member (read + fit, one process each size):")
-    print("  members   interactions   read+fit (read alone)   memory before -> peak   old model answered meanwhile")
+    print(f"Community model on {where}, {args.items} songs a member; a stale model answers while one background "
+          "refit reads and fits (one process each size):")
+    print("  members   interactions   refit (read alone)   memory before -> peak   old model answered (slowest)"
+          + ("   before: read into dicts + matrix (peak)" if args.baseline else ""))
     for members in (int(n) for n in args.members.split(",")):
-        r = one_size(args.postgres, members, args.items)
-        print(f"  {members:>7,}   {int(r['interactions']):>12,}   {r['seconds']:>6.1f} s ({r['read_seconds']:>5.1f} s)   "
-              f"{r['before_mb']:>6.0f} MB -> {r['peak_mb']:>5.0f} MB   {int(r['served']):,} times "
-              f"(set-up {r['built']:.0f} s)")
+        r = one_size(args.postgres, members, args.items, args.baseline)
+        line = (f"  {members:>7,}   {int(r['interactions']):>12,}   {r['seconds']:>5.1f} s ({r['read_seconds']:>5.1f} s)   "
+                f"{r['before_mb']:>6.0f} MB -> {r['peak_mb']:>5.0f} MB   {int(r['served']):>5,} times "
+                f"({r['slowest_ms']:.1f} ms)")
+        if args.baseline:
+            line += f"   {r['old_seconds']:>5.1f} s ({r['old_peak_mb']:.0f} MB)"
+        print(line + f"   [set-up {r['built']:.0f} s]", flush=True)
     return 0
 
 

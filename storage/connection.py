@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
@@ -130,6 +130,19 @@ class Connections:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Start a blocking read on the pool from plain (non-async) code, e.g. the next slice of a long read while
+        the caller works on the last one. On one of the pool's own threads it runs at once (waiting there on the
+        pool could wait for ever)."""
+        if threading.current_thread().name.startswith("db_"):
+            done: Future[T] = Future()
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as error:  # handed to the caller through the Future, as the pool would
+                done.set_exception(error)
+            return done
+        return self._pool.submit(fn, *args, **kwargs)
+
     async def run_write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a long write (many rows in one transaction) on the writer thread and await its result."""
         loop = asyncio.get_running_loop()
@@ -141,6 +154,13 @@ class Connections:
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def tuples(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples, for bulk reads of millions of rows (no per-row dict)."""
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()

@@ -19,6 +19,7 @@ class ListeningReads:
     """Listening queries, mixed into Database (which supplies `query`)."""
 
     query: Callable[..., list[dict[str, Any]]]  # Database.query
+    tuples: Callable[..., list[tuple[Any, ...]]]  # Database.tuples
     dialect: Dialect  # Database.dialect
 
     def top_rows(self, discord_ids: Sequence[int], kind: str) -> list[dict[str, Any]]:
@@ -67,6 +68,42 @@ class ListeningReads:
             f"JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id IN ({marks}) AND p.skipped = 0 "
             f"AND p.played_at >= 0 GROUP BY p.discord_id, key, band",
             [*cutoffs_ms, *discord_ids])
+
+    def weighted_track_plays(self, discord_ids: Sequence[int], cutoffs_ms: Sequence[int],
+                             band_weights: Sequence[float]) -> list[tuple[int, str, float]]:
+        """Listens (skips excluded) summed per member and song id in the database, each weighted by its age band:
+        plain `(discord_id, track_id, weight)` tuples (the community model's bulk read; `track_name_keys` names
+        the songs, once per song rather than once per member and song).
+
+        `cutoffs_ms` go newest first (as in `play_counts_by_age`); a play in band i weighs `band_weights[i]`.
+        """
+        if not discord_ids:
+            return []
+        marks = ",".join("?" * len(discord_ids))
+        weight = "CASE " + " ".join("WHEN played_at >= ? THEN ?" for _ in cutoffs_ms) + " ELSE ? END"
+        bands = [value for cutoff, factor in zip(cutoffs_ms, band_weights, strict=False) for value in (cutoff, factor)]
+        return self.tuples(
+            f"SELECT discord_id, track_id, SUM({weight}) FROM plays WHERE discord_id IN ({marks}) AND skipped = 0 "
+            "AND played_at >= 0 GROUP BY discord_id, track_id",
+            [*bands, float(band_weights[len(cutoffs_ms)]), *discord_ids])
+
+    def track_name_keys(self, track_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """`(track_id, name_key)` of the stored songs among these ids."""
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(track_ids), 5_000):
+            part = track_ids[start:start + 5_000]
+            out += self.tuples(f"SELECT track_id, name_key FROM tracks WHERE track_id IN ({','.join('?' * len(part))})",
+                               list(part))
+        return out
+
+    def top_track_ranks(self, discord_ids: Sequence[int]) -> list[tuple[int, str, str, int]]:
+        """Top-list rows of tracks as plain `(discord_id, key, time_range, rank)` tuples (the bulk read's other half)."""
+        if not discord_ids:
+            return []
+        marks = ",".join("?" * len(discord_ids))
+        return self.tuples(
+            f"SELECT tt.discord_id, t.name_key, tt.time_range, tt.rank FROM top_tracks tt "
+            f"JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id IN ({marks})", list(discord_ids))
 
     def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
         """All-time (year None) or one year's most played tracks or artists of one member."""

@@ -32,6 +32,10 @@ class EngineWorkers:
         """Run a model fit on the fitting threads."""
         return await asyncio.get_running_loop().run_in_executor(self._fitter, functools.partial(fn, *args))
 
+    def start_fit(self, job: Callable[[], object]) -> None:
+        """Queue a background fit on the fitting threads without waiting for it (a stale model's refit)."""
+        self._fitter.submit(job)
+
     def close(self) -> None:
         """Stop the threads: queued work is dropped, running work finishes (it may be using the database, which must
         stay open until then). Blocking."""

@@ -7,16 +7,20 @@ fitted on the guild's VISIBLE members only; a hidden member is folded in (their 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from database import Database
 from utils.engine.autotune import SelfTuner
 from utils.engine.data import Context, Interactions
 from utils.engine.hybrid import Hybrid
-from utils.listening.reads import interaction_weights, triples
+from utils.listening.reads import track_weight_arrays
+from utils.logger import get_logger
+
+log = get_logger(__name__)
 
 # How much of each engine source a mode wants ("catalogue" = more from your own artists).
 MODE_WEIGHTS: dict[str, dict[str, float]] = {
@@ -34,31 +38,43 @@ def artist_of(track_key: str) -> str:
 
 @dataclass
 class CommunityModel:
-    """A guild's fitted model plus the visible members' weights it was fitted on."""
+    """A guild's fitted model, the visible members it was fitted for, and which of them had listening in it."""
 
     guild_id: int | None
     members: tuple[int, ...]
-    track_weights: dict[int, dict[str, float]]
+    listeners: frozenset[int]
     model: Hybrid | None
     fitted_at: float
     names: dict[int, str] = field(default_factory=dict)
 
     def has(self, discord_id: int) -> bool:
-        return discord_id in self.track_weights
+        """Whether this member's listening is a row of the fitted matrix (else it is folded in as history)."""
+        return discord_id in self.listeners
+
+    def tracks_of(self, discord_id: int) -> dict[str, float]:
+        """The track weights the model holds for one member (empty when they are not in it)."""
+        data = self.model.data if self.model is not None else None
+        return {str(k): w for k, w in data.history_of(discord_id).items()} if data is not None else {}
+
+    @property
+    def interactions(self) -> int:
+        """How many (member, song) weights the model was fitted on."""
+        data = self.model.data if self.model is not None else None
+        return int(data.matrix.nnz) if data is not None else 0
 
 
 def fit_community(db: Database, guild_id: int | None, members: Iterable[int], now: float,
                   tuner: SelfTuner | None = None) -> CommunityModel:
     """Fit the hybrid on these (visible) members' track weights, with the guild's last tuning if any. Blocking."""
     members = tuple(sorted(set(members)))
-    weights = interaction_weights(db, list(members), "tracks", now)
+    weights = track_weight_arrays(db, members, now)
     names = db.display_names(members)
     model: Hybrid | None = None
-    rows = triples(weights)
-    if rows:
-        data = Interactions.from_triples(rows)
+    if weights.members:
+        data = Interactions.from_arrays(weights.rows, weights.cols, weights.weights, weights.members, weights.items)
+        del weights.rows, weights.cols, weights.weights  # the matrix holds them now
         model = tuner.fit(guild_id, data) if tuner is not None else Hybrid().fit(data)
-    return CommunityModel(guild_id, members, weights, model, time.time(), names)
+    return CommunityModel(guild_id, members, frozenset(weights.members), model, time.time(), names)
 
 
 def with_mode(model: Hybrid, mode: str) -> Hybrid:
@@ -107,15 +123,21 @@ def make_context(*, labels: Mapping[str, str], names: Mapping[int, str], catalog
 
 
 class ModelCache:
-    """Fitted community models per guild for `ttl` seconds; dropped when its visible members change."""
+    """Fitted community models per guild. A model older than `ttl`, or missing members who joined since, still
+    answers at once while ONE refit per guild runs in the background (`background(job)` starts it: the fitting
+    threads in the bot, a thread of its own by default), then takes its place. A model that holds someone who is no
+    longer among the members (they left or hid) is never served, and a member's erasure, privacy change or new
+    listening drops every model their data went into (`forget_member`): the next request fits again first."""
 
-    def __init__(self, ttl: float = 300.0) -> None:
+    def __init__(self, ttl: float = 300.0, background: Callable[[Callable[[], None]], object] | None = None) -> None:
         self.ttl = ttl
+        self.background = background or _own_thread
         self._models: dict[int | None, CommunityModel] = {}
         self._lock = threading.Lock()
         self._fit_locks: dict[int | None, threading.Lock] = {}
         # Fits under way, by guild: their members, and whether data changed under them (then not kept).
         self._fitting: dict[int | None, tuple[tuple[int, ...], list[bool]]] = {}
+        self._refitting: set[int | None] = set()  # guilds with a background refit queued or running
         self.tuner = SelfTuner()  # each guild's engine settings, tuned in the background on its own listening
 
     def peek(self, guild_id: int, members: Iterable[int]) -> CommunityModel | None:
@@ -127,15 +149,49 @@ class ModelCache:
             return cached
         return None
 
-    def get(self, db: Database, guild_id: int, members: Iterable[int], now: float) -> CommunityModel:
-        """The guild's model for exactly these members, fitting it (once, under a lock) when missing or old."""
+    def serve(self, db: Database, guild_id: int, members: Iterable[int], now: float) -> CommunityModel | None:
+        """A model to answer with now, never waiting for a fit: the cached one if everyone in it is still among
+        `members` (if it is old or lacks newcomers, one background refit starts); None when a fit must come first."""
+        members = tuple(sorted(set(members)))
+        with self._lock:
+            cached = self._models.get(guild_id)
+            if cached is None or not set(cached.members).issubset(members):
+                return None
+            if (cached.members == members and time.time() - cached.fitted_at < self.ttl) or guild_id in self._refitting:
+                return cached
+            self._refitting.add(guild_id)
+        try:
+            self.background(functools.partial(self._refit, db, guild_id, members, now, time.time()))
+        except BaseException:
+            with self._lock:
+                self._refitting.discard(guild_id)
+            raise
+        return cached
+
+    def _refit(self, db: Database, guild_id: int, members: tuple[int, ...], now: float, asked_at: float) -> None:
+        """The background refit: fit unless a fit since the request already did; a failure keeps the old model."""
+        try:
+            self.get(db, guild_id, members, now, newer_than=asked_at)
+        except Exception:  # the old model goes on answering; the next request tries again
+            log.exception("Refitting the community model of guild %s failed", guild_id)
+        finally:
+            with self._lock:
+                self._refitting.discard(guild_id)
+
+    def get(self, db: Database, guild_id: int, members: Iterable[int], now: float, *,
+            newer_than: float | None = None) -> CommunityModel:
+        """The guild's model for exactly these members, fitting it (once, under a lock) when missing or old; with
+        `newer_than`, a model fitted after that time for no one outside `members` will do."""
         members = tuple(sorted(set(members)))
         with self._lock:
             fit_lock = self._fit_locks.setdefault(guild_id, threading.Lock())
-        with fit_lock:  # two commands at once fit once
+        with fit_lock:  # two commands at once, or a command and a background refit, fit once
             with self._lock:
                 cached = self._models.get(guild_id)
             if cached and cached.members == members and time.time() - cached.fitted_at < self.ttl:
+                return cached
+            if (cached and newer_than is not None and cached.fitted_at > newer_than
+                    and set(cached.members).issubset(members)):
                 return cached
             changed = [False]
             with self._lock:
@@ -163,10 +219,14 @@ class ModelCache:
                     changed[0] = True
 
     def forget_member(self, discord_id: int) -> None:
-        """Drop every model this member's data went into (after erasure or a sync)."""
+        """Drop every model this member's data went into (after erasure, a privacy change or a sync), at once."""
         with self._lock:
             for guild_id in [g for g, m in self._models.items() if discord_id in m.members]:
                 del self._models[guild_id]
             for members, changed in self._fitting.values():
                 if discord_id in members:
                     changed[0] = True
+
+
+def _own_thread(job: Callable[[], None]) -> None:
+    threading.Thread(target=job, name="community-refit", daemon=True).start()

@@ -102,8 +102,9 @@ class CommunityService:
         return [(member, m.score, [names[k] for k in m.artists]) for member, m in found]
 
     async def model(self, guild_id: int, members: list[int], now: float) -> CommunityModel:
-        """The server's fitted model: the cached one, or fitted on the fitting threads."""
-        model = self.models.peek(guild_id, members)
+        """The server's fitted model: the cached one (an old one answers while it is refitted in the background), or
+        fitted on the fitting threads first when there is none that may be served."""
+        model = self.models.serve(self.db, guild_id, members, now)
         if model is None:
             model = await self.workers.fit(self.models.get, self.db, guild_id, members, now)
         return model

@@ -150,6 +150,14 @@ class Interactions:
             out.last_seen = np.array([seen.get((i, j), 0.0) for i, j in zip(coo.row.tolist(), coo.col.tolist(), strict=True)])
         return out
 
+    @classmethod
+    def from_arrays(cls, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, users: Sequence[User],
+                    items: Sequence[Item]) -> Interactions:
+        """The matrix straight from aligned arrays (row = index in `users`, col = index in `items`; repeated pairs
+        add up), for data too big for a tuple per weight. Weights must be positive."""
+        matrix = sp.csr_matrix((weights, (rows, cols)), shape=(len(users), len(items)), dtype=np.float64)
+        return cls(matrix, users, items)
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.matrix.shape

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from database import Database
 from storage.keys import artist_key
@@ -50,6 +52,8 @@ def band_weight(start_days: float, end_days: float | None) -> float:
 
 
 MEMBERS_PER_READ = 1_000
+# Slices a database server sums at once for the community model's read (each on a connection of its own).
+READS_AHEAD = 2
 
 
 def interaction_weights(db: Database, member_ids: Sequence[int], kind: str, now: float) -> dict[int, dict[str, float]]:
@@ -72,6 +76,95 @@ def interaction_weights(db: Database, member_ids: Sequence[int], kind: str, now:
             key = row["key"] if kind == "tracks" else artist_key(row["key"])
             weights[row["discord_id"]][key] += factors[row["band"]] * row["plays"]
     return {m: dict(w) for m, w in weights.items() if w}
+
+
+@dataclass
+class WeightArrays:
+    """Every member's track weights as three aligned arrays (row = index in `members`, col = index in `items`),
+    the engine's sparse matrix without a dict per member. A (row, col) pair may repeat: its weights add up."""
+
+    members: list[int]
+    items: list[str]
+    rows: np.ndarray
+    cols: np.ndarray
+    weights: np.ndarray
+
+
+def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> WeightArrays:
+    """The same weights as `interaction_weights(db, members, "tracks", now)`, summed by the database (plays, per
+    age band) and kept as arrays: members with no weight are left out, in ascending id order. Blocking."""
+    ids = sorted(set(member_ids))
+    id_array = np.array(ids, dtype=np.int64)
+    item_of: dict[str, int] = {}  # track key -> column
+    column_of: dict[str, int] = {}  # song id -> its key's column (-1: no stored song, left out as the join did)
+    now_ms = int(now * 1000)
+    cutoffs = [now_ms - end * DAY_MS for _, end in PLAY_BANDS_DAYS if end is not None]
+    factors = [band_weight(start, end) for start, end in PLAY_BANDS_DAYS]
+    top_weight: dict[tuple[str, int], float] = {}
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def read(chunk: Sequence[int]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with db.reading():
+            return db.weighted_track_plays(chunk, cutoffs, factors), db.top_track_ranks(chunk)
+
+    def add(members: Sequence[int], cols: np.ndarray, weights: Sequence[float]) -> None:
+        size = len(members)
+        rows = np.searchsorted(id_array, np.fromiter(members, np.int64, size)).astype(np.int32)
+        values = np.fromiter(weights, np.float64, size)
+        known = cols >= 0
+        parts.append((rows[known], cols[known], values[known]) if not known.all() else (rows, cols, values))
+
+    def columns_of_songs(track_ids: Sequence[str]) -> np.ndarray:
+        new = list(set(track_ids).difference(column_of))
+        if new:
+            column_of.update(dict.fromkeys(new, -1))
+            column_of.update((t, item_of.setdefault(key, len(item_of))) for t, key in db.track_name_keys(new))
+        return np.fromiter(map(column_of.__getitem__, track_ids), np.int32, len(track_ids))
+
+    chunks = [ids[start:start + MEMBERS_PER_READ] for start in range(0, len(ids), MEMBERS_PER_READ)]
+    # On a server, the next slices are summed there (on database threads, waiting on it) while this one is turned
+    # into arrays here: at most READS_AHEAD + 1 slices' rows are held at once. SQLite works inside this process and
+    # lets go of Python at every row, so more threads there would only queue for it: it reads its slices in turn.
+    ahead = READS_AHEAD if db.dialect.name != "sqlite" else 0
+    pending = deque(db.submit(read, chunk) for chunk in chunks[:ahead])
+    for index in range(len(chunks)):
+        if not pending:
+            plays, tops = read(chunks[index])
+        else:
+            plays, tops = pending.popleft().result()
+            if index + ahead < len(chunks):
+                pending.append(db.submit(read, chunks[index + ahead]))
+        if plays:
+            members, songs, weights = zip(*plays, strict=True)
+            add(members, columns_of_songs(songs), weights)
+        if tops:
+            members, keys, ranges, ranks = zip(*tops, strict=True)
+            cols = np.fromiter([item_of.setdefault(k, len(item_of)) for k in keys], np.int32, len(keys))
+            add(members, cols, [top_weight.get(rr) or top_weight.setdefault(rr, _top_weight(*rr))
+                                for rr in zip(ranges, ranks, strict=True)])
+        del plays, tops
+    return _compact(ids, list(item_of), parts)
+
+
+def _top_weight(time_range: str, rank: int) -> float:
+    return TOP_SCALE * RANGE_WEIGHT.get(time_range, 0.5) * rank_weight(rank)
+
+
+def _compact(ids: list[int], items: list[str], parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> WeightArrays:
+    """One set of arrays, positive weights only, rows renumbered over the members who have any."""
+    if not parts:
+        empty = np.empty(0, np.int32)
+        return WeightArrays([], [], empty, empty, np.empty(0, np.float64))
+    rows, cols, weights = (np.concatenate(column) for column in zip(*parts, strict=True))
+    keep = weights > 0
+    if not keep.all():  # never from stored listening today (every weight is positive), kept for safety
+        rows, cols, weights = rows[keep], cols[keep], weights[keep]
+        heard = np.unique(cols)
+        items = [items[j] for j in heard.tolist()]
+        cols = np.searchsorted(heard, cols).astype(np.int32)
+    present = np.unique(rows)
+    return WeightArrays([ids[i] for i in present.tolist()], items, np.searchsorted(present, rows).astype(np.int32),
+                        cols, weights)
 
 
 def triples(weights: dict[int, dict[str, float]]) -> list[tuple[int, str, float]]:

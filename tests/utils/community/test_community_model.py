@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -24,7 +25,7 @@ def listen(db: Database, discord_id: int, track_id: str, artist: str, title: str
 
 
 def model_tracks(model: community_model.CommunityModel, discord_id: int) -> set[str]:
-    return set(model.track_weights.get(discord_id, {}))
+    return set(model.tracks_of(discord_id))
 
 
 def fit_paused_after_reading(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
@@ -78,3 +79,135 @@ def test_a_change_to_someone_outside_the_model_keeps_it(db: Database, monkeypatc
     carry_on.set()
     fitting.join(10)
     assert cache.peek(GUILD, [1, 2]) is not None
+
+
+class Jobs:
+    """Background refits held until the test runs them (the bot hands them to its fitting threads)."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Callable[[], None]] = []
+
+    def __call__(self, job: Callable[[], None]) -> None:
+        self.waiting.append(job)
+
+    def run_all(self) -> None:
+        while self.waiting:
+            self.waiting.pop(0)()
+
+
+def stale_cache(db: Database, members: list[int]) -> tuple[ModelCache, Jobs, community_model.CommunityModel]:
+    """A cache holding a model of `members` that is past its time limit, with refits held in `Jobs`."""
+    jobs = Jobs()
+    cache = ModelCache(ttl=60, background=jobs)
+    old = cache.get(db, GUILD, members, time.time())
+    old.fitted_at -= 120
+    return cache, jobs, old
+
+
+def test_a_stale_model_answers_at_once_and_one_background_refit_replaces_it(db: Database) -> None:
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    cache, jobs, old = stale_cache(db, [1, 2])
+    listen(db, 2, "tr_c", "Other", "Third")  # new listening that only the refit will see
+    assert cache.peek(GUILD, [1, 2]) is None  # past its time: not fresh
+    assert cache.serve(db, GUILD, [1, 2], time.time()) is old  # ...but it answers, without waiting for a fit
+    assert cache.serve(db, GUILD, [2, 1], time.time()) is old
+    assert len(jobs.waiting) == 1  # one refit for the guild, however many commands ask meanwhile
+    jobs.run_all()
+    new = cache.serve(db, GUILD, [1, 2], time.time())
+    assert new is not None and new is not old and cache.peek(GUILD, [1, 2]) is new
+    assert "other - third" in model_tracks(new, 2)
+    assert not jobs.waiting
+
+
+def test_a_newcomer_is_served_the_old_model_until_the_refit_takes_them_in(db: Database) -> None:
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    cache, jobs, old = stale_cache(db, [1, 2])
+    old.fitted_at += 120  # still fresh: only the members changed
+    listen(db, 3, "tr_c", "New", "Song")
+    assert cache.serve(db, GUILD, [1, 2, 3], time.time()) is old
+    jobs.run_all()
+    new = cache.serve(db, GUILD, [1, 2, 3], time.time())
+    assert new is not None and new.has(3) and not old.has(3)
+
+
+def test_a_model_holding_someone_who_left_or_hid_is_never_served(db: Database) -> None:
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    listen(db, 3, "tr_c", "Third", "Song")
+    cache, jobs, _ = stale_cache(db, [1, 2, 3])
+    assert cache.serve(db, GUILD, [1, 2], time.time()) is None  # member 3 is no longer visible here
+    assert not jobs.waiting
+    fitted = cache.get(db, GUILD, [1, 2], time.time())  # what the service does next, on the fitting threads
+    assert not fitted.has(3) and model_tracks(fitted, 3) == set()
+
+
+def test_erasure_drops_a_stale_model_at_once_and_its_refit_is_not_kept(db: Database) -> None:
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    listen(db, 3, "tr_c", "Third", "Song")
+    cache, jobs, old = stale_cache(db, [1, 2, 3])
+    assert cache.serve(db, GUILD, [1, 2, 3], time.time()) is old  # a refit is now queued
+    db.erase_user(1)
+    cache.forget_member(1)  # as the privacy service's change listeners do: their data must stop being used now
+    assert cache.serve(db, GUILD, [1, 2, 3], time.time()) is None
+    assert cache.peek(GUILD, [1, 2, 3]) is None
+    jobs.run_all()  # the refit queued before reads the data as it is now
+    assert model_tracks(cache.get(db, GUILD, [2, 3], time.time()), 1) == set()
+
+
+def test_erasure_during_a_background_refit_keeps_its_result_out(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    cache, jobs, old = stale_cache(db, [1, 2])
+    assert cache.serve(db, GUILD, [1, 2], time.time()) is old
+    has_read, carry_on = fit_paused_after_reading(monkeypatch)
+    refit = threading.Thread(target=jobs.run_all)
+    refit.start()
+    assert has_read.wait(10)
+    cache.forget_member(2)
+    carry_on.set()
+    refit.join(10)
+    assert cache.serve(db, GUILD, [1, 2], time.time()) is None  # the refit read member 2 before: not served
+
+
+def test_one_guild_is_never_fitted_twice_at_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    cache = ModelCache(ttl=60)  # refits on threads of their own
+    old = cache.get(db, GUILD, [1, 2], time.time())
+    old.fitted_at -= 120
+    real_fit = community_model.fit_community
+    running, most, fits = [0], [0], [0]
+    count = threading.Lock()
+
+    def counted_fit(*args: object) -> community_model.CommunityModel:
+        with count:
+            running[0] += 1
+            fits[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)
+        try:
+            return real_fit(*args)  # type: ignore[arg-type]
+        finally:
+            with count:
+                running[0] -= 1
+
+    monkeypatch.setattr(community_model, "fit_community", counted_fit)
+    # Commands at once, all served the stale model: one background refit starts.
+    askers = [threading.Thread(target=cache.serve, args=(db, GUILD, [1, 2], time.time())) for _ in range(5)]
+    for asker in askers:
+        asker.start()
+    deadline = time.time() + 10
+    while not running[0] and time.time() < deadline:
+        time.sleep(0.005)
+    # While it fits, a member leaves: that command must fit first, and waits for the refit rather than fit beside it.
+    leaving = threading.Thread(target=cache.get, args=(db, GUILD, [1], time.time()))
+    leaving.start()
+    for asker in [*askers, leaving]:
+        asker.join(10)
+    while cache._refitting and time.time() < deadline:
+        time.sleep(0.01)
+    assert fits[0] == 2 and most[0] == 1
+    assert cache.peek(GUILD, [1]) is not None

@@ -178,10 +178,18 @@ class Bench:
         return bool(row and row[0])
 
 
-async def fire(bench: Bench, count: int, members: list[str], name: str,
-               options: dict[str, Any] | None) -> tuple[list[float], list[float], int, float]:
-    """Dispatch `count` interactions at once; return ack times, final-reply times (s), failures, bot CPU s."""
+async def fire(bench: Bench, count: int, members: list[str], name: str, options: dict[str, Any] | None,
+               profile: Path | None = None) -> tuple[list[float], list[float], int, float]:
+    """Dispatch `count` interactions at once; return ack times, final-reply times (s), failures, bot CPU s.
+
+    With `profile`, py-spy samples the bot process during the burst and writes collapsed stacks there."""
     bot = psutil.Process(bench.bot.pid) if bench.bot else None
+    spy = None
+    if profile is not None and bot is not None:
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(bot.pid), "--rate", "200", "--format", "raw",
+                                "--nonblocking", "-o", str(profile)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        await asyncio.sleep(1.0)  # py-spy attaches before the burst starts
     cpu_before = sum(bot.cpu_times()[:2]) if bot else 0.0
     records = await asyncio.gather(*(bench.slash(members[i % len(members)], name, options) for i in range(count)))
     acks: list[float] = []
@@ -203,6 +211,9 @@ async def fire(bench: Bench, count: int, members: list[str], name: str,
 
     await asyncio.gather(*(follow(r) for r in records))
     cpu = sum(bot.cpu_times()[:2]) - cpu_before if bot else 0.0
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        await asyncio.to_thread(spy.wait, 30)
     return acks, finals, failures, cpu
 
 
@@ -235,15 +246,20 @@ async def measure(bench: Bench, args: argparse.Namespace, listeners: list[str]) 
     await fire(bench, args.interactions, members, "recommend", {"count": 10})
     admins = ["alice"]  # /stats is for server admins: alice owns the server
     await fire(bench, args.interactions, admins, "stats", None)
-    results = {"/stats baseline": await fire(bench, args.interactions, admins, "stats", None)}
+    spy = Path(args.profile) if args.profile else None
+    if spy:
+        spy.mkdir(parents=True, exist_ok=True)
+    results = {"/stats baseline": await fire(bench, args.interactions, admins, "stats", None,
+                                             spy / "stats.txt" if spy else None)}
     started = time.perf_counter()
     results["/recommend from the linked members"] = await fire(bench, args.interactions, members, "recommend",
-                                                               {"count": 10})
+                                                               {"count": 10}, spy / "repeat.txt" if spy else None)
     wall = time.perf_counter() - started
     if listeners:
         asked = (listeners * (args.interactions // len(listeners) + 1))[: args.interactions]
         label = f"/recommend from {len(set(asked))} different members (nothing cached for them)"
-        results[label] = await fire(bench, args.interactions, asked, "recommend", {"count": 10})
+        results[label] = await fire(bench, args.interactions, asked, "recommend", {"count": 10},
+                                    spy / "different.txt" if spy else None)
     sampler.cancel()
     print(f"Fake Spotify answers after {args.spotify_delay * 1000:.0f} ms; {len(members)} linked members, "
           f"{len(listeners)} who imported their history; the bot runs in its own process.")
@@ -276,6 +292,8 @@ def main() -> int:
     parser.add_argument("--spotify-delay", type=float, default=0.1)
     parser.add_argument("--members", type=int, default=3, choices=range(1, len(MEMBERS) + 1))
     parser.add_argument("--listeners", type=int, default=200, help="members who import a history instead of linking")
+    parser.add_argument("--profile", metavar="DIR", help="sample the bot with py-spy during each timed burst "
+                        "(collapsed stacks: stats.txt, repeat.txt, different.txt; the CPU figures then include py-spy's cost)")
     return asyncio.run(run(parser.parse_args()))
 
 

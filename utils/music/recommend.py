@@ -114,7 +114,8 @@ def rank(data: PersonalData, community: CommunityModel | None, count: int, mode:
     """Run the engine for one member. CPU-bound: call from a worker thread."""
     history = data.listening.track_weights
     # what the member played is excluded by the engine itself (passing it here would erase their history)
-    exclude = {t for ts in data.catalogue.values() for t in ts if artist_of(t) in data.disliked_artists}
+    exclude = {t for ts in data.catalogue.values() for t in ts
+               if artist_of(t) in data.disliked_artists} if data.disliked_artists else set()
     names = {m: n for m, n in (community.names if community else {}).items() if m != data.discord_id}
     ctx = make_context(labels=data.labels, names=names, catalogue=data.catalogue, genres=data.genres,
                        liked=data.liked, disliked=data.disliked, mode=mode)
@@ -134,7 +135,8 @@ def rank(data: PersonalData, community: CommunityModel | None, count: int, mode:
                                 exclude=exclude, context=ctx)
         seen = {p.item for p in picks}
         picks += [p for p in again if p.item not in seen]
-    picks = [p for p in picks if artist_of(str(p.item)) not in data.disliked_artists]
+    if data.disliked_artists:
+        picks = [p for p in picks if artist_of(str(p.item)) not in data.disliked_artists]
     if mode == "discover":
         known_artists = set(data.listening.artist_weights) | {artist_of(k) for k in history}
         picks.sort(key=lambda p: -(p.score * (0.5 if artist_of(str(p.item)) in known_artists else 1.0)))

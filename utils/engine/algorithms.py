@@ -16,6 +16,7 @@ EASE and iALS, used when tuning finds they help, are in `utils.engine.factors`.
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Self
 
 import numpy as np
@@ -307,10 +308,15 @@ class CatalogueExpansion(Recommender):
         assert self.data is not None
         return np.zeros((len(rows), len(self.data.items)))
 
+    @staticmethod
+    def _logs(query: Query) -> dict[Item, float]:
+        """log(1 + weight) of each played item, worked out once per query (seeds and genres both use it)."""
+        return memo(query, "catalogue.logs", lambda: {
+            item: float(np.log1p(weight)) for item, weight in query.history.items()})
+
     def _seed_weights(self, query: Query, ctx: Context) -> dict[Item, float]:
         seeds: dict[Item, float] = {}
-        for item, weight in query.history.items():
-            w = float(np.log1p(weight))
+        for item, w in self._logs(query).items():
             for key in {item, ctx.item_artist.get(item)}:
                 if key is not None and key in ctx.catalogue:
                     seeds[key] = seeds.get(key, 0.0) + w
@@ -318,9 +324,9 @@ class CatalogueExpansion(Recommender):
 
     def _genre_profile(self, query: Query, ctx: Context) -> dict[str, float]:
         profile: dict[str, float] = {}
-        for item, weight in query.history.items():
+        for item, w in self._logs(query).items():
             for genre in ctx.item_genres.get(item, ()):
-                profile[genre] = profile.get(genre, 0.0) + float(np.log1p(weight))
+                profile[genre] = profile.get(genre, 0.0) + w
         return profile
 
     def _scored(self, query: Query, ctx: Context) -> dict[Item, tuple[float, str]]:
@@ -328,24 +334,34 @@ class CatalogueExpansion(Recommender):
         return memo(query, self.name, lambda: self._score_all(query, ctx))
 
     def _score_all(self, query: Query, ctx: Context) -> dict[Item, tuple[float, str]]:
+        # Runs for every request over hundreds of catalogue items: reasons are worded once per artist, and a
+        # genre reason only when its item takes the lead (the same scores and order as
+        # keeping each item's best one by one).
         found: dict[Item, tuple[float, str]] = {}
+        known = query.known_ids
         seeds = self._seed_weights(query, ctx)
         top = max(seeds.values(), default=0.0)
         for key, weight in seeds.items():
+            reason = f"More from {ctx.label(key)}, which you already play"
+            share = weight / top
             for pos, item in enumerate(ctx.catalogue[key]):
-                if item not in query.known_ids:
-                    score = weight / top / (1.0 + self.position_decay * pos)
-                    _keep_best(found, item, score, f"More from {ctx.label(key)}, which you already play")
+                if item not in known:
+                    score = share / (1.0 + self.position_decay * pos)
+                    if score > found.get(item, _NOTHING)[0]:
+                        found[item] = (score, reason)
         profile = self._genre_profile(query, ctx)
         best = max(profile.values(), default=0.0)
         if best > 0:
             for item, genres in ctx.item_genres.items():
-                if item in query.known_ids or not genres:
+                if not genres or item in known:
                     continue
-                hits = sorted((g for g in genres if g in profile), key=lambda g: -profile[g])
-                if hits:
-                    score = self.genre_weight * sum(profile[g] for g in hits) / best / np.sqrt(len(genres))
-                    _keep_best(found, item, float(score), f"Matches genres you play: {', '.join(hits[:2])}")
+                hits = [g for g in genres if g in profile]
+                if not hits:
+                    continue
+                hits.sort(key=lambda g: -profile[g])
+                score = self.genre_weight * sum(profile[g] for g in hits) / best / math.sqrt(len(genres))
+                if score > found.get(item, _NOTHING)[0]:
+                    found[item] = (score, f"Matches genres you play: {', '.join(hits[:2])}")
         return found
 
     def candidates(self, query: Query, ctx: Context, n: int) -> list[tuple[Item, float]]:
@@ -358,7 +374,4 @@ class CatalogueExpansion(Recommender):
         return [found.get(item, (0.0, CLOSE))[1] for item in items]
 
 
-def _keep_best(found: dict[Item, tuple[float, str]], item: Item, score: float, reason: str) -> None:
-    """Record (score, reason) for the item unless it already has a higher score."""
-    if score > found.get(item, (0.0, ""))[0]:
-        found[item] = (score, reason)
+_NOTHING = (0.0, "")

@@ -139,7 +139,7 @@ class MusicService:
     def _pick(self, data: PersonalData, model: CommunityModel | None, guild_id: int | None, count: int,
               mode: str) -> list[Recommendation]:
         """The member's ranked picks, shown and saved: one trip to an engine thread. Blocking."""
-        picks = personal.rank(data, model, count, mode)
+        picks = personal.ranked(data, model, count, mode)
         return personal.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
 
     async def _personal(self, discord_id: int, now: float) -> PersonalData:

@@ -15,7 +15,6 @@ EASE and iALS, used when tuning finds they help, are in `utils.engine.factors`.
 
 from __future__ import annotations
 
-import heapq
 import math
 from typing import Self
 
@@ -232,6 +231,9 @@ class UserKNN(Recommender):
         return f"{join_names(names, len(close))}, whose taste is close to yours, play this"
 
 
+DENSE_EXPLAIN_CELLS = 2_000_000  # 8 MB of float32 at most; HetRec's 17,600 items x 1,900 listeners stay sparse
+
+
 class ListenerRidge(Recommender):
     """Linear auto-encoder solved in listener space; at most `max_users` listeners (the most active) form the basis."""
 
@@ -259,6 +261,10 @@ class ListenerRidge(Recommender):
         self.basis_t = self.basis.T.tocsr()
         self.basis_c = self.basis.tocsc()
         self.item_listeners = item_listeners(self.basis_c).astype(float)
+        # Reasons count, per seed and pick, the listeners who played both. For a server-sized basis a dense copy
+        # (items x listeners, float32: whole counts stay exact) makes that one small product, not two sparse slices.
+        cells = self.basis_t.shape[0] * self.basis_t.shape[1]
+        self.dense_t = self.basis_t.toarray().astype(np.float32) if cells <= DENSE_EXPLAIN_CELLS else None
         gram = (self.basis @ self.basis_t).toarray()
         gram[np.diag_indices_from(gram)] += self.lam
         self.inverse = spd_inverse(gram)
@@ -280,9 +286,16 @@ class ListenerRidge(Recommender):
         return np.asarray((self.basis_t @ coef.T).T)
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        return self.explain_by_seeds(query, items, ctx, lambda seeds, cols: (
-            self.basis_t[seeds] @ self.basis_c[:, cols].toarray()) / np.sqrt(
-            np.maximum(self.item_listeners[seeds], 1.0))[:, None], "People who play {} tend to like this too")
+        return self.explain_by_seeds(query, items, ctx, self._shared_listeners,
+                                     "People who play {} tend to like this too")
+
+    def _shared_listeners(self, seeds: np.ndarray, cols: list[int]) -> np.ndarray:
+        """Listeners of each seed (row) who also play each pick (column), less for seeds everyone plays."""
+        if self.dense_t is not None:
+            both = (self.dense_t[seeds] @ self.dense_t[cols].T).astype(np.float64)
+        else:
+            both = self.basis_t[seeds] @ self.basis_c[:, cols].toarray()
+        return both / np.sqrt(np.maximum(self.item_listeners[seeds], 1.0))[:, None]
 
 
 class CatalogueExpansion(Recommender):
@@ -366,8 +379,13 @@ class CatalogueExpansion(Recommender):
 
     def candidates(self, query: Query, ctx: Context, n: int) -> list[tuple[Item, float]]:
         found = self._scored(query, ctx)
-        best = heapq.nlargest(n, found.items(), key=lambda kv: kv[1][0])
-        return [(item, score) for item, (score, _) in best]
+        if not found:
+            return []
+        items = list(found)
+        scores = np.fromiter((found[i][0] for i in items), dtype=np.float64, count=len(items))
+        # a stable sort, best first: ties keep their order, as heapq.nlargest keeps it
+        best = np.argsort(-scores, kind="stable")[:n].tolist()
+        return [(items[j], found[items[j]][0]) for j in best]
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         found = self._scored(query, ctx)

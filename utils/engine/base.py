@@ -92,8 +92,7 @@ class Recommender:
         assert self.data is not None
         scores = self.scores(query, ctx)
         idx = top_n(scores, query.blocked, n)
-        items = self.data.items
-        return [(items[j], float(scores[j])) for j in idx]
+        return list(zip(map(self.data.items.__getitem__, idx.tolist()), scores[idx].tolist(), strict=True))
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         return ["Recommended for you"] * len(items)

@@ -117,12 +117,11 @@ class MusicService:
             self.personal.discard(discord_id)
             data = await self._personal(discord_id, now)
         model = await self.community.model(guild_id, community, now) if community and guild_id is not None else None
-        recs = await self.workers.compute(self._pick, data, model, guild_id, count, mode)
+        recs, links = await self.workers.compute(self._pick, data, model, guild_id, count, mode)
         if not recs:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
         note = self._recommend_note(guild_id, community_on, few)
-        links = await self.db.run(self.db.source_links, discord_id)
         return RecommendationList(recs, time.time(), note, synced_at=latest_sync(data.user, links))
 
     def _recommend_note(self, guild_id: int | None, community_on: bool, few: bool) -> str | None:
@@ -137,10 +136,12 @@ class MusicService:
         return None
 
     def _pick(self, data: PersonalData, model: CommunityModel | None, guild_id: int | None, count: int,
-              mode: str) -> list[Recommendation]:
-        """The member's ranked picks, shown and saved: one trip to an engine thread. Blocking."""
+              mode: str) -> tuple[list[Recommendation], list[dict[str, Any]]]:
+        """The member's ranked picks, shown and saved, and their Last.fm/ListenBrainz links (read fresh, for the
+        footer's sync time): one trip to an engine thread. Blocking."""
         picks = personal.ranked(data, model, count, mode)
-        return personal.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
+        recs = personal.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
+        return recs, self.db.source_links(data.discord_id) if recs else []
 
     async def _personal(self, discord_id: int, now: float) -> PersonalData:
         """The member's engine inputs, from the cache or read afresh."""

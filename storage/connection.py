@@ -155,12 +155,16 @@ class Connections:
         names = [column[0] for column in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
-    def tuples(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows as plain tuples, for bulk reads of millions of rows (no per-row dict)."""
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """Plain tuples in the SELECT's column order: for many rows whose caller takes the columns by position."""
         cursor = self.conn.cursor()
         cursor.row_factory = None
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+    def tuples(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """A bulk read of millions of rows as plain tuples (PostgreSQL tunes the server for it; here, `rows`)."""
+        return self.rows(sql, params)
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()

@@ -85,11 +85,12 @@ class MusicStore(Connections):
         result: dict[str, list[str]] = {k: [] for k in keys}
         for chunk in chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.query(
+            for artist, track in self.rows(
                     f"SELECT DISTINCT a.name_key AS artist, t.name_key AS track FROM tracks t "
                     f"JOIN artists a ON a.artist_id = t.artist_id WHERE a.name_key IN ({marks})", chunk):
-                if len(result[row["artist"]]) < limit_per_artist:
-                    result[row["artist"]].append(row["track"])
+                tracks = result[artist]
+                if len(tracks) < limit_per_artist:
+                    tracks.append(track)
         return result
 
     # -- listening data ----------------------------------------------------------------------------

@@ -268,6 +268,9 @@ class PostgresConnections(Connections):
             cur.execute(POSTGRES.translate(sql), params if params is not None else ())
             return cur.fetchall()
 
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.conn.execute(sql, params)._rows]
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]

@@ -15,7 +15,7 @@ EASE and iALS, used when tuning finds they help, are in `utils.engine.factors`.
 
 from __future__ import annotations
 
-import heapq
+import math
 from typing import Self
 
 import numpy as np
@@ -231,6 +231,9 @@ class UserKNN(Recommender):
         return f"{join_names(names, len(close))}, whose taste is close to yours, play this"
 
 
+DENSE_EXPLAIN_CELLS = 2_000_000  # 8 MB of float32 at most; HetRec's 17,600 items x 1,900 listeners stay sparse
+
+
 class ListenerRidge(Recommender):
     """Linear auto-encoder solved in listener space; at most `max_users` listeners (the most active) form the basis."""
 
@@ -258,6 +261,10 @@ class ListenerRidge(Recommender):
         self.basis_t = self.basis.T.tocsr()
         self.basis_c = self.basis.tocsc()
         self.item_listeners = item_listeners(self.basis_c).astype(float)
+        # Reasons count, per seed and pick, the listeners who played both. For a server-sized basis a dense copy
+        # (items x listeners, float32: whole counts stay exact) makes that one small product, not two sparse slices.
+        cells = self.basis_t.shape[0] * self.basis_t.shape[1]
+        self.dense_t = self.basis_t.toarray().astype(np.float32) if cells <= DENSE_EXPLAIN_CELLS else None
         gram = (self.basis @ self.basis_t).toarray()
         gram[np.diag_indices_from(gram)] += self.lam
         self.inverse = spd_inverse(gram)
@@ -279,9 +286,16 @@ class ListenerRidge(Recommender):
         return np.asarray((self.basis_t @ coef.T).T)
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
-        return self.explain_by_seeds(query, items, ctx, lambda seeds, cols: (
-            self.basis_t[seeds] @ self.basis_c[:, cols].toarray()) / np.sqrt(
-            np.maximum(self.item_listeners[seeds], 1.0))[:, None], "People who play {} tend to like this too")
+        return self.explain_by_seeds(query, items, ctx, self._shared_listeners,
+                                     "People who play {} tend to like this too")
+
+    def _shared_listeners(self, seeds: np.ndarray, cols: list[int]) -> np.ndarray:
+        """Listeners of each seed (row) who also play each pick (column), less for seeds everyone plays."""
+        if self.dense_t is not None:
+            both = (self.dense_t[seeds] @ self.dense_t[cols].T).astype(np.float64)
+        else:
+            both = self.basis_t[seeds] @ self.basis_c[:, cols].toarray()
+        return both / np.sqrt(np.maximum(self.item_listeners[seeds], 1.0))[:, None]
 
 
 class CatalogueExpansion(Recommender):
@@ -307,10 +321,15 @@ class CatalogueExpansion(Recommender):
         assert self.data is not None
         return np.zeros((len(rows), len(self.data.items)))
 
+    @staticmethod
+    def _logs(query: Query) -> dict[Item, float]:
+        """log(1 + weight) of each played item, worked out once per query (seeds and genres both use it)."""
+        return memo(query, "catalogue.logs", lambda: {
+            item: float(np.log1p(weight)) for item, weight in query.history.items()})
+
     def _seed_weights(self, query: Query, ctx: Context) -> dict[Item, float]:
         seeds: dict[Item, float] = {}
-        for item, weight in query.history.items():
-            w = float(np.log1p(weight))
+        for item, w in self._logs(query).items():
             for key in {item, ctx.item_artist.get(item)}:
                 if key is not None and key in ctx.catalogue:
                     seeds[key] = seeds.get(key, 0.0) + w
@@ -318,9 +337,9 @@ class CatalogueExpansion(Recommender):
 
     def _genre_profile(self, query: Query, ctx: Context) -> dict[str, float]:
         profile: dict[str, float] = {}
-        for item, weight in query.history.items():
+        for item, w in self._logs(query).items():
             for genre in ctx.item_genres.get(item, ()):
-                profile[genre] = profile.get(genre, 0.0) + float(np.log1p(weight))
+                profile[genre] = profile.get(genre, 0.0) + w
         return profile
 
     def _scored(self, query: Query, ctx: Context) -> dict[Item, tuple[float, str]]:
@@ -328,37 +347,49 @@ class CatalogueExpansion(Recommender):
         return memo(query, self.name, lambda: self._score_all(query, ctx))
 
     def _score_all(self, query: Query, ctx: Context) -> dict[Item, tuple[float, str]]:
+        # Runs for every request over hundreds of catalogue items: reasons are worded once per artist, and a
+        # genre reason only when its item takes the lead (the same scores and order as
+        # keeping each item's best one by one).
         found: dict[Item, tuple[float, str]] = {}
+        known = query.known_ids
         seeds = self._seed_weights(query, ctx)
         top = max(seeds.values(), default=0.0)
         for key, weight in seeds.items():
+            reason = f"More from {ctx.label(key)}, which you already play"
+            share = weight / top
             for pos, item in enumerate(ctx.catalogue[key]):
-                if item not in query.known_ids:
-                    score = weight / top / (1.0 + self.position_decay * pos)
-                    _keep_best(found, item, score, f"More from {ctx.label(key)}, which you already play")
+                if item not in known:
+                    score = share / (1.0 + self.position_decay * pos)
+                    if score > found.get(item, _NOTHING)[0]:
+                        found[item] = (score, reason)
         profile = self._genre_profile(query, ctx)
         best = max(profile.values(), default=0.0)
         if best > 0:
             for item, genres in ctx.item_genres.items():
-                if item in query.known_ids or not genres:
+                if not genres or item in known:
                     continue
-                hits = sorted((g for g in genres if g in profile), key=lambda g: -profile[g])
-                if hits:
-                    score = self.genre_weight * sum(profile[g] for g in hits) / best / np.sqrt(len(genres))
-                    _keep_best(found, item, float(score), f"Matches genres you play: {', '.join(hits[:2])}")
+                hits = [g for g in genres if g in profile]
+                if not hits:
+                    continue
+                hits.sort(key=lambda g: -profile[g])
+                score = self.genre_weight * sum(profile[g] for g in hits) / best / math.sqrt(len(genres))
+                if score > found.get(item, _NOTHING)[0]:
+                    found[item] = (score, f"Matches genres you play: {', '.join(hits[:2])}")
         return found
 
     def candidates(self, query: Query, ctx: Context, n: int) -> list[tuple[Item, float]]:
         found = self._scored(query, ctx)
-        best = heapq.nlargest(n, found.items(), key=lambda kv: kv[1][0])
-        return [(item, score) for item, (score, _) in best]
+        if not found:
+            return []
+        items = list(found)
+        scores = np.fromiter((found[i][0] for i in items), dtype=np.float64, count=len(items))
+        # a stable sort, best first: ties keep their order, as heapq.nlargest keeps it
+        best = np.argsort(-scores, kind="stable")[:n].tolist()
+        return [(items[j], found[items[j]][0]) for j in best]
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         found = self._scored(query, ctx)
         return [found.get(item, (0.0, CLOSE))[1] for item in items]
 
 
-def _keep_best(found: dict[Item, tuple[float, str]], item: Item, score: float, reason: str) -> None:
-    """Record (score, reason) for the item unless it already has a higher score."""
-    if score > found.get(item, (0.0, ""))[0]:
-        found[item] = (score, reason)
+_NOTHING = (0.0, "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Self
 
@@ -93,8 +92,7 @@ class Recommender:
         assert self.data is not None
         scores = self.scores(query, ctx)
         idx = top_n(scores, query.blocked, n)
-        items = self.data.items
-        return [(items[j], float(scores[j])) for j in idx]
+        return list(zip(map(self.data.items.__getitem__, idx.tolist()), scores[idx].tolist(), strict=True))
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         return ["Recommended for you"] * len(items)
@@ -129,15 +127,18 @@ def seed_reasons(
     named least so far in this list come first, so ten picks do not all cite the same favourite.
     """
     out = []
-    named: Counter[int] = Counter()
+    named = np.zeros(contrib.shape[0] if contrib.ndim == 2 else 0, dtype=np.int64)  # times each seed was named
+    tops = contrib.max(axis=0) if contrib.size else np.zeros(len(items))
     for col in range(len(items)):
-        c = contrib[:, col] if contrib.size else np.empty(0)
-        if c.size == 0 or c.max() <= 0:
+        top = float(tops[col])
+        if top <= 0:
             out.append(CLOSE)
             continue
-        strong = np.flatnonzero(c >= 0.5 * c.max())
-        chosen = sorted(strong.tolist(), key=lambda s: (named[s], -c[s], s))[:2]
-        named.update(chosen)
+        c = contrib[:, col]
+        strong = np.flatnonzero(c >= 0.5 * top)
+        # least named so far, then strongest, then first: one array sort instead of a Python key per seed
+        chosen = strong[np.lexsort((strong, -c[strong], named[strong]))[:2]].tolist()
+        named[chosen] += 1
         names = [ctx.label(data.items[seeds[s]]) for s in chosen]
         out.append(template.format(join_names(names, len(names))))
     return out

@@ -133,11 +133,18 @@ class Hybrid(Recommender):
             if not cands:
                 continue
             top = cands[0][1]
+            name = comp.name
             for item, score in cands:
                 part = weight * score / top
-                fused[item] = fused.get(item, 0.0) + part
-                if part > best.get(item, (0.0, ""))[0]:
-                    best[item] = (part, comp.name)
+                before = fused.get(item)
+                if before is None:  # the first source to propose it (candidates' scores are positive)
+                    fused[item] = part
+                    if part > 0.0:
+                        best[item] = (part, name)
+                else:
+                    fused[item] = before + part
+                    if part > best.get(item, _NO_PART)[0]:
+                        best[item] = (part, name)
         return fused, {item: name for item, (_, name) in best.items()}
 
     def _push_down_dislikes(self, fused: dict[Item, float], ctx: Context) -> None:
@@ -159,31 +166,38 @@ class Hybrid(Recommender):
                 fused[item] -= scale * near[j]
 
     def _select(self, fused: dict[Item, float], best_source: dict[Item, str], ctx: Context, k: int) -> list[Item]:
-        items = sorted(fused, key=lambda i: -fused[i])[: max(4 * k, 50)]
+        # best first; ties keep the order sources proposed them in (a stable sort, as sorting by -score)
+        items = sorted(fused, key=fused.__getitem__, reverse=True)[: max(4 * k, 50)]
         scores = np.array([fused[i] for i in items])
         artist_ids = _codes([ctx.item_artist.get(i) for i in items], missing=None)
         source_ids = _codes([best_source[i] for i in items])
         has_artist = artist_ids >= 0
         penalty_unit = self.variety * max(float(scores.max()), 1e-12)
-        artist_count = np.zeros(int(artist_ids.max(initial=-1)) + 2)
+        # Per item: picks already taken from its artist (items with no artist never count), and whether it can
+        # still be taken; updated after each pick, so each round is a few whole-array steps.
+        same_artist = np.zeros(len(items))
+        closed = np.zeros(len(items), dtype=bool)
         source_count = np.zeros(int(source_ids.max(initial=-1)) + 1)
-        open_ = np.ones(len(items), dtype=bool)
         picks: list[Item] = []
         cap = max(1, ctx.max_per_artist)
         for _ in range(min(k, len(items))):
-            same_artist = np.where(has_artist, artist_count[np.maximum(artist_ids, 0)], 0.0)
             share = source_count[source_ids] / max(1, len(picks))
             adjusted = scores - penalty_unit * (same_artist + share)
-            adjusted[~open_ | (same_artist >= cap)] = -np.inf
-            pos = int(np.argmax(adjusted))
+            adjusted[closed] = -np.inf
+            pos = int(adjusted.argmax())
             if not np.isfinite(adjusted[pos]):
                 break
-            open_[pos] = False
+            closed[pos] = True
             picks.append(items[pos])
             if has_artist[pos]:
-                artist_count[artist_ids[pos]] += 1
+                mine = artist_ids == artist_ids[pos]
+                same_artist[mine] += 1
+                closed |= mine & (same_artist >= cap)
             source_count[source_ids[pos]] += 1
         return picks
+
+
+_NO_PART = (0.0, "")
 
 
 def _codes(values: Sequence[object], missing: object = object()) -> np.ndarray:

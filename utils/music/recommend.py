@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,10 @@ class PersonalData:
     labels: dict[str, str] = field(default_factory=dict)
     favourite_ids: dict[str, str] = field(default_factory=dict)  # artist key -> Spotify id
     top_genres: list[str] = field(default_factory=list)
+    # Ranked picks already worked out from exactly these inputs: (mode, count) -> (the model they came from, picks).
+    # Ranking is deterministic, so the same data and the same fitted model give the same list; a new model (a
+    # refit) or new data (a new PersonalData, read after a sync, import, feedback or privacy change) ranks afresh.
+    ranked: dict[tuple[str, int], tuple[Any, list[EngineRec]]] = field(default_factory=dict, repr=False)
 
     @property
     def linked(self) -> bool:
@@ -110,11 +115,38 @@ def add_genre_tracks(data: PersonalData, genre_tracks: Mapping[str, list[str]]) 
             data.genres.setdefault(track, []).append(genre)
 
 
+def ranked(data: PersonalData, community: CommunityModel | None, count: int, mode: str) -> list[EngineRec]:
+    """`rank`, or the picks it gave for the same data, model, count and mode. CPU-bound: call from a worker thread."""
+    key = (mode, count)
+    kept = data.ranked.get(key)
+    if kept is not None and _same_model(kept[0], community):
+        return list(kept[1])
+    picks = rank(data, community, count, mode)
+    data.ranked[key] = (_reference(community), list(picks))
+    return picks
+
+
+def _reference(community: CommunityModel | None) -> Any:
+    """A weak reference to the model (a kept list must not keep an old model in memory), or one to None."""
+    return weakref.ref(community) if community is not None else _NO_MODEL
+
+
+def _NO_MODEL() -> None:
+    return None
+
+
+def _same_model(reference: Any, community: CommunityModel | None) -> bool:
+    if community is None:
+        return reference is _NO_MODEL
+    return reference is not _NO_MODEL and reference() is community
+
+
 def rank(data: PersonalData, community: CommunityModel | None, count: int, mode: str) -> list[EngineRec]:
     """Run the engine for one member. CPU-bound: call from a worker thread."""
     history = data.listening.track_weights
     # what the member played is excluded by the engine itself (passing it here would erase their history)
-    exclude = {t for ts in data.catalogue.values() for t in ts if artist_of(t) in data.disliked_artists}
+    exclude = {t for ts in data.catalogue.values() for t in ts
+               if artist_of(t) in data.disliked_artists} if data.disliked_artists else set()
     names = {m: n for m, n in (community.names if community else {}).items() if m != data.discord_id}
     ctx = make_context(labels=data.labels, names=names, catalogue=data.catalogue, genres=data.genres,
                        liked=data.liked, disliked=data.disliked, mode=mode)
@@ -134,7 +166,8 @@ def rank(data: PersonalData, community: CommunityModel | None, count: int, mode:
                                 exclude=exclude, context=ctx)
         seen = {p.item for p in picks}
         picks += [p for p in again if p.item not in seen]
-    picks = [p for p in picks if artist_of(str(p.item)) not in data.disliked_artists]
+    if data.disliked_artists:
+        picks = [p for p in picks if artist_of(str(p.item)) not in data.disliked_artists]
     if mode == "discover":
         known_artists = set(data.listening.artist_weights) | {artist_of(k) for k in history}
         picks.sort(key=lambda p: -(p.score * (0.5 if artist_of(str(p.item)) in known_artists else 1.0)))

@@ -105,24 +105,27 @@ class MusicService:
             raise BotError("Pick one of the modes: balanced, discover or familiar.")
         count = max(1, min(count, 50))
         now = self._clock()
-        data = await self._personal(discord_id, now)
         visible: list[int] = []
         community_on = guild_id is not None and await self.community.access.community_on(guild_id)
         if community_on and guild_id is not None:
             visible = await self.community.access.visible_members(guild_id)
         community = visible if len(visible) >= 2 else []
         few = len([m for m in community if m != discord_id]) < FEW_MEMBERS - 1
-        thin = few and data.fresh_candidates() < 3 * count and data.linked
-        if thin and await self._expand(discord_id, data):
-            self.personal.discard(discord_id)
+        picked: tuple[list[Recommendation], list[dict[str, Any]]] | None = None
+        if few:  # the member's own catalogue may need a Spotify look-up first
             data = await self._personal(discord_id, now)
-        model = await self.community.model(guild_id, community, now) if community and guild_id is not None else None
-        recs = await self.workers.compute(self._pick, data, model, guild_id, count, mode)
+            if data.fresh_candidates() < 3 * count and data.linked and await self._expand(discord_id, data):
+                self.personal.discard(discord_id)
+                data = await self._personal(discord_id, now)
+            model = await self.community.model(guild_id, community, now) if community and guild_id is not None else None
+        else:
+            model = await self.community.model(guild_id, community, now) if guild_id is not None else None
+            data, picked = await self._personal_and_picks(discord_id, now, model, guild_id, count, mode)
+        recs, links = picked or await self.workers.compute(self._pick, data, model, guild_id, count, mode)
         if not recs:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
         note = self._recommend_note(guild_id, community_on, few)
-        links = await self.db.run(self.db.source_links, discord_id)
         return RecommendationList(recs, time.time(), note, synced_at=latest_sync(data.user, links))
 
     def _recommend_note(self, guild_id: int | None, community_on: bool, few: bool) -> str | None:
@@ -137,10 +140,35 @@ class MusicService:
         return None
 
     def _pick(self, data: PersonalData, model: CommunityModel | None, guild_id: int | None, count: int,
-              mode: str) -> list[Recommendation]:
-        """The member's ranked picks, shown and saved: one trip to an engine thread. Blocking."""
-        picks = personal.rank(data, model, count, mode)
-        return personal.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
+              mode: str) -> tuple[list[Recommendation], list[dict[str, Any]]]:
+        """The member's ranked picks, shown and saved, and their Last.fm/ListenBrainz links (read fresh, for the
+        footer's sync time): one trip to an engine thread. Blocking."""
+        picks = personal.ranked(data, model, count, mode)
+        recs = personal.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
+        return recs, self.db.source_links(data.discord_id) if recs else []
+
+    async def _personal_and_picks(self, discord_id: int, now: float, model: CommunityModel | None, guild_id: int | None,
+                                  count: int, mode: str) -> tuple[PersonalData, Any]:
+        """The member's engine inputs and, when they had to be read, their picks worked out in the same engine-thread
+        trip (one hand-off between threads instead of two); cached inputs (or a read another request started) come
+        with None, and the caller ranks them."""
+        picked: list[Any] = []
+
+        async def load() -> PersonalData:
+            data, result = await self.workers.compute(self._load_and_pick, discord_id, now, model, guild_id, count, mode)
+            picked.append(result)
+            return data
+
+        data = await self.personal.get_or_load(discord_id, load)
+        personal.ensure_data(data)
+        return data, picked[0] if picked else None
+
+    def _load_and_pick(self, discord_id: int, now: float, model: CommunityModel | None, guild_id: int | None,
+                       count: int, mode: str) -> tuple[PersonalData, Any]:
+        """Read the member's engine inputs and, if they have listening, pick and save. Blocking."""
+        data = personal.load_personal(self.db, discord_id, now, {})
+        personal.add_genre_tracks(data, self.expander.genre_tracks(data.top_genres))
+        return data, None if data.listening.empty else self._pick(data, model, guild_id, count, mode)
 
     async def _personal(self, discord_id: int, now: float) -> PersonalData:
         """The member's engine inputs, from the cache or read afresh."""

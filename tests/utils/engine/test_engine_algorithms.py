@@ -1,4 +1,5 @@
-"""Numerics of utils/engine/algorithms.py: the ridge model's Cholesky inverse equals the old LU inverse."""
+"""Numerics of utils/engine/algorithms.py: the ridge model's Cholesky inverse equals the old LU inverse, and its reasons
+are the same whether counted from a dense copy or the sparse matrix."""
 
 from __future__ import annotations
 
@@ -83,3 +84,28 @@ def test_blas_thread_count_is_restored_when_two_servers_fit_at_once():
     for thread in threads:
         thread.join()
     assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
+
+
+def test_ridge_reasons_are_the_same_from_the_dense_copy_and_the_sparse_matrix(monkeypatch):
+    """A server-sized model words its reasons from a dense copy of who plays what; a big one from the sparse matrix."""
+    rng = np.random.default_rng(7)
+    triples = [(u, f"artist {i % 9} - song {i}", float(rng.integers(1, 20)))
+               for u in range(40) for i in rng.choice(120, 25, replace=False)]
+    data = Interactions.from_triples(triples)
+    ctx = Context(item_labels={item: item.title() for item in data.items})
+
+    def reasons(model: ListenerRidge) -> list[list[str]]:
+        out = []
+        for user in data.users[:15]:
+            recs = model.recommend(user, 10, context=ctx)
+            assert recs and all(r.reason for r in recs)
+            out.append([f"{r.item}: {r.reason}" for r in recs])
+        return out
+
+    dense = ListenerRidge().fit(data)
+    assert dense.dense_t is not None
+    monkeypatch.setattr("utils.engine.algorithms.DENSE_EXPLAIN_CELLS", 0)
+    sparse = ListenerRidge().fit(data)
+    assert sparse.dense_t is None
+    assert reasons(dense) == reasons(sparse)
+    assert any("People who play" in line for lines in reasons(dense) for line in lines)

@@ -44,7 +44,8 @@ def build_services(db: Database, settings: Settings, *, source_options: dict[str
     privacy = PrivacyService(db, auth)
     importer = HistoryImporter(db, settings)
     sources = build_sources(db, settings, auth.vault, **(source_options or {}))
-    music.watch(sync.on_synced, privacy.on_change, importer.on_change, sources.history.on_change)
+    music.watch(privacy.on_change)
+    music.watch_listening(sync.on_synced, importer.on_change, sources.history.on_change)
     for listeners in (sync.on_synced, privacy.on_change, importer.on_change, sources.history.on_change):
         listeners.append(community.invalidate)
     return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,

@@ -7,6 +7,7 @@ fitted on the guild's VISIBLE members only; a hidden member is folded in (their 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -46,10 +47,12 @@ class CommunityModel:
     model: Hybrid | None
     fitted_at: float
     names: dict[int, str] = field(default_factory=dict)
+    outdated: frozenset[int] = frozenset()  # members whose listening grew since the fit (`ModelCache.mark_stale`)
 
     def has(self, discord_id: int) -> bool:
-        """Whether this member's listening is a row of the fitted matrix (else it is folded in as history)."""
-        return discord_id in self.listeners
+        """Whether this member's current listening is a row of the fitted matrix (else their own listening, read
+        afresh, is folded in as history: a member who just synced is never offered what they just played)."""
+        return discord_id in self.listeners and discord_id not in self.outdated
 
     def tracks_of(self, discord_id: int) -> dict[str, float]:
         """The track weights the model holds for one member (empty when they are not in it)."""
@@ -126,8 +129,9 @@ class ModelCache:
     """Fitted community models per guild. A model older than `ttl`, or missing members who joined since, still
     answers at once while ONE refit per guild runs in the background (`background(job)` starts it: the fitting
     threads in the bot, a thread of its own by default), then takes its place. A model that holds someone who is no
-    longer among the members (they left or hid) is never served, and a member's erasure, privacy change or new
-    listening drops every model their data went into (`forget_member`): the next request fits again first."""
+    longer among the members (they left or hid) is never served, and a member's erasure or privacy change drops
+    every model their data went into (`forget_member`): the next request fits again first. New listening only makes
+    those models old (`mark_stale`), so a big server's model keeps answering through its members' syncs."""
 
     def __init__(self, ttl: float = 300.0, background: Callable[[Callable[[], None]], object] | None = None) -> None:
         self.ttl = ttl
@@ -218,8 +222,20 @@ class ModelCache:
                 if guild_id is None or fitting_guild == guild_id:
                     changed[0] = True
 
+    def mark_stale(self, discord_id: int) -> None:
+        """This member's listening grew (a sync, an import, a page of history): every model their data went into
+        goes on answering, as an old one, until one background refit brings the new listening in (`serve`)."""
+        with self._lock:
+            for guild_id, model in list(self._models.items()):
+                if discord_id in model.members:
+                    self._models[guild_id] = dataclasses.replace(model, fitted_at=0.0,
+                                                                 outdated=model.outdated | {discord_id})
+            for members, changed in self._fitting.values():
+                if discord_id in members:
+                    changed[0] = True
+
     def forget_member(self, discord_id: int) -> None:
-        """Drop every model this member's data went into (after erasure, a privacy change or a sync), at once."""
+        """Drop every model this member's data went into (after erasure or a privacy change), at once."""
         with self._lock:
             for guild_id in [g for g, m in self._models.items() if discord_id in m.members]:
                 del self._models[guild_id]

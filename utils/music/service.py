@@ -65,10 +65,25 @@ class MusicService:
             self.community.models.forget_member(discord_id)
             self.personal.discard(discord_id)
 
+    def listening_changed(self, discord_id: int | None = None) -> None:
+        """A member's listening grew: their own data is read afresh, and the server models they are in go on
+        answering until a background refit brings it in (a big server's model is not refitted first at every sync)."""
+        if discord_id is None:
+            self.invalidate()
+            return
+        self.community.access.invalidate(discord_id)
+        self.community.models.mark_stale(discord_id)
+        self.personal.discard(discord_id)
+
     def watch(self, *sources: list[Any]) -> None:
-        """Drop cached data whenever a source (SyncService.on_synced, PrivacyService.on_change, ...) reports."""
+        """Drop cached data whenever a source (PrivacyService.on_change: erasure, hiding) reports."""
         for listeners in sources:
             listeners.append(self.invalidate)
+
+    def watch_listening(self, *sources: list[Any]) -> None:
+        """Read a member's data afresh whenever a source (a sync, an import, a history) reports new listening."""
+        for listeners in sources:
+            listeners.append(self.listening_changed)
 
     # -- personal views -----------------------------------------------------------------------------------
 

@@ -120,6 +120,30 @@ def test_a_stale_model_answers_at_once_and_one_background_refit_replaces_it(db: 
     assert not jobs.waiting
 
 
+def test_a_members_sync_keeps_the_model_answering_until_one_refit_brings_their_new_listening_in(
+        db: Database) -> None:
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    jobs = Jobs()
+    cache = ModelCache(ttl=60, background=jobs)
+    fresh = cache.get(db, GUILD, [1, 2], time.time())
+    listen(db, 2, "tr_c", "Other", "Third")
+    cache.mark_stale(2)  # as the sync's listeners do after storing the new plays
+    assert cache.peek(GUILD, [1, 2]) is None  # no longer current...
+    served = cache.serve(db, GUILD, [1, 2], time.time())
+    assert served is not None and served.model is fresh.model  # ...but it answers at once, fitted as before
+    assert "other - third" not in model_tracks(served, 2)
+    assert not served.has(2) and served.has(1)  # member 2's own picks fold in their listening as it is now
+    cache.serve(db, GUILD, [1, 2], time.time())
+    assert len(jobs.waiting) == 1  # one refit, however many ask meanwhile
+    jobs.run_all()
+    new = cache.serve(db, GUILD, [1, 2], time.time())
+    assert new is not None and "other - third" in model_tracks(new, 2) and cache.peek(GUILD, [1, 2]) is new
+    assert new.has(2)
+    cache.mark_stale(99)  # someone in no model: nothing changes
+    assert cache.peek(GUILD, [1, 2]) is new
+
+
 def test_a_newcomer_is_served_the_old_model_until_the_refit_takes_them_in(db: Database) -> None:
     listen(db, 1, "tr_a", "Band", "First")
     listen(db, 2, "tr_b", "Other", "Second")

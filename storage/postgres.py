@@ -71,13 +71,19 @@ class Row(tuple):
 class Cursor:
     """The fetched result of one statement (rows are read in full before the connection goes back to the pool)."""
 
-    def __init__(self, rows: list[tuple[Any, ...]], description: Any, rowcount: int) -> None:
-        self.description = [(column.name,) for column in description] if description else None
+    def __init__(self, rows: list[tuple[Any, ...]], names: list[str] | None, rowcount: int) -> None:
+        self.description = [(name,) for name in names] if names is not None else None
         self.rowcount = rowcount
-        names = {name: i for i, (name,) in enumerate(self.description or ())}
         self._rows = rows
-        self._names = names
+        self.names = names or []
+        self._names = {name: i for i, name in enumerate(self.names)}
         self._next = 0
+
+    @classmethod
+    def of(cls, cur: psycopg.Cursor) -> Cursor:
+        """What `cur` ran gave: its rows, if it returns rows, and how many rows it changed."""
+        names = column_names(cur)
+        return cls(cur.fetchall() if names is not None else [], names, cur.rowcount)
 
     def _row(self, values: tuple[Any, ...]) -> Row:
         row = Row(values)
@@ -97,6 +103,15 @@ class Cursor:
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.fetchall())
+
+
+def column_names(cur: psycopg.Cursor) -> list[str] | None:
+    """The names of the columns of `cur`'s result (None for a statement that returns no rows). Read from the result
+    itself: `cur.description` makes a Column object for each, which costs more than the rows for a short result."""
+    result = cur.pgresult
+    if result is None or not result.nfields:
+        return None
+    return [(result.fname(i) or b"").decode() for i in range(result.nfields)]
 
 
 class PgConnection:
@@ -124,9 +139,9 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
         with self._raw() as raw, unavailable_on_failure(), raw.cursor() as cur:
             cur.execute(POSTGRES.translate(sql), params if params is not None else ())
-            rows = cur.fetchall() if cur.description else []
-            self.total_changes += max(cur.rowcount, 0) if not cur.description else 0
-            return Cursor(rows, cur.description, cur.rowcount)
+            result = Cursor.of(cur)
+            self.total_changes += max(cur.rowcount, 0) if result.description is None else 0
+            return result
 
     def execute_native(self, sql: str, params: Sequence[Any]) -> Cursor:
         """A statement already in PostgreSQL's form (psycopg parameters), not translated."""
@@ -134,6 +149,13 @@ class PgConnection:
             cur.execute(sql, params)
             self.total_changes += max(cur.rowcount, 0)
             return Cursor([], None, cur.rowcount)
+
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
+        """Several statements in one pipeline: sent together, answered together (one round trip, not one each)."""
+        with self._raw() as raw, unavailable_on_failure():
+            with raw.pipeline():
+                sent = [raw.execute(POSTGRES.translate(sql), params) for sql, params in statements]
+            return [Cursor.of(cur) for cur in sent]
 
     def executemany(self, sql: str, seq: Any) -> Cursor:
         params = list(seq)
@@ -252,12 +274,19 @@ class PostgresConnections(Connections):
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cursor = self.conn.execute(sql, params)
-        names = [column[0] for column in cursor.description or ()]
+        names = cursor.names
         return [dict(zip(names, row, strict=True)) for row in cursor._rows]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
+
+    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:
+        results = []
+        for cursor in self.conn.execute_all(statements):
+            names = cursor.names
+            results.append([dict(zip(names, row, strict=True)) for row in cursor._rows])
+        return results
 
     def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """As on SQLite, in one statement: the rows go as one array per column (unnest), nearly as fast as COPY."""

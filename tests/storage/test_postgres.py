@@ -82,6 +82,36 @@ def test_copy_moves_every_row_and_a_second_run_changes_nothing(tmp_path: Path, p
         server_db.close()
 
 
+def test_a_profile_reads_the_same_on_postgresql_as_on_sqlite(tmp_path: Path, pg_url: str) -> None:
+    """The same bot copied to PostgreSQL shows every profile alike: values, their types, their order."""
+    source = filled_file(tmp_path / "bot.db")
+    db = Database(source).open()
+    tracks = [{"track_id": f"tr_{n}", "name": f"Song {n}", "artist_id": "ar_alice", "artist_name": "Artist alice",
+               "album_name": "Album", "image_url": f"http://img.example/{n}.jpg", "duration_ms": 1000 + n}
+              for n in range(5)]
+    db.store_sync(ALICE, artists=[{"artist_id": "ar_2", "name": "Two", "genres": ["jazz", "soul"], "fetched_at": 2.5}],
+                  tracks=tracks, top_tracks={"medium_term": ["tr_3", "tr_gone", "tr_1"], "long_term": ["tr_4"]},
+                  top_artists={"medium_term": ["ar_2", "ar_alice", "ar_gone"]},
+                  plays=[(5_000 + n, f"tr_{n}", 90) for n in range(5)], recent_cursor_ms=5_004, synced_at=7.25)
+    db.insert_plays(ALICE, [(4_000, "tr_2", 100, "import", 1), (4_500, "tr_gone", 100, "import", 0)])
+    db.close()
+    copy_database(source, pg_url, say=lambda _line: None)
+    sqlite_db, pg = Database(source).open(), Database(pg_url).open()
+    try:
+        for member, recent in ((ALICE, 50), (ALICE, 3), (ALICE, 0), (BOB, 50), (12345, 50)):
+            here, there = sqlite_db.load_profile(member, recent), pg.load_profile(member, recent)
+            assert repr(there) == repr(here)
+        shown = pg.load_profile(ALICE)
+        # A song or artist never stored (only its id came) is left out, as before.
+        assert [t["track_id"] for t in shown["top_tracks"]["medium_term"]] == ["tr_3", "tr_1"]
+        assert [(a["rank"], a["genres"]) for a in shown["top_artists"]["medium_term"]] == [(1, ["jazz", "soul"]),
+                                                                                          (2, ["pop"])]
+        assert "tr_gone" not in [p["track_id"] for p in shown["recent"]] and shown["totals"]["plays"] == 9  # skips not counted
+    finally:
+        sqlite_db.close()
+        pg.close()
+
+
 def test_a_copy_failing_half_way_leaves_postgresql_as_it_was(tmp_path: Path, pg_url: str) -> None:
     copy_database(filled_file(tmp_path / "first.db"), pg_url, say=lambda _: None)
     server_db = Database(pg_url).open()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
@@ -34,6 +35,10 @@ CONNECT_TIMEOUT_SECONDS = 5
 # Discord's 3 seconds for a first reply.
 WAIT_SECONDS = 2.5
 _FAILURES = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+# The pool checks a connection before lending it (a round trip to the server: a tenth of a profile read), unless it
+# came back this recently. A server lost within that moment shows as one lost mid-query does: DatabaseUnavailable
+# ("try again in a moment"), and the pool replaces the connection.
+TRUSTED_SECONDS = 1.0
 
 
 class _Number(Loader):
@@ -133,7 +138,7 @@ class PgConnection:
         if kept is not None:
             yield kept
             return
-        with unavailable_on_failure(), self.pool.connection() as raw:
+        with unavailable_on_failure(), lend(self.pool) as raw:
             yield raw
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
@@ -168,6 +173,22 @@ class PgConnection:
 
 
 @contextlib.contextmanager
+def lend(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
+    """A connection from the pool, marked with the time it goes back (see check_unless_just_used)."""
+    with pool.connection() as raw:
+        try:
+            yield raw
+        finally:
+            raw.returned_at = time.monotonic()  # type: ignore[attr-defined]
+
+
+def check_unless_just_used(conn: psycopg.Connection) -> None:
+    """The pool's check that a connection still works, skipped for one handed back under TRUSTED_SECONDS ago."""
+    if time.monotonic() - getattr(conn, "returned_at", -TRUSTED_SECONDS) >= TRUSTED_SECONDS:
+        psycopg_pool.ConnectionPool.check_connection(conn)
+
+
+@contextlib.contextmanager
 def unavailable_on_failure() -> Iterator[None]:
     """A lost or unreachable server, or a wait past the lock timeout, becomes DatabaseUnavailable."""
     try:
@@ -194,7 +215,7 @@ class PostgresConnections(Connections):
         self.pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=max(max_connections, self.pool_size + 2), open=False, name="bot-db",
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS}, configure=_configure,
-            check=psycopg_pool.ConnectionPool.check_connection, timeout=WAIT_SECONDS)
+            check=check_unless_just_used, timeout=WAIT_SECONDS)
 
     def open(self) -> Self:
         """Reach the server (a clear DatabaseStartError if it can't be used), then bring its schema up to date."""
@@ -255,7 +276,7 @@ class PostgresConnections(Connections):
         if face.session is not None:
             yield face.session
             return
-        with self.pool.connection() as raw:
+        with lend(self.pool) as raw:
             yield raw
 
     @contextlib.contextmanager
@@ -265,7 +286,7 @@ class PostgresConnections(Connections):
         if face.held is not None or face.session is not None:
             yield
             return
-        with unavailable_on_failure(), self.pool.connection() as raw:
+        with unavailable_on_failure(), lend(self.pool) as raw:
             face.session = raw
             try:
                 yield

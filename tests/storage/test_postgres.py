@@ -20,6 +20,7 @@ import pytest
 
 from database import Database, DatabaseUnavailable
 from storage.copy import CopyFailed, copy_database
+from storage.postgres import TRUSTED_SECONDS
 from storage.schema import SCHEMA_VERSION
 from tests.test_database import ALICE, BOB, GUILD, fill_everything
 
@@ -239,6 +240,20 @@ def test_a_server_that_goes_away_asks_to_try_again_loses_nothing_and_is_reconnec
             assert db.get_user(BOB) is None
             db.ensure_user(BOB, "Bob")
             assert db.get_user(BOB)["display_name"] == "Bob"
+        finally:
+            db.close()
+
+
+def test_a_server_back_before_the_next_command_goes_unnoticed(pg_url: str) -> None:
+    """A connection idle past TRUSTED_SECONDS is checked before it is lent: a restart in between costs no error."""
+    with behind_proxy(pg_url) as (url, proxy):
+        db = Database(url).open()
+        try:
+            db.ensure_user(ALICE, "Alice")
+            proxy.cut()
+            proxy.start()
+            time.sleep(TRUSTED_SECONDS + 0.1)
+            assert db.load_profile(ALICE)["user"]["display_name"] == "Alice"
         finally:
             db.close()
 

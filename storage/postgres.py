@@ -35,6 +35,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 # How long a query waits for a connection when the server is away: the member still hears back within
 # Discord's 3 seconds for a first reply.
 WAIT_SECONDS = 2.5
+PIPELINES = psycopg.Pipeline.is_supported()
 _FAILURES = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 # The pool checks a connection before lending it (a round trip to the server: a tenth of a profile read), unless it
 # came back this recently. A server lost within that moment shows as one lost mid-query does: DatabaseUnavailable
@@ -158,6 +159,8 @@ class PgConnection:
 
     def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
         """Several statements in one pipeline: sent together, answered together (one round trip, not one each)."""
+        if not PIPELINES:  # a libpq older than 14 (psycopg[binary] brings its own, newer)
+            return [self.execute(sql, params) for sql, params in statements]
         with self._raw() as raw, unavailable_on_failure():
             with raw.pipeline():
                 sent = [raw.execute(POSTGRES.translate(sql), params) for sql, params in statements]

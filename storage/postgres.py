@@ -7,7 +7,8 @@ unchanged: `PgConnection` (this thread's face, like a sqlite3.Connection) transl
 Guarantees kept from SQLite: a transaction takes one database-wide write lock first (what SQLite's BEGIN IMMEDIATE
 does), so read-then-write code stays correct and writers queue, in this process and any other; a wait past the
 lock timeout, a server that went away, or one that can't be reached raise `DatabaseUnavailable` ("try again in a
-moment"). A transaction is all or nothing; the pool checks a connection before lending it and reconnects by itself.
+moment"). A transaction is all or nothing; the pool checks a connection idle a second or more before lending it,
+and reconnects by itself.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Database speed: bulk writes (store_sync, insert_plays) in rows/s and profile loads on a 10,000-member file.
 
 Run: python scripts/bench_db.py [--users 10000] [--samples 2000] [--keep DIR] [--pragma wal_autocheckpoint=10000 ...]
-     [--postgres postgresql://user@host:5432/db [--pg-users 100000] | --no-postgres]
+     [--sqlite-profile-only] [--postgres postgresql://user@host:5432/db [--pg-users 1000,20000,100000] [--pg-keep]
+     [--pg-profile-only] | --no-postgres]
 Prints each figure beside its target, and a raw-SQLite baseline measured in the same run (shared machines are
 noisy: the ratio to the baseline says more than the raw figure). With a PostgreSQL server (--postgres, or
 BENCH_DATABASE_URL / TEST_DATABASE_URL), the same writes on it beside raw psycopg (executemany, COPY) in the same
-run, and profile loads among 100,000 members (scripts/bench_db_postgres.py).
+run, and profile reads among 1,000, 20,000 and 100,000 members beside the same statements on a plain psycopg
+connection, taking turns (scripts/bench_db_postgres.py). The host's load average is printed with the figures.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ CATALOGUE_ARTISTS = 4_000
 PLAYS_PER_MEMBER = 100
 WRITE_TARGET = 50_000  # rows per second
 LOAD_TARGET_MS = 5.0
+PG_SIZES = [1_000, 20_000, 100_000]  # members in the PostgreSQL profile-read databases: how a read grows
 
 
 PRAGMAS: list[str] = []  # extra PRAGMAs to try on every connection (--pragma), to compare tunings
@@ -194,6 +197,22 @@ def bench_load_profile(path: Path, users: int, samples: int, rng: random.Random)
     return times
 
 
+def bench_sqlite_writes(folder: Path, rng: random.Random) -> None:
+    """store_sync and insert_plays on SQLite beside raw sqlite3 executemany in the same run."""
+    baseline = bench_raw_baseline(folder)
+    print(f"Baseline: raw sqlite3 executemany, 1,000-row transactions:  {baseline:>10,.0f} rows/s")
+
+    all_rate, top_rate, rows = bench_store_sync(folder, rng)
+    print(f"store_sync (300 member syncs, {rows:,} rows incl. catalogue upserts and plays):")
+    print(f"  all rows written                                         {all_rate:>10,.0f} rows/s  "
+          f"({all_rate / baseline:.2f}x baseline)  {verdict(all_rate >= WRITE_TARGET)} (>= {WRITE_TARGET:,})")
+    print(f"  top-list rows only (top tracks + top artists)            {top_rate:>10,.0f} rows/s")
+
+    plays_rate, added = bench_insert_plays(folder, rng)
+    print(f"insert_plays ({added:,} plays in 1,000-play transactions):    {plays_rate:>10,.0f} rows/s  "
+          f"({plays_rate / baseline:.2f}x baseline)  {verdict(plays_rate >= WRITE_TARGET)} (>= {WRITE_TARGET:,})")
+
+
 def verdict(ok: bool) -> str:
     return "meets target" if ok else "BELOW TARGET"
 
@@ -208,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"),
                         help="a PostgreSQL server to measure too (each part in a throwaway schema)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--pg-users", type=int, default=100_000, help="members in the PostgreSQL profile-load database")
+    parser.add_argument("--pg-users", type=lambda text: [int(n) for n in text.split(",")], default=PG_SIZES,
+                        help="members in each PostgreSQL profile-read database, comma-separated (default "
+                             f"{','.join(map(str, PG_SIZES))})")
+    parser.add_argument("--pg-keep", action="store_true", help="keep the PostgreSQL member databases for the next "
+                        "run (schemas bench_db_members_<n>), and reuse those a previous run kept")
+    parser.add_argument("--pg-profile-only", action="store_true", help="on PostgreSQL, only the profile reads")
+    parser.add_argument("--sqlite-profile-only", action="store_true", help="on SQLite, only the profile reads")
     args = parser.parse_args(argv)
     PRAGMAS[:] = args.pragma
     rng = random.Random(2024)
@@ -216,20 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(temp)
         folder.mkdir(parents=True, exist_ok=True)
         print(f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
-              f"extra PRAGMAs: {', '.join(PRAGMAS) or 'none (the bot as shipped)'}\n")
-
-        baseline = bench_raw_baseline(folder)
-        print(f"Baseline: raw sqlite3 executemany, 1,000-row transactions:  {baseline:>10,.0f} rows/s")
-
-        all_rate, top_rate, rows = bench_store_sync(folder, rng)
-        print(f"store_sync (300 member syncs, {rows:,} rows incl. catalogue upserts and plays):")
-        print(f"  all rows written                                         {all_rate:>10,.0f} rows/s  "
-              f"({all_rate / baseline:.2f}x baseline)  {verdict(all_rate >= WRITE_TARGET)} (>= {WRITE_TARGET:,})")
-        print(f"  top-list rows only (top tracks + top artists)            {top_rate:>10,.0f} rows/s")
-
-        plays_rate, added = bench_insert_plays(folder, rng)
-        print(f"insert_plays ({added:,} plays in 1,000-play transactions):    {plays_rate:>10,.0f} rows/s  "
-              f"({plays_rate / baseline:.2f}x baseline)  {verdict(plays_rate >= WRITE_TARGET)} (>= {WRITE_TARGET:,})")
+              f"extra PRAGMAs: {', '.join(PRAGMAS) or 'none (the bot as shipped)'}; host load average "
+              + " / ".join(f"{n:.1f}" for n in os.getloadavg()) + f" (1 / 5 / 15 min) on {os.cpu_count()} cores\n")
+        if not args.sqlite_profile_only:
+            bench_sqlite_writes(folder, rng)
 
         big = folder / "big.db"
         build_seconds, counts = build_big(big, args.users, rng)
@@ -243,18 +258,50 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {max(times):.2f} ms   "
               f"{verdict(p99 < LOAD_TARGET_MS)} (< {LOAD_TARGET_MS:g} ms)")
     if args.postgres and not args.no_postgres:
-        bench_postgres(args.postgres, args.pg_users, args.samples, random.Random(2024))
+        bench_postgres(args.postgres, args.pg_users, args.samples, random.Random(2024), keep=args.pg_keep,
+                       profile_only=args.pg_profile_only)
     return 0
 
 
-def bench_postgres(url: str, users: int, samples: int, rng: random.Random) -> None:
+def bench_postgres(url: str, sizes: list[int], samples: int, rng: random.Random, keep: bool = False,
+                   profile_only: bool = False) -> None:
     """The same writes and reads on PostgreSQL, beside raw psycopg measured in the same run."""
-    from fakes.postgres import throwaway_schema
     from scripts import bench_db_postgres as pg
     from storage.postgres_url import describe_url
 
     print(f"\nPostgreSQL {pg.server_version(url)} at {describe_url(url)}:")
     artists, tracks = catalogue(rng)
+    if not profile_only:
+        bench_postgres_writes(url, rng, artists, tracks)
+
+    def check(profile: dict) -> None:
+        assert len(profile["top_tracks"]["short_term"]) == TOP_TRACKS and len(profile["recent"]) == 50
+
+    def build(target: str, users: int) -> tuple[float, dict[str, int]]:
+        return pg.build_members(target, users, rng, artists, tracks, TOP_TRACKS, TOP_ARTISTS, PLAYS_PER_MEMBER)
+
+    results = []
+    for users in sizes:
+        with pg.members_schema(url, users, keep, lambda target, users=users: build(target, users)) as (big, what):
+            print(what)
+            bot, raw = pg.profile_loads(big, users, samples, rng, check)
+        results.append((users, pg.percentiles(bot), pg.percentiles(raw), os.getloadavg()[0]))
+    print(f"load_profile ({TOP_TRACKS * 3} top tracks, {TOP_ARTISTS * 3} top artists, 50 recent plays, totals), "
+          f"{samples:,} random members each, taking turns with the baseline: the same five statements, pipelined, "
+          "on a plain psycopg connection")
+    print("  members    bot p50 / p99 ms     raw p50 / p99 ms    host load (1 min)")
+    for users, (p50, p99), (raw50, raw99), load in results:
+        print(f"  {users:>7,}    {p50:6.2f} / {p99:6.2f}      {raw50:6.2f} / {raw99:6.2f}      {load:4.1f}    "
+              f"{verdict(p99 < LOAD_TARGET_MS)} (p99 < {LOAD_TARGET_MS:g} ms)")
+    if len(results) > 1:
+        (first, (a50, a99), _, _), (last, (b50, b99), _, _) = results[0], results[-1]
+        print(f"  from {first:,} to {last:,} members: p50 x{b50 / a50:.2f}, p99 x{b99 / a99:.2f}")
+
+
+def bench_postgres_writes(url: str, rng: random.Random, artists: list[dict], tracks: list[dict]) -> None:
+    """store_sync and insert_plays on PostgreSQL beside raw executemany and COPY of the same rows."""
+    from scripts import bench_db_postgres as pg
+
     payloads = [sync_payload(rng, artists, tracks, m) for m in range(300)]
     bot, raw, rows = pg.bench_sync(url, payloads)
     print(f"store_sync (300 member syncs, {rows:,} rows):  bot {bot:>9,.0f} rows/s   raw psycopg executemany "
@@ -264,17 +311,6 @@ def bench_postgres(url: str, users: int, samples: int, rng: random.Random) -> No
     bot, raw, rows = pg.bench_plays(url, work)
     print(f"insert_plays ({rows:,} imported plays, 1,000 a transaction):  bot {bot:>9,.0f} rows/s   raw COPY "
           f"{raw:>9,.0f} rows/s   {bot / raw:.0%} of raw  {verdict(bot >= pg.RAW_SHARE_TARGET * raw)} (>= 60%)")
-
-    def check(profile: dict) -> None:
-        assert len(profile["top_tracks"]["short_term"]) == TOP_TRACKS and len(profile["recent"]) == 50
-
-    with throwaway_schema(url) as big:
-        seconds, counts = pg.build_members(big, users, rng, artists, tracks, TOP_TRACKS, TOP_ARTISTS, PLAYS_PER_MEMBER)
-        print(f"Built a {users:,}-member database in {seconds:.0f} s: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
-        times = pg.profile_loads(big, users, samples, rng, check)
-    p50, p99 = pg.percentiles(times)
-    print(f"load_profile over {len(times):,} random members of {users:,}:  p50 {p50:.2f} ms   p99 {p99:.2f} ms   "
-          f"max {max(times):.2f} ms   {verdict(p99 < LOAD_TARGET_MS)} (< {LOAD_TARGET_MS:g} ms)")
 
 
 if __name__ == "__main__":

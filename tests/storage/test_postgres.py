@@ -20,6 +20,7 @@ import pytest
 
 from database import Database, DatabaseUnavailable
 from storage.copy import CopyFailed, copy_database
+from storage.postgres import TRUSTED_SECONDS
 from storage.schema import SCHEMA_VERSION
 from tests.test_database import ALICE, BOB, GUILD, fill_everything
 
@@ -80,6 +81,36 @@ def test_copy_moves_every_row_and_a_second_run_changes_nothing(tmp_path: Path, p
         assert everything(server_db) == before
     finally:
         server_db.close()
+
+
+def test_a_profile_reads_the_same_on_postgresql_as_on_sqlite(tmp_path: Path, pg_url: str) -> None:
+    """The same bot copied to PostgreSQL shows every profile alike: values, their types, their order."""
+    source = filled_file(tmp_path / "bot.db")
+    db = Database(source).open()
+    tracks = [{"track_id": f"tr_{n}", "name": f"Song {n}", "artist_id": "ar_alice", "artist_name": "Artist alice",
+               "album_name": "Album", "image_url": f"http://img.example/{n}.jpg", "duration_ms": 1000 + n}
+              for n in range(5)]
+    db.store_sync(ALICE, artists=[{"artist_id": "ar_2", "name": "Two", "genres": ["jazz", "soul"], "fetched_at": 2.5}],
+                  tracks=tracks, top_tracks={"medium_term": ["tr_3", "tr_gone", "tr_1"], "long_term": ["tr_4"]},
+                  top_artists={"medium_term": ["ar_2", "ar_alice", "ar_gone"]},
+                  plays=[(5_000 + n, f"tr_{n}", 90) for n in range(5)], recent_cursor_ms=5_004, synced_at=7.25)
+    db.insert_plays(ALICE, [(4_000, "tr_2", 100, "import", 1), (4_500, "tr_gone", 100, "import", 0)])
+    db.close()
+    copy_database(source, pg_url, say=lambda _line: None)
+    sqlite_db, pg = Database(source).open(), Database(pg_url).open()
+    try:
+        for member, recent in ((ALICE, 50), (ALICE, 3), (ALICE, 0), (BOB, 50), (12345, 50)):
+            here, there = sqlite_db.load_profile(member, recent), pg.load_profile(member, recent)
+            assert repr(there) == repr(here)
+        shown = pg.load_profile(ALICE)
+        # A song or artist never stored (only its id came) is left out, as before.
+        assert [t["track_id"] for t in shown["top_tracks"]["medium_term"]] == ["tr_3", "tr_1"]
+        assert [(a["rank"], a["genres"]) for a in shown["top_artists"]["medium_term"]] == [(1, ["jazz", "soul"]),
+                                                                                          (2, ["pop"])]
+        assert "tr_gone" not in [p["track_id"] for p in shown["recent"]] and shown["totals"]["plays"] == 9  # skips not counted
+    finally:
+        sqlite_db.close()
+        pg.close()
 
 
 def test_a_copy_failing_half_way_leaves_postgresql_as_it_was(tmp_path: Path, pg_url: str) -> None:
@@ -209,6 +240,20 @@ def test_a_server_that_goes_away_asks_to_try_again_loses_nothing_and_is_reconnec
             assert db.get_user(BOB) is None
             db.ensure_user(BOB, "Bob")
             assert db.get_user(BOB)["display_name"] == "Bob"
+        finally:
+            db.close()
+
+
+def test_a_server_back_before_the_next_command_goes_unnoticed(pg_url: str) -> None:
+    """A connection idle past TRUSTED_SECONDS is checked before it is lent: a restart in between costs no error."""
+    with behind_proxy(pg_url) as (url, proxy):
+        db = Database(url).open()
+        try:
+            db.ensure_user(ALICE, "Alice")
+            proxy.cut()
+            proxy.start()
+            time.sleep(TRUSTED_SECONDS + 0.1)
+            assert db.load_profile(ALICE)["user"]["display_name"] == "Alice"
         finally:
             db.close()
 

@@ -17,12 +17,14 @@ from utils.models import Item, Profile
 from utils.sources.history_sync import latest_sync, source_line
 
 
-def stored_top(db: Database, discord_id: int, kind: str, time_range: str, limit: int, now: float) -> list[Item]:
-    """A member's top tracks/artists: Spotify's own lists for its ranges, else counted from stored plays."""
+def stored_top(db: Database, discord_id: int, kind: str, time_range: str, limit: int, now: float,
+               profile: dict[str, Any] | None = None) -> list[Item]:
+    """A member's top tracks/artists: Spotify's own lists for its ranges, else counted from stored plays.
+    `profile` is the member's `load_profile`, when the caller has read it already."""
     kind = kind_of(kind)
     time_range = check_time_range(time_range)
     if time_range in TIME_RANGES:
-        profile = db.load_profile(discord_id, recent_limit=0)
+        profile = profile or db.load_profile(discord_id, recent_limit=0)
         rows = profile[f"top_{kind}"][time_range][:limit]
         if rows:
             build = track_item if kind == "tracks" else artist_item
@@ -62,8 +64,8 @@ def build_profile(db: Database, discord_id: int, time_range: str, now: float, li
     has_tops = any(data["top_tracks"][r] or data["top_artists"][r] for r in TIME_RANGES)
     if user is None or (not totals["plays"] and not has_tops):
         raise NotEnoughData()
-    top_artists = stored_top(db, discord_id, "artists", time_range, limit, now)
-    top_tracks = stored_top(db, discord_id, "tracks", time_range, limit, now)
+    top_artists = stored_top(db, discord_id, "artists", time_range, limit, now, data)
+    top_tracks = stored_top(db, discord_id, "tracks", time_range, limit, now, data)
     if not top_artists and not top_tracks and is_calendar(time_range):
         raise NotEnoughData(no_plays_in(time_range))
     genre_rows = data["top_artists"].get(time_range) or data["top_artists"]["medium_term"]

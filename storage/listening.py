@@ -81,14 +81,16 @@ class ListeningReads:
             return []
         if len(cutoffs_ms) > 9:
             raise ValueError("at most ten age bands: each is one digit")
-        marks = ",".join("?" * len(discord_ids))
         band = "CASE " + " ".join(f"WHEN played_at >= ? THEN '{i}'" for i in range(len(cutoffs_ms))) + \
             f" ELSE '{len(cutoffs_ms)}' END"
-        where = f"FROM plays WHERE discord_id IN ({marks}) AND skipped = 0 AND played_at >= 0 GROUP BY discord_id"
-        params = [*cutoffs_ms, *discord_ids]
         # Both aggregates of a group take its rows in the same order, so the i-th song and the i-th band match.
         if self.dialect.name == "postgresql":  # arrays come in binary: no separator to trust
-            return self.tuples(f"SELECT discord_id, array_agg(track_id), string_agg({band}, '') {where}", params)
+            return self.tuples(  # the members as one array: a thousand parameters cost the driver more to send
+                f"SELECT discord_id, array_agg(track_id), string_agg({band}, '') FROM plays WHERE discord_id = ANY(?) "
+                "AND skipped = 0 AND played_at >= 0 GROUP BY discord_id", [*cutoffs_ms, list(discord_ids)])
+        marks = ",".join("?" * len(discord_ids))
+        where = f"FROM plays WHERE discord_id IN ({marks}) AND skipped = 0 AND played_at >= 0 GROUP BY discord_id"
+        params = [*cutoffs_ms, *discord_ids]
         rows = self.tuples(f"SELECT discord_id, group_concat(track_id, ','), group_concat({band}, '') {where}", params)
         out = [(member, songs.split(","), bands) for member, songs, bands in rows]
         if all(len(songs) == len(bands) for _, songs, bands in out):
@@ -111,14 +113,13 @@ class ListeningReads:
         i-th of each list from the same row (the bulk read's other half)."""
         if not discord_ids:
             return []
+        columns = "SELECT tt.discord_id, {0}(t.name_key), {0}(tt.time_range), {0}(tt.rank) FROM top_tracks tt " \
+            "JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id "
+        if self.dialect.name == "postgresql":
+            return self.tuples(columns.format("array_agg") + "= ANY(?) GROUP BY tt.discord_id", [list(discord_ids)])
         marks = ",".join("?" * len(discord_ids))
-        pack = "array_agg" if self.dialect.name == "postgresql" else "json_group_array"
-        rows = self.tuples(
-            f"SELECT tt.discord_id, {pack}(t.name_key), {pack}(tt.time_range), {pack}(tt.rank) FROM top_tracks tt "
-            f"JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id IN ({marks}) GROUP BY tt.discord_id",
-            list(discord_ids))
-        if pack == "array_agg":
-            return rows
+        rows = self.tuples(columns.format("json_group_array") + f"IN ({marks}) GROUP BY tt.discord_id",
+                           list(discord_ids))
         return [(member, json.loads(keys), json.loads(ranges), json.loads(ranks)) for member, keys, ranges, ranks in rows]
 
     def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:

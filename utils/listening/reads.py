@@ -102,7 +102,7 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
     ids = sorted(set(member_ids))
     id_array = np.array(ids, dtype=np.int64)
     item_of: dict[str, int] = {}  # track key -> column
-    column_of: dict[str, int] = {}  # song id -> its key's column (-1: no stored song, left out as the join did)
+    column_of = _SongColumns()  # song id -> its key's column (-1: no stored song, left out as the join did)
     now_ms = int(now * 1000)
     cutoffs = [now_ms - end * DAY_MS for _, end in PLAY_BANDS_DAYS if end is not None]
     factors = np.array([band_weight(start, end) for start, end in PLAY_BANDS_DAYS])
@@ -114,11 +114,16 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
             return db.track_plays_by_member(chunk, cutoffs), db.top_track_ranks(chunk)
 
     def columns_of_songs(track_ids: list[str]) -> np.ndarray:
-        new = list(set(track_ids).difference(column_of))
-        if new:
+        # One dict lookup per listen, in C; songs not seen before are named by the database after, all at once.
+        cols = np.fromiter(map(column_of.__getitem__, track_ids), np.int32, len(track_ids))
+        if column_of.unseen:
+            new = list(column_of.unseen)
+            column_of.unseen.clear()
             column_of.update(dict.fromkeys(new, -1))
             column_of.update((t, item_of.setdefault(key, len(item_of))) for t, key in db.track_name_keys(new))
-        return np.fromiter(map(column_of.__getitem__, track_ids), np.int32, len(track_ids))
+            at = np.flatnonzero(cols == _UNSEEN)
+            cols[at] = [column_of[track_ids[i]] for i in at.tolist()]
+        return cols
 
     def add_plays(plays: list[tuple[Any, ...]]) -> None:
         # A block of members at a time: one str per listen is held only for the block, not for the whole slice.
@@ -157,6 +162,21 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
             add_tops(tops)
         del plays, tops
     return _compact(ids, list(item_of), parts)
+
+
+_UNSEEN = -2
+
+
+class _SongColumns(dict[str, int]):
+    """Song id -> column; a song not in it yet reads as _UNSEEN and is noted in `unseen`, to be named in bulk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unseen: set[str] = set()
+
+    def __missing__(self, track_id: str) -> int:
+        self.unseen.add(track_id)
+        return _UNSEEN
 
 
 def _rows_of(members: list[int], id_array: np.ndarray) -> np.ndarray:

@@ -52,10 +52,8 @@ def band_weight(start_days: float, end_days: float | None) -> float:
 
 
 MEMBERS_PER_READ = 1_000
-# Slices a database server sums at once for the community model's read (each on a connection of its own).
+# Slices a database server reads at once for the community model's read (each on a connection of its own).
 READS_AHEAD = 2
-# Members' packed listens turned into Python strings at once (bounds a slice's memory when members have many).
-PLAY_ROWS_PER_BLOCK = 100
 
 
 def interaction_weights(db: Database, member_ids: Sequence[int], kind: str, now: float) -> dict[int, dict[str, float]]:
@@ -97,8 +95,9 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
     weight are left out, in ascending id order. Blocking.
 
     The database packs each member's listens into one row (song ids and age bands) and their top lists into
-    another, so Python builds objects per member and per listen in C (no tuple per row); the sums per member and
-    song are done here in numpy, a slice of members at a time."""
+    another, so the driver builds a row per member (each listen's song id a string, made in C), not a tuple per
+    listen; the sums per member and song are done here in numpy, a slice of members at a time. A slice holds a
+    string per listen of its members (a member who plays a song often holds it once per listen, until summed)."""
     ids = sorted(set(member_ids))
     id_array = np.array(ids, dtype=np.int64)
     item_of: dict[str, int] = {}  # track key -> column
@@ -126,13 +125,10 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
         return cols
 
     def add_plays(plays: list[tuple[Any, ...]]) -> None:
-        # A block of members at a time: one str per listen is held only for the block, not for the whole slice.
-        for start in range(0, len(plays), PLAY_ROWS_PER_BLOCK):
-            block = plays[start:start + PLAY_ROWS_PER_BLOCK]
-            songs = [song for _, member_songs, _ in block for song in member_songs]
-            bands = np.frombuffer("".join(b for _, _, b in block).encode("ascii"), np.uint8) - ord("0")
-            rows = np.repeat(_rows_of([m for m, _, _ in block], id_array), [len(s) for _, s, _ in block])
-            parts.append(_sum_by_band(rows, columns_of_songs(songs), bands, factors))
+        songs = [song for _, member_songs, _ in plays for song in member_songs]
+        bands = np.frombuffer("".join(b for _, _, b in plays).encode("ascii"), np.uint8) - ord("0")
+        rows = np.repeat(_rows_of([m for m, _, _ in plays], id_array), [len(s) for _, s, _ in plays])
+        parts.append(_sum_by_band(rows, columns_of_songs(songs), bands, factors))
 
     def add_tops(tops: list[tuple[Any, ...]]) -> None:
         keys = [key for _, member_keys, _, _ in tops for key in member_keys]

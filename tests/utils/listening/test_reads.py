@@ -53,9 +53,8 @@ def test_the_bulk_read_gives_the_same_weights_as_the_per_member_formula(db: Data
     assert "band - two" in got[1]  # from the top list only: the skipped play adds nothing
 
 
-def test_the_bulk_read_takes_members_a_slice_and_a_block_at_a_time(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bulk_read_takes_members_a_slice_at_a_time(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("utils.listening.reads.MEMBERS_PER_READ", 2)
-    monkeypatch.setattr("utils.listening.reads.PLAY_ROWS_PER_BLOCK", 1)
     now = time.time()
     members = small_world(db, int(now * 1000))
     got = as_dicts(track_weight_arrays(db, [4, 3, 2, 1, 1], now))

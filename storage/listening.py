@@ -101,6 +101,8 @@ class ListeningReads:
 
     def track_name_keys(self, track_ids: Sequence[str]) -> list[tuple[str, str]]:
         """`(track_id, name_key)` of the stored songs among these ids."""
+        if self.dialect.name == "postgresql":  # one array, however many: no parameter per id to send
+            return self.tuples("SELECT track_id, name_key FROM tracks WHERE track_id = ANY(?)", [list(track_ids)])
         out: list[tuple[str, str]] = []
         for start in range(0, len(track_ids), 5_000):
             part = track_ids[start:start + 5_000]

@@ -95,7 +95,7 @@ class ListeningReads:
         out = [(member, songs.split(","), bands) for member, songs, bands in rows]
         if all(len(songs) == len(bands) for _, songs, bands in out):
             return out
-        # A song id with a comma in it (none today): read those members again with each id quoted as JSON.
+        # A song id with a comma in it (none today): read the slice again with each id quoted as JSON.
         rows = self.tuples(f"SELECT discord_id, json_group_array(track_id), group_concat({band}, '') {where}", params)
         return [(member, json.loads(songs), bands) for member, songs, bands in rows]
 

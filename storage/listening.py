@@ -5,6 +5,7 @@ Database inherits these; they run on its connections through `self.query`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -69,26 +70,39 @@ class ListeningReads:
             f"AND p.played_at >= 0 GROUP BY p.discord_id, key, band",
             [*cutoffs_ms, *discord_ids])
 
-    def weighted_track_plays(self, discord_ids: Sequence[int], cutoffs_ms: Sequence[int],
-                             band_weights: Sequence[float]) -> list[tuple[int, str, float]]:
-        """Listens (skips excluded) summed per member and song id in the database, each weighted by its age band:
-        plain `(discord_id, track_id, weight)` tuples (the community model's bulk read; `track_name_keys` names
-        the songs, once per song rather than once per member and song).
-
-        `cutoffs_ms` go newest first (as in `play_counts_by_age`); a play in band i weighs `band_weights[i]`.
-        """
+    def track_plays_by_member(self, discord_ids: Sequence[int],
+                              cutoffs_ms: Sequence[int]) -> list[tuple[int, list[str], str]]:
+        """Each member's listens (skips and negative times left out) packed in one row: `(discord_id, song ids,
+        bands)`, the song id of every listen and, at the same place in `bands`, its age band as one digit (band i
+        for the first of `cutoffs_ms`, newest first, it is at or after, else len(cutoffs_ms)). The community
+        model's bulk read: a row per member rather than per listen, so the driver builds few Python objects, and
+        nothing summed or sorted here (the caller sums in numpy; `track_name_keys` names the songs)."""
         if not discord_ids:
             return []
+        if len(cutoffs_ms) > 9:
+            raise ValueError("at most ten age bands: each is one digit")
+        band = "CASE " + " ".join(f"WHEN played_at >= ? THEN '{i}'" for i in range(len(cutoffs_ms))) + \
+            f" ELSE '{len(cutoffs_ms)}' END"
+        # Both aggregates of a group take its rows in the same order, so the i-th song and the i-th band match.
+        if self.dialect.name == "postgresql":  # arrays come in binary: no separator to trust
+            return self.tuples(  # the members as one array: a thousand parameters cost the driver more to send
+                f"SELECT discord_id, array_agg(track_id), string_agg({band}, '') FROM plays WHERE discord_id = ANY(?) "
+                "AND skipped = 0 AND played_at >= 0 GROUP BY discord_id", [*cutoffs_ms, list(discord_ids)])
         marks = ",".join("?" * len(discord_ids))
-        weight = "CASE " + " ".join("WHEN played_at >= ? THEN ?" for _ in cutoffs_ms) + " ELSE ? END"
-        bands = [value for cutoff, factor in zip(cutoffs_ms, band_weights, strict=False) for value in (cutoff, factor)]
-        return self.tuples(
-            f"SELECT discord_id, track_id, SUM({weight}) FROM plays WHERE discord_id IN ({marks}) AND skipped = 0 "
-            "AND played_at >= 0 GROUP BY discord_id, track_id",
-            [*bands, float(band_weights[len(cutoffs_ms)]), *discord_ids])
+        where = f"FROM plays WHERE discord_id IN ({marks}) AND skipped = 0 AND played_at >= 0 GROUP BY discord_id"
+        params = [*cutoffs_ms, *discord_ids]
+        rows = self.tuples(f"SELECT discord_id, group_concat(track_id, ','), group_concat({band}, '') {where}", params)
+        out = [(member, songs.split(","), bands) for member, songs, bands in rows]
+        if all(len(songs) == len(bands) for _, songs, bands in out):
+            return out
+        # A song id with a comma in it (none today): read the slice again with each id quoted as JSON.
+        rows = self.tuples(f"SELECT discord_id, json_group_array(track_id), group_concat({band}, '') {where}", params)
+        return [(member, json.loads(songs), bands) for member, songs, bands in rows]
 
     def track_name_keys(self, track_ids: Sequence[str]) -> list[tuple[str, str]]:
         """`(track_id, name_key)` of the stored songs among these ids."""
+        if self.dialect.name == "postgresql":  # one array, however many: no parameter per id to send
+            return self.tuples("SELECT track_id, name_key FROM tracks WHERE track_id = ANY(?)", [list(track_ids)])
         out: list[tuple[str, str]] = []
         for start in range(0, len(track_ids), 5_000):
             part = track_ids[start:start + 5_000]
@@ -96,14 +110,19 @@ class ListeningReads:
                                list(part))
         return out
 
-    def top_track_ranks(self, discord_ids: Sequence[int]) -> list[tuple[int, str, str, int]]:
-        """Top-list rows of tracks as plain `(discord_id, key, time_range, rank)` tuples (the bulk read's other half)."""
+    def top_track_ranks(self, discord_ids: Sequence[int]) -> list[tuple[int, list[str], list[str], list[int]]]:
+        """Each member's top-list rows of tracks packed in one row: `(discord_id, keys, time ranges, ranks)`, the
+        i-th of each list from the same row (the bulk read's other half)."""
         if not discord_ids:
             return []
+        columns = "SELECT tt.discord_id, {0}(t.name_key), {0}(tt.time_range), {0}(tt.rank) FROM top_tracks tt " \
+            "JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id "
+        if self.dialect.name == "postgresql":
+            return self.tuples(columns.format("array_agg") + "= ANY(?) GROUP BY tt.discord_id", [list(discord_ids)])
         marks = ",".join("?" * len(discord_ids))
-        return self.tuples(
-            f"SELECT tt.discord_id, t.name_key, tt.time_range, tt.rank FROM top_tracks tt "
-            f"JOIN tracks t ON t.track_id = tt.track_id WHERE tt.discord_id IN ({marks})", list(discord_ids))
+        rows = self.tuples(columns.format("json_group_array") + f"IN ({marks}) GROUP BY tt.discord_id",
+                           list(discord_ids))
+        return [(member, json.loads(keys), json.loads(ranges), json.loads(ranks)) for member, keys, ranges, ranks in rows]
 
     def yearly_counts(self, discord_id: int, kind: str, year: int | None, limit: int = 50) -> list[dict[str, Any]]:
         """All-time (year None) or one year's most played tracks or artists of one member."""

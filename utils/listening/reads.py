@@ -52,7 +52,7 @@ def band_weight(start_days: float, end_days: float | None) -> float:
 
 
 MEMBERS_PER_READ = 1_000
-# Slices a database server sums at once for the community model's read (each on a connection of its own).
+# Slices a database server reads at once for the community model's read (each on a connection of its own).
 READS_AHEAD = 2
 
 
@@ -91,38 +91,56 @@ class WeightArrays:
 
 
 def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> WeightArrays:
-    """The same weights as `interaction_weights(db, members, "tracks", now)`, summed by the database (plays, per
-    age band) and kept as arrays: members with no weight are left out, in ascending id order. Blocking."""
+    """The same weights as `interaction_weights(db, members, "tracks", now)`, kept as arrays: members with no
+    weight are left out, in ascending id order. Blocking.
+
+    The database packs each member's listens into one row (song ids and age bands) and their top lists into
+    another, so the driver builds a row per member (each listen's song id a string, made in C), not a tuple per
+    listen; the sums per member and song are done here in numpy, a slice of members at a time. A slice holds a
+    string per listen of its members (a member who plays a song often holds it once per listen, until summed)."""
     ids = sorted(set(member_ids))
     id_array = np.array(ids, dtype=np.int64)
     item_of: dict[str, int] = {}  # track key -> column
-    column_of: dict[str, int] = {}  # song id -> its key's column (-1: no stored song, left out as the join did)
+    column_of = _SongColumns()  # song id -> its key's column (-1: no stored song, left out as the join did)
     now_ms = int(now * 1000)
     cutoffs = [now_ms - end * DAY_MS for _, end in PLAY_BANDS_DAYS if end is not None]
-    factors = [band_weight(start, end) for start, end in PLAY_BANDS_DAYS]
+    factors = np.array([band_weight(start, end) for start, end in PLAY_BANDS_DAYS])
     top_weight: dict[tuple[str, int], float] = {}
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def read(chunk: Sequence[int]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         with db.reading():
-            return db.weighted_track_plays(chunk, cutoffs, factors), db.top_track_ranks(chunk)
+            return db.track_plays_by_member(chunk, cutoffs), db.top_track_ranks(chunk)
 
-    def add(members: Sequence[int], cols: np.ndarray, weights: Sequence[float]) -> None:
-        size = len(members)
-        rows = np.searchsorted(id_array, np.fromiter(members, np.int64, size)).astype(np.int32)
-        values = np.fromiter(weights, np.float64, size)
-        known = cols >= 0
-        parts.append((rows[known], cols[known], values[known]) if not known.all() else (rows, cols, values))
-
-    def columns_of_songs(track_ids: Sequence[str]) -> np.ndarray:
-        new = list(set(track_ids).difference(column_of))
-        if new:
+    def columns_of_songs(track_ids: list[str]) -> np.ndarray:
+        # One dict lookup per listen, in C; songs not seen before are named by the database after, all at once.
+        cols = np.fromiter(map(column_of.__getitem__, track_ids), np.int32, len(track_ids))
+        if column_of.unseen:
+            new = list(column_of.unseen)
+            column_of.unseen.clear()
             column_of.update(dict.fromkeys(new, -1))
             column_of.update((t, item_of.setdefault(key, len(item_of))) for t, key in db.track_name_keys(new))
-        return np.fromiter(map(column_of.__getitem__, track_ids), np.int32, len(track_ids))
+            at = np.flatnonzero(cols == _UNSEEN)
+            cols[at] = [column_of[track_ids[i]] for i in at.tolist()]
+        return cols
+
+    def add_plays(plays: list[tuple[Any, ...]]) -> None:
+        songs = [song for _, member_songs, _ in plays for song in member_songs]
+        bands = np.frombuffer("".join(b for _, _, b in plays).encode("ascii"), np.uint8) - ord("0")
+        rows = np.repeat(_rows_of([m for m, _, _ in plays], id_array), [len(s) for _, s, _ in plays])
+        parts.append(_sum_by_band(rows, columns_of_songs(songs), bands, factors))
+
+    def add_tops(tops: list[tuple[Any, ...]]) -> None:
+        keys = [key for _, member_keys, _, _ in tops for key in member_keys]
+        pairs = [pair for _, _, ranges, ranks in tops for pair in zip(ranges, ranks, strict=True)]
+        rows = np.repeat(_rows_of([m for m, _, _, _ in tops], id_array), [len(k) for _, k, _, _ in tops])
+        cols = np.fromiter([item_of.setdefault(k, len(item_of)) for k in keys], np.int32, len(keys))
+        weights = np.fromiter([top_weight.get(p) or top_weight.setdefault(p, _top_weight(*p)) for p in pairs],
+                              np.float64, len(pairs))
+        parts.append((rows, cols, weights))
 
     chunks = [ids[start:start + MEMBERS_PER_READ] for start in range(0, len(ids), MEMBERS_PER_READ)]
-    # On a server, the next slices are summed there (on database threads, waiting on it) while this one is turned
+    # On a server, the next slices are read there (on database threads, waiting on it) while this one is turned
     # into arrays here: at most READS_AHEAD + 1 slices' rows are held at once. SQLite works inside this process and
     # lets go of Python at every row, so more threads there would only queue for it: it reads its slices in turn.
     ahead = READS_AHEAD if db.dialect.name != "sqlite" else 0
@@ -135,15 +153,47 @@ def track_weight_arrays(db: Database, member_ids: Sequence[int], now: float) -> 
             if index + ahead < len(chunks):
                 pending.append(db.submit(read, chunks[index + ahead]))
         if plays:
-            members, songs, weights = zip(*plays, strict=True)
-            add(members, columns_of_songs(songs), weights)
+            add_plays(plays)
         if tops:
-            members, keys, ranges, ranks = zip(*tops, strict=True)
-            cols = np.fromiter([item_of.setdefault(k, len(item_of)) for k in keys], np.int32, len(keys))
-            add(members, cols, [top_weight.get(rr) or top_weight.setdefault(rr, _top_weight(*rr))
-                                for rr in zip(ranges, ranks, strict=True)])
+            add_tops(tops)
         del plays, tops
     return _compact(ids, list(item_of), parts)
+
+
+_UNSEEN = -2
+
+
+class _SongColumns(dict[str, int]):
+    """Song id -> column; a song not in it yet reads as _UNSEEN and is noted in `unseen`, to be named in bulk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unseen: set[str] = set()
+
+    def __missing__(self, track_id: str) -> int:
+        self.unseen.add(track_id)
+        return _UNSEEN
+
+
+def _rows_of(members: list[int], id_array: np.ndarray) -> np.ndarray:
+    return np.searchsorted(id_array, np.array(members, dtype=np.int64)).astype(np.int32)
+
+
+def _sum_by_band(rows: np.ndarray, cols: np.ndarray, bands: np.ndarray,
+                 factors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Listens (row, col, band) summed per (row, col) as the per-member formula does: each band's weight times the
+    listens in it. Listens of songs not stored (col -1) are left out, as a join would."""
+    known = cols >= 0
+    if not known.all():
+        rows, cols, bands = rows[known], cols[known], bands[known]
+    if not len(rows):
+        return rows, cols, np.empty(0, np.float64)
+    width = np.int64(cols.max()) + 1
+    pairs, which = np.unique(rows.astype(np.int64) * width + cols, return_inverse=True)
+    bands_count = len(factors)
+    counts = np.bincount(which * bands_count + bands, minlength=len(pairs) * bands_count)
+    weights = counts.reshape(len(pairs), bands_count).astype(np.float64) @ factors
+    return (pairs // width).astype(np.int32), (pairs % width).astype(np.int32), weights
 
 
 def _top_weight(time_range: str, rank: int) -> float:

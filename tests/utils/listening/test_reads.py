@@ -54,7 +54,7 @@ def test_the_bulk_read_gives_the_same_weights_as_the_per_member_formula(db: Data
 
 
 def test_the_bulk_read_takes_members_a_slice_at_a_time(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("utils.listening.reads.MEMBERS_PER_READ", 1)
+    monkeypatch.setattr("utils.listening.reads.MEMBERS_PER_READ", 2)
     now = time.time()
     members = small_world(db, int(now * 1000))
     got = as_dicts(track_weight_arrays(db, [4, 3, 2, 1, 1], now))
@@ -68,3 +68,16 @@ def test_nobody_with_listening_gives_empty_arrays(db: Database) -> None:
     db.ensure_user(9, "quiet")
     arrays = track_weight_arrays(db, [9], time.time())
     assert arrays.members == [] and len(arrays.weights) == 0
+
+
+def test_a_song_id_with_a_comma_still_counts_once_per_listen(db: Database) -> None:
+    now = time.time()
+    now_ms = int(now * 1000)
+    db.upsert_tracks([song("odd,id", "Band", "Odd"), song("t1", "Band", "One")])
+    db.ensure_user(1, "member1")
+    db.insert_plays(1, [(now_ms - 2 * DAY_MS, "odd,id", 180_000, "spotify", 0),
+                        (now_ms - 40 * DAY_MS, "odd,id", 180_000, "spotify", 0),
+                        (now_ms - 3 * DAY_MS, "t1", 180_000, "spotify", 0)])
+    got = as_dicts(track_weight_arrays(db, [1], now))
+    assert got[1] == pytest.approx(interaction_weights(db, [1], "tracks", now)[1], rel=1e-12)
+    assert set(got[1]) == {"band - odd", "band - one"}

@@ -252,21 +252,27 @@ async def test_last_fm_down_at_the_link_back_says_to_ask_for_a_fresh_link(world:
     assert world.db.source_link(world.user("carol").id, "lastfm") is None
 
 
-async def test_a_history_longer_than_the_reply_can_follow_ends_with_a_direct_message(world: BotWorld,
-                                                                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def start_a_long_history(world: BotWorld, monkeypatch) -> int:  # type: ignore[no-untyped-def]
+    """Carol links a Last.fm history longer than her reply follows; once the reply says a message will follow,
+    her id. Discord lets a reply be edited for 15 minutes; here it stops following after a second, and the history
+    takes several (each page of it answered slowly)."""
     assert world.lastfm is not None
-    # Discord lets a reply be edited for 15 minutes; here the reply stops following after a second, and the
-    # history takes several (each page of it answered slowly).
     cog = world.bot.get_cog("Sources")
     monkeypatch.setattr(cog, "follow_for_seconds", 1.0)
     monkeypatch.setattr(cog, "watch_every_seconds", 0.2)
     world.lastfm.add_user("erin_fm", [Scrobble(NOW - i * 60, "Sigur Rós", f"Song {i % 30}") for i in range(1_000)])
     world.lastfm.delay = 1.5
     reply = await world.link_lastfm("carol", "erin_fm")
-    carol = world.user("carol").id
-    said = await world.wait_for(lambda: "send you a direct message when it's all in" in embed_text(
+    assert await world.wait_for(lambda: "send you a direct message when it's all in" in embed_text(
         world.discord.message(int(reply["id"])) or {}), "the reply to say a message will follow")
-    assert said and not world.discord.dms(carol)  # still coming in: no message yet
+    return world.user("carol").id
+
+
+async def test_a_history_longer_than_the_reply_can_follow_ends_with_a_direct_message(world: BotWorld,
+                                                                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert world.lastfm is not None
+    carol = await start_a_long_history(world, monkeypatch)
+    assert not world.discord.dms(carol)  # still coming in: no message yet
     assert world.db.source_link(carol, "lastfm")["status"] == "backfill"
     world.lastfm.delay = 0.0
     await world.wait_history("carol", "lastfm")
@@ -278,15 +284,7 @@ async def test_a_history_longer_than_the_reply_can_follow_ends_with_a_direct_mes
 async def test_a_database_blip_while_waiting_for_a_long_history_does_not_lose_the_direct_message(
         world: BotWorld, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert world.lastfm is not None
-    cog = world.bot.get_cog("Sources")
-    monkeypatch.setattr(cog, "follow_for_seconds", 1.0)
-    monkeypatch.setattr(cog, "watch_every_seconds", 0.2)
-    world.lastfm.add_user("erin_fm", [Scrobble(NOW - i * 60, "Sigur Rós", f"Song {i % 30}") for i in range(1_000)])
-    world.lastfm.delay = 1.5
-    reply = await world.link_lastfm("carol", "erin_fm")
-    carol = world.user("carol").id
-    assert await world.wait_for(lambda: "send you a direct message when it's all in" in embed_text(
-        world.discord.message(int(reply["id"])) or {}), "the reply to say a message will follow")
+    carol = await start_a_long_history(world, monkeypatch)
     real = world.db.source_link
     blips = [DatabaseUnavailable("away"), DatabaseUnavailable("away")]
 

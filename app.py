@@ -44,7 +44,7 @@ def build_services(db: Database, settings: Settings, *, source_options: dict[str
     privacy = PrivacyService(db, auth)
     importer = HistoryImporter(db, settings)
     sources = build_sources(db, settings, auth.vault, **(source_options or {}))
-    music.watch(privacy.on_change)
+    music.watch(privacy.on_change, importer.on_removed)  # data taken back: stop using it at once
     music.watch_listening(sync.on_synced, importer.on_change, sources.history.on_change)
     for listeners in (sync.on_synced, privacy.on_change, importer.on_change, sources.history.on_change):
         listeners.append(community.invalidate)

@@ -52,7 +52,8 @@ class Notices(BaseCog):
     @staticmethod
     def history_in(source: str, words: str) -> discord.Embed:
         """A long Last.fm or ListenBrainz history finished coming in, after its reply could no longer show it."""
-        return message_embed(f"{words} You count in every server feature now; try `/recap` or `/recommend`.",
+        # Not "you count in every server feature": a member who hid their listening gets this too.
+        return message_embed(f"{words} It all counts now: try `/recap` or `/recommend`.",
                              title=f"Your {SOURCE_NAMES.get(source, source)} history is in")
 
     @staticmethod

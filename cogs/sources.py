@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
@@ -16,6 +16,7 @@ from cogs.errors import send_interaction_error
 from cogs.ui.embeds import error_embed, message_embed
 from cogs.ui.format import SPOTIFY_GREEN
 from cogs.ui.views import link_view
+from storage.errors import is_temporary_failure
 from utils.errors import BotError
 from utils.sources.history_sync import BACKFILL, BROKEN, describe_link
 from utils.sources.source_links import NO_LASTFM, STATE_TTL_SECONDS
@@ -154,7 +155,7 @@ class Sources(BaseCog):
         deadline = time.monotonic() + STATE_TTL_SECONDS
         while time.monotonic() < deadline:
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
-            link = await self.bot.db.run(self.bot.db.source_link, discord_id, "lastfm")
+            link = await self._link_now(discord_id, "lastfm")
             if link and link["linked_at"] > since:
                 head = f"Linked as **{discord.utils.escape_markdown(link['account_name'])}**."
                 await self._follow(message, discord_id, "lastfm", "Last.fm is linked!", head, view=discord.ui.View())
@@ -167,7 +168,7 @@ class Sources(BaseCog):
         deadline = time.monotonic() + self.follow_for_seconds
         shown = None
         while True:
-            link = await self.bot.db.run(self.bot.db.source_link, discord_id, source)
+            link = await self._link_now(discord_id, source)
             if link is None:
                 return
             text = describe_link(link).text
@@ -192,13 +193,24 @@ class Sources(BaseCog):
         """Wait for a long history to be all in, then say so by direct message (a broken link says so itself)."""
         while True:
             await asyncio.sleep(self.watch_every_seconds)
-            link = await self.bot.db.run(self.bot.db.source_link, discord_id, source)
+            link = await self._link_now(discord_id, source)
             if link is None or link["status"] == BROKEN:
                 return
             if link["status"] != BACKFILL:
                 notices = self.bot.notices
                 await self.bot.dm(discord_id, notices and notices.history_in(source, describe_link(link).text))
                 return
+
+    async def _link_now(self, discord_id: int, source: str) -> dict[str, Any] | None:
+        """The link as stored. A database away for a moment is asked again a little later: these watches run for
+        minutes or hours, and one failed look must not lose the progress or the promised direct message."""
+        while True:
+            try:
+                return await self.bot.db.run(self.bot.db.source_link, discord_id, source)
+            except Exception as error:
+                if not is_temporary_failure(error):
+                    raise
+            await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
 
 async def setup(bot: MusicBot) -> None:

@@ -9,6 +9,7 @@ import time
 import requests
 
 from fakes.listening_history import Scrobble
+from storage.errors import DatabaseUnavailable
 from tests.cogs.support import BotWorld, embed_text
 
 NOW = int(time.time()) - 3_600  # recent, so it counts in "last 4 weeks" and "last 6 months"
@@ -251,24 +252,50 @@ async def test_last_fm_down_at_the_link_back_says_to_ask_for_a_fresh_link(world:
     assert world.db.source_link(world.user("carol").id, "lastfm") is None
 
 
-async def test_a_history_longer_than_the_reply_can_follow_ends_with_a_direct_message(world: BotWorld,
-                                                                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def start_a_long_history(world: BotWorld, monkeypatch) -> int:  # type: ignore[no-untyped-def]
+    """Carol links a Last.fm history longer than her reply follows; once the reply says a message will follow,
+    her id. Discord lets a reply be edited for 15 minutes; here it stops following after a second, and the history
+    takes several (each page of it answered slowly)."""
     assert world.lastfm is not None
-    # Discord lets a reply be edited for 15 minutes; here the reply stops following after a second, and the
-    # history takes several (each page of it answered slowly).
     cog = world.bot.get_cog("Sources")
     monkeypatch.setattr(cog, "follow_for_seconds", 1.0)
     monkeypatch.setattr(cog, "watch_every_seconds", 0.2)
     world.lastfm.add_user("erin_fm", [Scrobble(NOW - i * 60, "Sigur Rós", f"Song {i % 30}") for i in range(1_000)])
     world.lastfm.delay = 1.5
     reply = await world.link_lastfm("carol", "erin_fm")
-    carol = world.user("carol").id
-    said = await world.wait_for(lambda: "send you a direct message when it's all in" in embed_text(
+    assert await world.wait_for(lambda: "send you a direct message when it's all in" in embed_text(
         world.discord.message(int(reply["id"])) or {}), "the reply to say a message will follow")
-    assert said and not world.discord.dms(carol)  # still coming in: no message yet
+    return world.user("carol").id
+
+
+async def test_a_history_longer_than_the_reply_can_follow_ends_with_a_direct_message(world: BotWorld,
+                                                                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert world.lastfm is not None
+    carol = await start_a_long_history(world, monkeypatch)
+    assert not world.discord.dms(carol)  # still coming in: no message yet
     assert world.db.source_link(carol, "lastfm")["status"] == "backfill"
     world.lastfm.delay = 0.0
     await world.wait_history("carol", "lastfm")
     message = await world.wait_for(lambda: [m for m in world.discord.dms(carol)
                                             if "Last.fm history is in" in embed_text(m)], "the direct message")
     assert "1,000 plays added" in embed_text(message[0])
+
+
+async def test_a_database_blip_while_waiting_for_a_long_history_does_not_lose_the_direct_message(
+        world: BotWorld, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert world.lastfm is not None
+    carol = await start_a_long_history(world, monkeypatch)
+    real = world.db.source_link
+    blips = [DatabaseUnavailable("away"), DatabaseUnavailable("away")]
+
+    def sometimes_away(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if blips:  # the server is away for the next two looks (the walk itself read its link long before)
+            raise blips.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(world.db, "source_link", sometimes_away)
+    assert await world.wait_for(lambda: not blips, "the watch to meet the blips")
+    world.lastfm.delay = 0.0
+    await world.wait_history("carol", "lastfm")
+    assert await world.wait_for(lambda: [m for m in world.discord.dms(carol)
+                                         if "Last.fm history is in" in embed_text(m)], "the direct message")

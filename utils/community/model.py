@@ -139,8 +139,10 @@ class ModelCache:
         self._models: dict[int | None, CommunityModel] = {}
         self._lock = threading.Lock()
         self._fit_locks: dict[int | None, threading.Lock] = {}
-        # Fits under way, by guild: their members, and whether data changed under them (then not kept).
-        self._fitting: dict[int | None, tuple[tuple[int, ...], list[bool]]] = {}
+        # Fits under way, by guild: their members, whether data was taken away under them (then not kept), and who
+        # gained listening meanwhile (kept, as outdated for them: still newer than the model it replaces, and on a
+        # busy server someone syncs during nearly every fit).
+        self._fitting: dict[int | None, tuple[tuple[int, ...], list[bool], set[int]]] = {}
         self._refitting: set[int | None] = set()  # guilds with a background refit queued or running
         self.tuner = SelfTuner()  # each guild's engine settings, tuned in the background on its own listening
 
@@ -197,9 +199,10 @@ class ModelCache:
             if (cached and newer_than is not None and cached.fitted_at > newer_than
                     and set(cached.members).issubset(members)):
                 return cached
-            changed = [False]
+            changed: list[bool] = [False]
+            grew: set[int] = set()
             with self._lock:
-                self._fitting[guild_id] = (members, changed)
+                self._fitting[guild_id] = (members, changed, grew)
             try:
                 fitted = fit_community(db, guild_id, members, now, self.tuner)
             except BaseException:
@@ -208,7 +211,9 @@ class ModelCache:
                 raise
             with self._lock:
                 del self._fitting[guild_id]
-                if not changed[0]:  # else it was read before a change: good for this caller, not for the next
+                if grew:  # read before their new listening: kept, but old (for them, and for one more refit)
+                    fitted = dataclasses.replace(fitted, fitted_at=0.0, outdated=frozenset(grew))
+                if not changed[0]:  # else it was read before a removal: good for this caller, not for the next
                     self._models[guild_id] = fitted
             return fitted
 
@@ -218,7 +223,7 @@ class ModelCache:
                 self._models.clear()
             else:
                 self._models.pop(guild_id, None)
-            for fitting_guild, (_, changed) in self._fitting.items():
+            for fitting_guild, (_, changed, _) in self._fitting.items():
                 if guild_id is None or fitting_guild == guild_id:
                     changed[0] = True
 
@@ -230,16 +235,16 @@ class ModelCache:
                 if discord_id in model.members:
                     self._models[guild_id] = dataclasses.replace(model, fitted_at=0.0,
                                                                  outdated=model.outdated | {discord_id})
-            for members, changed in self._fitting.values():
+            for members, _, grew in self._fitting.values():
                 if discord_id in members:
-                    changed[0] = True
+                    grew.add(discord_id)
 
     def forget_member(self, discord_id: int) -> None:
         """Drop every model this member's data went into (after erasure or a privacy change), at once."""
         with self._lock:
             for guild_id in [g for g, m in self._models.items() if discord_id in m.members]:
                 del self._models[guild_id]
-            for members, changed in self._fitting.values():
+            for members, changed, _ in self._fitting.values():
                 if discord_id in members:
                     changed[0] = True
 

@@ -65,6 +65,9 @@ class HistoryImporter:
         self.link_ttl_seconds = link_ttl_seconds
         # called with the member id after their stored plays changed (the music service drops cached models)
         self.on_change = ChangeListeners("import")
+        # called with the member id after they took imported plays back (`undo`): unlike new plays, models built on
+        # them must stop answering at once, not go on until a background refit
+        self.on_removed = ChangeListeners("import removed")
 
     # -- importing --------------------------------------------------------------------------------------
 
@@ -92,6 +95,7 @@ class HistoryImporter:
         """Remove every imported play of a member (synced plays stay); return how many were removed."""
         removed = await self.db.run_write(self.db.undo_imports, discord_id)
         if removed:
+            self.on_removed.notify(discord_id)
             self.on_change.notify(discord_id)
         return removed
 

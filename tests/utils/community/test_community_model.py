@@ -235,3 +235,31 @@ def test_one_guild_is_never_fitted_twice_at_once(db: Database, monkeypatch: pyte
         time.sleep(0.01)
     assert fits[0] == 2 and most[0] == 1
     assert cache.peek(GUILD, [1]) is not None
+
+
+def test_a_sync_during_a_refit_keeps_the_refit_so_a_busy_server_still_moves_on(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a big server someone syncs during nearly every refit: the refit is still newer than the model it
+    replaces (it has the newcomer), so it is kept, old only for whoever synced meanwhile."""
+    listen(db, 1, "tr_a", "Band", "First")
+    listen(db, 2, "tr_b", "Other", "Second")
+    cache, jobs, old = stale_cache(db, [1, 2])
+    old.fitted_at += 120
+    listen(db, 3, "tr_c", "New", "Song")  # a newcomer only a refit takes in
+    assert cache.serve(db, GUILD, [1, 2, 3], time.time()) is old
+    has_read, carry_on = fit_paused_after_reading(monkeypatch)
+    refit = threading.Thread(target=jobs.run_all)
+    refit.start()
+    assert has_read.wait(10)
+    listen(db, 2, "tr_d", "Other", "Fresh")
+    cache.mark_stale(2)  # member 2 synced while the refit ran
+    carry_on.set()
+    refit.join(10)
+    monkeypatch.undo()
+    served = cache.serve(db, GUILD, [1, 2, 3], time.time())
+    assert served is not None and served is not old and served.has(3)  # the newcomer is in
+    assert not served.has(2)  # member 2's own picks fold in what they just played
+    assert len(jobs.waiting) == 1  # and one more refit brings their new listening in for everyone
+    jobs.run_all()
+    newest = cache.serve(db, GUILD, [1, 2, 3], time.time())
+    assert newest is not None and "other - fresh" in model_tracks(newest, 2) and newest.has(2)

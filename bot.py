@@ -24,6 +24,7 @@ from config import DEFAULT_DISCORD_API_URL, Settings
 from database import Database
 from utils.logger import get_logger
 from utils.models import ImportSummary
+from utils.sources.history_sync import describe_link
 
 log = get_logger("bot")
 
@@ -104,6 +105,7 @@ class MusicBot(commands.Bot):
                              services.sources.history.on_change if services.sources is not None else None)
         if services.sources is not None:  # a Last.fm / ListenBrainz link that stopped working: tell the member
             services.sources.history.on_broken.append(self._source_broken)
+            services.sources.history.on_long_history_in.append(self._long_history_in)
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -348,6 +350,15 @@ class MusicBot(commands.Bot):
 
     async def _tell_source_broken(self, discord_id: int, source: str, words: str) -> None:
         await self.dm(discord_id, self.notices and self.notices.source_broken(source, words))
+
+    def _long_history_in(self, event: tuple[int, str]) -> None:
+        """Called from a history thread: a history that outlasted its /link reply is all in; say so by DM."""
+        self._submit(self._tell_history_in(*event))
+
+    async def _tell_history_in(self, discord_id: int, source: str) -> None:
+        link = await self.db.run(self.db.source_link, discord_id, source)
+        if link is not None and self.notices is not None:
+            await self.dm(discord_id, self.notices.history_in(source, describe_link(link).text))
 
     async def _after_import(self, discord_id: int, summary: ImportSummary) -> None:
         self.record_member_servers(discord_id)

@@ -18,7 +18,7 @@ from cogs.ui.format import SPOTIFY_GREEN
 from cogs.ui.views import link_view
 from storage.errors import is_temporary_failure
 from utils.errors import BotError
-from utils.sources.history_sync import BACKFILL, BROKEN, describe_link
+from utils.sources.history_sync import BACKFILL, REPLY_WINDOW_SECONDS, describe_link
 from utils.sources.source_links import NO_LASTFM, STATE_TTL_SECONDS
 
 if TYPE_CHECKING:
@@ -72,8 +72,7 @@ class ListenBrainzForm(discord.ui.Modal, title="Link ListenBrainz"):
 class Sources(BaseCog):
     """Link Last.fm or ListenBrainz so your whole listening history counts."""
 
-    follow_for_seconds = 14 * 60.0  # an interaction's reply can be edited for 15 minutes
-    watch_every_seconds = 30.0  # after that, how often to look for the end of a long history
+    follow_for_seconds = REPLY_WINDOW_SECONDS  # an interaction's reply can be edited for 15 minutes
 
     @commands.hybrid_group(name="link", description="Link Last.fm or ListenBrainz so your whole history counts",
                            invoke_without_command=True)
@@ -164,7 +163,7 @@ class Sources(BaseCog):
     async def _follow(self, message: discord.Message, discord_id: int, source: str, title: str, head: str, *,
                       view: discord.ui.View | None = None) -> None:
         """Edit the member's reply with their history's progress until it is all in; when the reply can no longer
-        be edited and the history is still coming, say so in it and send a direct message at the end."""
+        be edited and the history is still coming, say so in it (the history service sends the message at the end)."""
         deadline = time.monotonic() + self.follow_for_seconds
         shown = None
         while True:
@@ -176,7 +175,6 @@ class Sources(BaseCog):
                 if link["status"] == BACKFILL:
                     with contextlib.suppress(discord.HTTPException):
                         await message.edit(embed=self.progress_embed(title, head, text + LATER))
-                    await self._tell_when_in(discord_id, source)
                 return
             if text != shown:
                 try:
@@ -189,21 +187,9 @@ class Sources(BaseCog):
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
-    async def _tell_when_in(self, discord_id: int, source: str) -> None:
-        """Wait for a long history to be all in, then say so by direct message (a broken link says so itself)."""
-        while True:
-            await asyncio.sleep(self.watch_every_seconds)
-            link = await self._link_now(discord_id, source)
-            if link is None or link["status"] == BROKEN:
-                return
-            if link["status"] != BACKFILL:
-                notices = self.bot.notices
-                await self.bot.dm(discord_id, notices and notices.history_in(source, describe_link(link).text))
-                return
-
     async def _link_now(self, discord_id: int, source: str) -> dict[str, Any] | None:
-        """The link as stored. A database away for a moment is asked again a little later: these watches run for
-        minutes or hours, and one failed look must not lose the progress or the promised direct message."""
+        """The link as stored. A database away for a moment is asked again a little later: a reply follows a
+        history for up to 14 minutes, and one failed look must not stop it."""
         while True:
             try:
                 return await self.bot.db.run(self.bot.db.source_link, discord_id, source)

@@ -252,39 +252,50 @@ async def test_last_fm_down_at_the_link_back_says_to_ask_for_a_fresh_link(world:
     assert world.db.source_link(world.user("carol").id, "lastfm") is None
 
 
-async def start_a_long_history(world: BotWorld, monkeypatch) -> int:  # type: ignore[no-untyped-def]
-    """Carol links a Last.fm history longer than her reply follows; once the reply says a message will follow,
-    her id. Discord lets a reply be edited for 15 minutes; here it stops following after a second, and the history
-    takes several (each page of it answered slowly)."""
-    assert world.lastfm is not None
-    cog = world.bot.get_cog("Sources")
-    monkeypatch.setattr(cog, "follow_for_seconds", 1.0)
-    monkeypatch.setattr(cog, "watch_every_seconds", 0.2)
+async def test_a_history_longer_than_the_reply_can_follow_ends_with_a_direct_message(world: BotWorld,
+                                                                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Discord lets a reply be edited for 15 minutes; here the reply stops following after a second, and the
+    history takes several (each page of it answered slowly)."""
+    assert world.lastfm is not None and world.services.sources is not None
+    monkeypatch.setattr(world.bot.get_cog("Sources"), "follow_for_seconds", 1.0)
+    monkeypatch.setattr(world.services.sources.history, "reply_window_seconds", 1.0)
     world.lastfm.add_user("erin_fm", [Scrobble(NOW - i * 60, "Sigur Rós", f"Song {i % 30}") for i in range(1_000)])
     world.lastfm.delay = 1.5
     reply = await world.link_lastfm("carol", "erin_fm")
+    carol = world.user("carol").id
     assert await world.wait_for(lambda: "send you a direct message when it's all in" in embed_text(
         world.discord.message(int(reply["id"])) or {}), "the reply to say a message will follow")
-    return world.user("carol").id
-
-
-async def test_a_history_longer_than_the_reply_can_follow_ends_with_a_direct_message(world: BotWorld,
-                                                                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    assert world.lastfm is not None
-    carol = await start_a_long_history(world, monkeypatch)
     assert not world.discord.dms(carol)  # still coming in: no message yet
     assert world.db.source_link(carol, "lastfm")["status"] == "backfill"
+    # the promise is kept by the history's walk itself, not by whoever showed the reply (it holds after a restart)
+    await world.bot.remove_cog("Sources")
     world.lastfm.delay = 0.0
     await world.wait_history("carol", "lastfm")
     message = await world.wait_for(lambda: [m for m in world.discord.dms(carol)
                                             if "Last.fm history is in" in embed_text(m)], "the direct message")
     assert "1,000 plays added" in embed_text(message[0])
+    await asyncio.sleep(0.5)
+    assert len([m for m in world.discord.dms(carol) if "history is in" in embed_text(m)]) == 1  # said once
 
 
-async def test_a_database_blip_while_waiting_for_a_long_history_does_not_lose_the_direct_message(
+async def test_a_short_history_sends_no_direct_message(world: BotWorld) -> None:
+    assert world.lastfm is not None
+    world.lastfm.add_user("fay_fm", [Scrobble(NOW - i * 60, "Sigur Rós", f"Song {i % 30}") for i in range(300)])
+    reply = await world.link_lastfm("carol", "fay_fm")
+    await world.wait_history("carol", "lastfm")
+    assert await world.wait_for(lambda: "whole history is in" in embed_text(
+        world.discord.message(int(reply["id"])) or {}), "the reply to show the history is in")
+    assert not [m for m in world.discord.dms(world.user("carol").id) if "history is in" in embed_text(m)]
+
+
+async def test_a_database_blip_while_the_reply_follows_a_history_does_not_stop_it(
         world: BotWorld, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert world.lastfm is not None
-    carol = await start_a_long_history(world, monkeypatch)
+    world.lastfm.add_user("erin_fm", [Scrobble(NOW - i * 60, "Sigur Rós", f"Song {i % 30}") for i in range(1_000)])
+    world.lastfm.delay = 1.0
+    reply = await world.link_lastfm("carol", "erin_fm")
+    assert await world.wait_for(lambda: "Bringing in your history" in embed_text(
+        world.discord.message(int(reply["id"])) or {}), "the reply to show progress")
     real = world.db.source_link
     blips = [DatabaseUnavailable("away"), DatabaseUnavailable("away")]
 
@@ -294,8 +305,8 @@ async def test_a_database_blip_while_waiting_for_a_long_history_does_not_lose_th
         return real(*args, **kwargs)
 
     monkeypatch.setattr(world.db, "source_link", sometimes_away)
-    assert await world.wait_for(lambda: not blips, "the watch to meet the blips")
+    assert await world.wait_for(lambda: not blips, "the reply's follower to meet the blips")
     world.lastfm.delay = 0.0
     await world.wait_history("carol", "lastfm")
-    assert await world.wait_for(lambda: [m for m in world.discord.dms(carol)
-                                         if "Last.fm history is in" in embed_text(m)], "the direct message")
+    assert await world.wait_for(lambda: "whole history is in" in embed_text(
+        world.discord.message(int(reply["id"])) or {}), "the reply to show the history is in")

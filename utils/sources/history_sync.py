@@ -48,6 +48,9 @@ log = get_logger("history_sync")
 T = TypeVar("T")
 
 BACKFILL, CURRENT, BROKEN = "backfill", "current", "broken"
+# How long a member's reply to /link follows their history (Discord lets a reply change for 15 minutes): a history
+# still coming in after that is announced by direct message when it is all in.
+REPLY_WINDOW_SECONDS = 14 * 60.0
 OUTAGE_WAITS = (15.0, 30.0, 60.0, 120.0, 300.0)  # then the walk stops; the next periodic sync resumes it
 NOTIFY_EVERY_WRITES = 2
 WALKER_CACHE_KIB = 8192
@@ -89,6 +92,9 @@ class HistorySync:
         self.on_change = ChangeListeners("history")  # called with the member id when their plays changed
         # called with (member id, source, words for them) when a link stops working: the bot tells the member
         self.on_broken = ChangeListeners("history-broken")
+        # called with (member id, source) when a whole history is in after the /link reply stopped following it
+        self.on_long_history_in = ChangeListeners("history-in")
+        self.reply_window_seconds = REPLY_WINDOW_SECONDS
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="history")
         self._running: dict[tuple[int, str], Future[str]] = {}
         self._lock = threading.Lock()
@@ -173,6 +179,9 @@ class HistorySync:
             self.db.release_walk(discord_id, source, self.holder)
             self.on_change.notify(discord_id)
         self._update(discord_id, source, status=CURRENT, problem=None, last_synced_at=time.time())
+        if link["status"] == BACKFILL and time.time() - link["linked_at"] >= self.reply_window_seconds:
+            # Said from here, not by whoever showed the reply: it holds after a restart, and once per history.
+            self.on_long_history_in.notify((discord_id, source))
         return CURRENT
 
     def _claim(self, discord_id: int, source: str) -> bool:

@@ -64,9 +64,13 @@ class CommunityService:
         """Years worth suggesting for /recap, newest first: the server's, the named member's, or the asker's own.
         Nothing when the asker may not see that year in music (never a hint about a private member)."""
         if server:
-            if guild_id is None or not (self.access.on_for_bot and await self.access.community_on(guild_id)):
+            if guild_id is None:
                 return []
-            span = await self.db.run(self.db.play_span_ms, await self.access.visible_members(guild_id))
+            try:
+                members = await self.access.require_community(guild_id)
+            except BotError:  # server features off: nothing to suggest
+                return []
+            span = await self.db.run(self.db.play_span_ms, members)
             if span is None:
                 return []
             first, last = (time.gmtime(ms / 1000).tm_year for ms in span)

@@ -377,6 +377,9 @@ class CatalogueExpansion(Recommender):
                     found[item] = (score, f"Matches genres you play: {', '.join(hits[:2])}")
         return found
 
+    def candidate_indices(self, query: Query, ctx: Context, n: int) -> None:
+        return None  # a member's catalogue goes beyond the model's items
+
     def candidates(self, query: Query, ctx: Context, n: int) -> list[tuple[Item, float]]:
         found = self._scored(query, ctx)
         if not found:

@@ -90,9 +90,15 @@ class Recommender:
     def candidates(self, query: Query, ctx: Context, n: int) -> list[tuple[Item, float]]:
         """The n best (item, score) pairs for the query, best first."""
         assert self.data is not None
+        idx, scores = self.candidate_indices(query, ctx, n)
+        return list(zip(map(self.data.items.__getitem__, idx.tolist()), scores.tolist(), strict=True))
+
+    def candidate_indices(self, query: Query, ctx: Context, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """`candidates` as the items' columns in the model and their scores; None from a recommender whose
+        candidates may lie outside the model (then only `candidates` has them)."""
         scores = self.scores(query, ctx)
         idx = top_n(scores, query.blocked, n)
-        return list(zip(map(self.data.items.__getitem__, idx.tolist()), scores[idx].tolist(), strict=True))
+        return idx, scores[idx]
 
     def explain(self, query: Query, items: list[Item], ctx: Context) -> list[str]:
         return ["Recommended for you"] * len(items)

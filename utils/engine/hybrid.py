@@ -13,7 +13,9 @@ listening (`utils.engine.tuning`), then fits on everything; `tuning` says what i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -107,47 +109,64 @@ class Hybrid(Recommender):
         exclude: Collection[Item] = (),
         context: Context | None = None,
     ) -> list[Recommendation]:
+        ranking = self.ranking(user, k, history=history, exclude=exclude, context=context)
+        return ranking.explained(range(len(ranking.items)))
+
+    def ranking(
+        self,
+        user: User | None,
+        k: int = 10,
+        *,
+        history: Mapping[Item, float] | None = None,
+        exclude: Collection[Item] = (),
+        context: Context | None = None,
+    ) -> Ranking:
+        """The picks `recommend` gives, best first, with their reasons worded only when asked for (`explained`)."""
         ctx = context or Context()
         query = self.query(user, history, exclude, ctx)
-        fused, best_source = self._fuse(query, ctx, max(self.pool, 5 * k))
-        if not fused:
-            return []
-        self._push_down_dislikes(fused, ctx)
-        picks = self._select(fused, best_source, ctx, k)
-        reasons: dict[Item, str] = {}
-        for comp in self.components:
-            mine = [item for item in picks if best_source[item] == comp.name]
-            if mine:
-                reasons.update(zip(mine, comp.explain(query, mine, ctx), strict=True))
-        by_name = {c.name: c.source for c in self.components}
-        return [Recommendation(i, fused[i], reasons[i], by_name[best_source[i]]) for i in picks]
+        pool = self._fuse(query, ctx, max(self.pool, 5 * k))
+        if pool is None:
+            return Ranking(self, query, ctx, [], [], [])
+        keys, fused, best = pool
+        self._push_down_dislikes(keys, fused, ctx)
+        chosen = self._select(keys, fused, best, ctx, k)
+        return Ranking(self, query, ctx, [keys.item(p) for p in chosen], fused[chosen].tolist(),
+                       [self.components[c] for c in best[chosen].tolist()])
 
-    def _fuse(self, query: Query, ctx: Context, pool: int) -> tuple[dict[Item, float], dict[Item, str]]:
-        fused: dict[Item, float] = {}
-        best: dict[Item, tuple[float, str]] = {}
-        for comp in self.components:
+    def _fuse(self, query: Query, ctx: Context, pool: int) -> tuple[_Keys, np.ndarray, np.ndarray] | None:
+        """Every proposed item (in the order sources first proposed them), its fused score and the index of the
+        component that gave the largest part of it: whole-array steps, the same sums in the same order as adding
+        each source's parts item by item."""
+        assert self.data is not None
+        keys = _Keys(self.data)
+        proposed: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for c, comp in enumerate(self.components):
             weight = self.weights.get(comp.name, 0.0)
             if weight <= 0:
                 continue
-            cands = comp.candidates(query, ctx, pool)
-            if not cands:
-                continue
-            top = cands[0][1]
-            name = comp.name
-            for item, score in cands:
-                part = weight * score / top
-                before = fused.get(item)
-                if before is None:  # the first source to propose it (candidates' scores are positive)
-                    fused[item] = part
-                    if part > 0.0:
-                        best[item] = (part, name)
-                else:
-                    fused[item] = before + part
-                    if part > best.get(item, _NO_PART)[0]:
-                        best[item] = (part, name)
-        return fused, {item: name for item, (_, name) in best.items()}
+            found = comp.candidate_indices(query, ctx, pool) if comp.data is self.data else None
+            if found is None:
+                cands = comp.candidates(query, ctx, pool)
+                found = (keys.indices([item for item, _ in cands]),
+                         np.fromiter((score for _, score in cands), np.float64, len(cands)))
+            if len(found[0]):
+                proposed.append((c, found[0], weight * found[1] / found[1][0]))
+        if not proposed:
+            return None
+        fused = np.zeros(keys.size)
+        best_part = np.zeros(keys.size)  # a part must be above 0 to make its source the best one
+        best = np.full(keys.size, -1, dtype=np.int64)
+        for c, idx, part in proposed:
+            fused[idx] += part  # a source proposes an item once: no repeated index in idx
+            better = part > best_part[idx]
+            best_part[idx[better]] = part[better]
+            best[idx[better]] = c
+        every = np.concatenate([idx for _, idx, _ in proposed])
+        _, first = np.unique(every, return_index=True)
+        keys.order = every[np.sort(first)]
+        return keys, fused[keys.order], best[keys.order]
 
-    def _push_down_dislikes(self, fused: dict[Item, float], ctx: Context) -> None:
+    def _push_down_dislikes(self, keys: _Keys, fused: np.ndarray, ctx: Context) -> None:
         if not ctx.disliked or self.item_cf is None or self.data is None or self.dislike_weight <= 0:
             return
         seeds = np.zeros(len(self.data.items))
@@ -159,48 +178,127 @@ class Hybrid(Recommender):
         top = near.max() if near.size else 0.0
         if top <= 0:
             return
-        scale = self.dislike_weight * max(fused.values()) / top
-        for item in fused:
-            j = self.data.item_index.get(item)
-            if j is not None:
-                fused[item] -= scale * near[j]
+        scale = self.dislike_weight * fused.max() / top
+        modelled = keys.order < len(self.data.items)
+        fused[modelled] -= scale * near[keys.order[modelled]]
 
-    def _select(self, fused: dict[Item, float], best_source: dict[Item, str], ctx: Context, k: int) -> list[Item]:
+    def _select(self, keys: _Keys, fused: np.ndarray, best: np.ndarray, ctx: Context, k: int) -> list[int]:
+        """Positions in `fused` of the picks, in order.
+
+        Each round takes the open item with the highest score less its penalty (`variety` times the best score, for
+        each pick already taken from its artist plus its source's share of the picks so far), the first one on a
+        tie; an artist's items close once it has `max_per_artist` picks (items with no artist never count).
+        """
         # best first; ties keep the order sources proposed them in (a stable sort, as sorting by -score)
-        items = sorted(fused, key=fused.__getitem__, reverse=True)[: max(4 * k, 50)]
-        scores = np.array([fused[i] for i in items])
-        artist_ids = _codes([ctx.item_artist.get(i) for i in items], missing=None)
-        source_ids = _codes([best_source[i] for i in items])
-        has_artist = artist_ids >= 0
-        penalty_unit = self.variety * max(float(scores.max()), 1e-12)
-        # Per item: picks already taken from its artist (items with no artist never count), and whether it can
-        # still be taken; updated after each pick, so each round is a few whole-array steps.
-        same_artist = np.zeros(len(items))
-        closed = np.zeros(len(items), dtype=bool)
-        source_count = np.zeros(int(source_ids.max(initial=-1)) + 1)
-        picks: list[Item] = []
+        order = np.argsort(-fused, kind="stable")[: max(4 * k, 50)].tolist()
+        scores = fused[order].tolist()
+        sources = best[order].tolist()
+        if not scores:
+            return []
+        penalty_unit = self.variety * max(max(scores), 1e-12)
+        artists: list[Any] = [_UNKNOWN] * len(order)  # looked up when an item is first looked at
+        taken = [False] * len(order)
+        per_artist: dict[Any, int] = {}
+        source_count = [0] * len(self.components)
+        picks: list[int] = []
         cap = max(1, ctx.max_per_artist)
-        for _ in range(min(k, len(items))):
-            share = source_count[source_ids] / max(1, len(picks))
-            adjusted = scores - penalty_unit * (same_artist + share)
-            adjusted[closed] = -np.inf
-            pos = int(adjusted.argmax())
-            if not np.isfinite(adjusted[pos]):
+        for _ in range(min(k, len(order))):
+            share_of = max(1, len(picks))
+            chosen, top = -1, -math.inf
+            for pos, score in enumerate(scores):
+                # a penalty only lowers a score and scores go down the list: nothing further on can win
+                if score <= top:
+                    break
+                if taken[pos]:
+                    continue
+                artist = artists[pos]
+                if artist is _UNKNOWN:
+                    artist = artists[pos] = ctx.item_artist.get(keys.item(order[pos]))
+                same = 0 if artist is None else per_artist.get(artist, 0)
+                if same >= cap:
+                    continue
+                value = score - penalty_unit * (same + source_count[sources[pos]] / share_of)
+                if value > top:
+                    chosen, top = pos, value
+            if chosen < 0:
                 break
-            closed[pos] = True
-            picks.append(items[pos])
-            if has_artist[pos]:
-                mine = artist_ids == artist_ids[pos]
-                same_artist[mine] += 1
-                closed |= mine & (same_artist >= cap)
-            source_count[source_ids[pos]] += 1
+            taken[chosen] = True
+            picks.append(order[chosen])
+            if artists[chosen] is not None:
+                per_artist[artists[chosen]] = per_artist.get(artists[chosen], 0) + 1
+            source_count[sources[chosen]] += 1
         return picks
 
 
-_NO_PART = (0.0, "")
+_UNKNOWN = object()
 
 
-def _codes(values: Sequence[object], missing: object = object()) -> np.ndarray:
-    """Small integer codes for values (first seen, first code); `missing` gets -1."""
-    codes: dict[object, int] = {}
-    return np.array([-1 if v is missing else codes.setdefault(v, len(codes)) for v in values], dtype=np.int64)
+class _Keys:
+    """One request's items as whole numbers: the model's items by their column, others (a member's catalogue) after
+    them; `order` lists the proposed ones in the order they were first proposed."""
+
+    def __init__(self, data: Interactions) -> None:
+        self.data = data
+        self.extra: dict[Item, int] = {}
+        self.extra_items: list[Item] = []
+        self.order = np.empty(0, dtype=np.int64)
+
+    @property
+    def size(self) -> int:
+        return len(self.data.items) + len(self.extra_items)
+
+    def indices(self, items: Sequence[Item]) -> np.ndarray:
+        index, model_size = self.data.item_index, len(self.data.items)
+        out = np.empty(len(items), dtype=np.int64)
+        for pos, item in enumerate(items):
+            j = index.get(item)
+            if j is None:
+                j = self.extra.get(item)
+                if j is None:
+                    j = self.extra[item] = model_size + len(self.extra_items)
+                    self.extra_items.append(item)
+            out[pos] = j
+        return out
+
+    def item(self, position: int) -> Item:
+        """The item at a position of `order`."""
+        j = int(self.order[position])
+        size = len(self.data.items)
+        return self.data.items[j] if j < size else self.extra_items[j - size]
+
+
+class Ranking:
+    """A hybrid's picks for one request, best first: items, fused scores and the component each came from. Reasons
+    are worded on request, for the first picks only when only those are shown: a pick's reason depends only on the
+    picks before it (reasons spread over the member's items in list order), so it is the same either way."""
+
+    def __init__(self, model: Hybrid, query: Query, ctx: Context, items: list[Item], scores: list[float],
+                 sources: list[Recommender]) -> None:
+        self.model = model
+        self.query = query
+        self.ctx = ctx
+        self.items = items
+        self.scores = scores
+        self.sources = sources
+        self._reasons: list[str | None] = [None] * len(items)
+        self._explained = 0  # picks before this position have their reasons
+
+    def explained(self, positions: Iterable[int]) -> list[Recommendation]:
+        """The picks at these positions with their reasons."""
+        wanted = list(positions)
+        self._explain(max(wanted, default=-1) + 1)
+        return [Recommendation(self.items[p], self.scores[p], str(self._reasons[p]), self.sources[p].source)
+                for p in wanted]
+
+    def _explain(self, upto: int) -> None:
+        if upto <= self._explained:
+            return
+        if self._explained:  # reasons follow the list from its start: word them all afresh
+            upto = len(self.items)
+        for comp in self.model.components:
+            mine = [p for p in range(upto) if self.sources[p] is comp]
+            if mine:
+                reasons = comp.explain(self.query, [self.items[p] for p in mine], self.ctx)
+                for p, reason in zip(mine, reasons, strict=True):
+                    self._reasons[p] = reason
+        self._explained = upto

@@ -18,7 +18,7 @@ from utils.community.model import CommunityModel, artist_of, make_context, with_
 from utils.engine.algorithms import CatalogueExpansion
 from utils.engine.data import Interactions
 from utils.engine.data import Recommendation as EngineRec
-from utils.engine.hybrid import Hybrid
+from utils.engine.hybrid import Hybrid, Ranking
 from utils.errors import NotEnoughData
 from utils.listening.reads import Listening, artist_genres, items_for_keys, member_listening
 from utils.models import Recommendation, track_label
@@ -153,25 +153,37 @@ def rank(data: PersonalData, community: CommunityModel | None, count: int, mode:
     if community is not None and community.model is not None and len(community.members) >= 2:
         model = with_mode(community.model, mode)
         community_row = community.has(data.discord_id)
-        picks = model.recommend(data.discord_id, count * 2, history=None if community_row else history,
-                                exclude=exclude, context=ctx)
     else:
         community_row = False
         model = Hybrid([CatalogueExpansion()], {"catalogue": 1.0}).fit(_solo_interactions(data))
-        picks = model.recommend(data.discord_id, count * 2, history=history, exclude=exclude, context=ctx)
+    first = model.ranking(data.discord_id, count * 2, history=None if community_row else history,
+                          exclude=exclude, context=ctx)
+    # (ranking, position) of each pick: reasons are worded at the end, for the picks shown only
+    picks = [(first, pos) for pos in range(len(first.items))]
     if len(picks) < count:
         # few artists to draw from (a server of one): a fuller list beats a strict per-artist cap
         ctx.max_per_artist = count
-        again = model.recommend(data.discord_id, count * 2, history=None if community_row else history,
-                                exclude=exclude, context=ctx)
-        seen = {p.item for p in picks}
-        picks += [p for p in again if p.item not in seen]
+        again = model.ranking(data.discord_id, count * 2, history=None if community_row else history,
+                              exclude=exclude, context=ctx)
+        seen = set(first.items)
+        picks += [(again, pos) for pos, item in enumerate(again.items) if item not in seen]
     if data.disliked_artists:
-        picks = [p for p in picks if artist_of(str(p.item)) not in data.disliked_artists]
+        picks = [(r, p) for r, p in picks if artist_of(str(r.items[p])) not in data.disliked_artists]
     if mode == "discover":
         known_artists = set(data.listening.artist_weights) | {artist_of(k) for k in history}
-        picks.sort(key=lambda p: -(p.score * (0.5 if artist_of(str(p.item)) in known_artists else 1.0)))
-    return picks[:count]
+        picks.sort(key=lambda rp: -(rp[0].scores[rp[1]] * (0.5 if artist_of(str(rp[0].items[rp[1]])) in known_artists
+                                                           else 1.0)))
+    return _explained(picks[:count])
+
+
+def _explained(picks: list[tuple[Ranking, int]]) -> list[EngineRec]:
+    """The picks with their reasons (each ranking words its own, once)."""
+    out: dict[tuple[int, int], EngineRec] = {}
+    for ranking in {id(r): r for r, _ in picks}.values():
+        positions = [p for r, p in picks if r is ranking]
+        for pos, rec in zip(positions, ranking.explained(positions), strict=True):
+            out[id(ranking), pos] = rec
+    return [out[id(r), p] for r, p in picks]
 
 
 def _solo_interactions(data: PersonalData) -> Interactions:

@@ -21,6 +21,7 @@ class ListeningReads:
 
     query: Callable[..., list[dict[str, Any]]]  # Database.query
     tuples: Callable[..., list[tuple[Any, ...]]]  # Database.tuples
+    rows: Callable[..., list[tuple[Any, ...]]]  # Database.rows
     dialect: Dialect  # Database.dialect
 
     def top_rows(self, discord_ids: Sequence[int], kind: str) -> list[dict[str, Any]]:
@@ -69,6 +70,18 @@ class ListeningReads:
             f"JOIN tracks t ON t.track_id = p.track_id {join} WHERE p.discord_id IN ({marks}) AND p.skipped = 0 "
             f"AND p.played_at >= 0 GROUP BY p.discord_id, key, band",
             [*cutoffs_ms, *discord_ids])
+
+    def member_plays_by_age(self, discord_id: int, cutoffs_ms: Sequence[int]) -> list[tuple[str, str, int, int]]:
+        """One member's listens per track key, artist key and age band, in one pass: `(track, artist, band, plays)`,
+        ordered by track; the bands as in `play_counts_by_age` (both of its kinds read at once)."""
+        band = "CASE " + " ".join(f"WHEN p.played_at >= ? THEN {i}" for i in range(len(cutoffs_ms))) + \
+            f" ELSE {len(cutoffs_ms)} END"
+        return self.rows(
+            f"SELECT t.name_key AS track, {TRACK_ARTIST_KEY} AS artist, {band} AS band, COUNT(*) AS plays FROM plays p "
+            f"JOIN tracks t ON t.track_id = p.track_id LEFT JOIN artists a ON a.artist_id = t.artist_id "
+            f"WHERE p.discord_id = ? AND p.skipped = 0 AND p.played_at >= 0 GROUP BY track, artist, band "
+            f"ORDER BY track, artist, band",
+            [*cutoffs_ms, discord_id])
 
     def track_plays_by_member(self, discord_ids: Sequence[int],
                               cutoffs_ms: Sequence[int]) -> list[tuple[int, list[str], str]]:

@@ -196,8 +196,8 @@ class Hybrid(Recommender):
         if not scores:
             return []
         penalty_unit = self.variety * max(max(scores), 1e-12)
-        artists: list[Any] = [_UNKNOWN] * len(order)  # looked up when an item is first looked at
-        taken = [False] * len(order)
+        artists = [ctx.item_artist.get(item) for item in keys.items(order)]
+        still_open = list(range(len(order)))  # positions that can still be taken, best score first
         per_artist: dict[Any, int] = {}
         source_count = [0] * len(self.components)
         picks: list[int] = []
@@ -205,32 +205,28 @@ class Hybrid(Recommender):
         for _ in range(min(k, len(order))):
             share_of = max(1, len(picks))
             chosen, top = -1, -math.inf
-            for pos, score in enumerate(scores):
+            for pos in still_open:
+                score = scores[pos]
                 # a penalty only lowers a score and scores go down the list: nothing further on can win
                 if score <= top:
                     break
-                if taken[pos]:
-                    continue
                 artist = artists[pos]
-                if artist is _UNKNOWN:
-                    artist = artists[pos] = ctx.item_artist.get(keys.item(order[pos]))
-                same = 0 if artist is None else per_artist.get(artist, 0)
-                if same >= cap:
-                    continue
-                value = score - penalty_unit * (same + source_count[sources[pos]] / share_of)
+                value = score - penalty_unit * ((0 if artist is None else per_artist.get(artist, 0))
+                                                + source_count[sources[pos]] / share_of)
                 if value > top:
                     chosen, top = pos, value
             if chosen < 0:
                 break
-            taken[chosen] = True
             picks.append(order[chosen])
-            if artists[chosen] is not None:
-                per_artist[artists[chosen]] = per_artist.get(artists[chosen], 0) + 1
             source_count[sources[chosen]] += 1
+            artist = artists[chosen]
+            if artist is not None:
+                per_artist[artist] = per_artist.get(artist, 0) + 1
+                if per_artist[artist] >= cap:  # the artist's other items close
+                    still_open = [pos for pos in still_open if artists[pos] != artist]
+                    continue
+            still_open.remove(chosen)
         return picks
-
-
-_UNKNOWN = object()
 
 
 class _Keys:
@@ -259,6 +255,11 @@ class _Keys:
                     self.extra_items.append(item)
             out[pos] = j
         return out
+
+    def items(self, positions: Sequence[int]) -> list[Item]:
+        """The items at these positions of `order`."""
+        size, items, extra = len(self.data.items), self.data.items, self.extra_items
+        return [items[j] if j < size else extra[j - size] for j in self.order[positions].tolist()]
 
     def item(self, position: int) -> Item:
         """The item at a position of `order`."""

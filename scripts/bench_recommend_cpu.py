@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import json
 import pstats
 import shutil
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from database import Database  # noqa: E402
 from utils.community.model import fit_community  # noqa: E402
+from utils.engine.hybrid import Hybrid  # noqa: E402
 from utils.music import recommend as personal  # noqa: E402
 from utils.music.service import MODES  # noqa: E402
 from utils.sources.catalogue import CatalogueExpander  # noqa: E402
@@ -36,7 +38,7 @@ from utils.sources.catalogue import CatalogueExpander  # noqa: E402
 
 def build(folder: Path, listeners: int) -> tuple[list[int], int]:
     """The listeners' database (made once, with their ids noted beside it) and their Discord ids and guild id."""
-    noted = folder / f"members-{listeners}.json"
+    noted = folder / f"listeners-{listeners}.json"
     if (folder / "bot.db").exists() and noted.exists():
         known = json.loads(noted.read_text())
         return known["ids"], known["guild"]
@@ -48,6 +50,7 @@ def build(folder: Path, listeners: int) -> tuple[list[int], int]:
         bench = Bench(folder, 0.0)
         try:
             bench.import_listeners(listeners)
+            store_catalogue(folder / "bot.db", bench.spotify.catalogue)
             ids = [bench.discord.user(f"listener{i}").id for i in range(listeners)]
             guild = bench.discord.guild.id
         finally:
@@ -56,6 +59,20 @@ def build(folder: Path, listeners: int) -> tuple[list[int], int]:
         sys.argv = argv
     noted.write_text(json.dumps({"ids": ids, "guild": guild}))
     return ids, guild
+
+
+def store_catalogue(path: Path, catalogue: Any) -> None:
+    """Every artist (with its genres) and song of the fake Spotify, as the linked members' syncs and the catalogue
+    look-ups store them on a live server: the imported histories alone carry no genres and few songs per artist."""
+    db = Database(path).open()
+    try:
+        db.upsert_artists([{"artist_id": a.id, "name": a.name, "genres": list(a.genres), "fetched_at": 1.0}
+                           for a in catalogue.artists.values()])
+        db.upsert_tracks([{"track_id": t.id, "name": t.name, "artist_id": t.artist_ids[0],
+                           "artist_name": catalogue.artists[t.artist_ids[0]].name, "album_id": t.album_id,
+                           "duration_ms": t.duration_ms} for t in catalogue.tracks.values()])
+    finally:
+        db.close()
 
 
 def one(db: Database, expander: CatalogueExpander, member: int, now: float, model: Any, guild: int | None,
@@ -83,6 +100,9 @@ def dump(db: Database, expander: CatalogueExpander, ids: list[int], now: float, 
 
     lists("model", ids, model)
     lists("alone", ids[:40], None)
+    # each part of the hybrid leading in turn, so every kind of reason is worded
+    for part in ("item_cf", "user_knn", "popularity", "ridge"):
+        lists(f"{part}-leads", ids[:40], leading(model, part))
     # likes and dislikes (a track, an artist) change the query, the reasons and push-down: set, list, then undo
     for n, member in enumerate(ids[:40]):
         data = personal.load_personal(db, member, now, {})
@@ -97,6 +117,15 @@ def dump(db: Database, expander: CatalogueExpander, ids: list[int], now: float, 
             db.set_feedback(member, "artist", data.favourites[-1], -1)
     lists("feedback", ids[:40], model)
     return out
+
+
+def leading(community: Any, part: str) -> Any:
+    """The server's model with one part weighing far more than the others (components shared, no refit)."""
+    base = community.model
+    view = Hybrid(base.components, {**base.weights, part: 10.0}, dislike_weight=base.dislike_weight,
+                  variety=base.variety, pool=base.pool)
+    view.data, view.item_cf = base.data, base.item_cf
+    return dataclasses.replace(community, model=view)
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> int:

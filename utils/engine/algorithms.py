@@ -16,7 +16,8 @@ EASE and iALS, used when tuning finds they help, are in `utils.engine.factors`.
 from __future__ import annotations
 
 import math
-from typing import Self
+from collections.abc import Collection
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -196,7 +197,13 @@ class UserKNN(Recommender):
         idx, sims = self.neighbours(query)
         if len(idx) == 0:
             return np.zeros(self.binary.shape[1])
-        return self.binary[idx].T @ sims
+        # binary[idx].T @ sims without building the slice: each neighbour's items get its similarity, added up item by
+        # item in neighbour order, as that product adds them (bincount adds its weights in the order given)
+        indptr = self.binary.indptr
+        starts, counts = indptr[idx], indptr[idx + 1] - indptr[idx]
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        items = self.binary.indices[np.repeat(starts, counts) + within]
+        return np.bincount(items, weights=np.repeat(sims, counts), minlength=self.binary.shape[1])
 
     def batch_scores(self, rows: np.ndarray) -> np.ndarray:
         sims = np.asarray((self.normed[rows] @ self.normed.T).todense())
@@ -365,17 +372,27 @@ class CatalogueExpansion(Recommender):
         profile = self._genre_profile(query, ctx)
         best = max(profile.values(), default=0.0)
         if best > 0:
+            # an artist's songs share its genres: each distinct list is scored and worded once
+            by_genres: dict[tuple[str, ...], tuple[float, str] | None] = {}
             for item, genres in ctx.item_genres.items():
                 if not genres or item in known:
                     continue
-                hits = [g for g in genres if g in profile]
-                if not hits:
-                    continue
-                hits.sort(key=lambda g: -profile[g])
-                score = self.genre_weight * sum(profile[g] for g in hits) / best / math.sqrt(len(genres))
-                if score > found.get(item, _NOTHING)[0]:
-                    found[item] = (score, f"Matches genres you play: {', '.join(hits[:2])}")
+                key = tuple(genres)
+                match = by_genres.get(key, _UNSEEN)
+                if match is _UNSEEN:
+                    match = by_genres[key] = self._genre_match(genres, profile, best)
+                if match is not None and match[0] > found.get(item, _NOTHING)[0]:
+                    found[item] = match
         return found
+
+    def _genre_match(self, genres: Collection[str], profile: dict[str, float], best: float) -> tuple[float, str] | None:
+        """The score and reason of an item with these genres, or None when none of them is the member's."""
+        hits = [g for g in genres if g in profile]
+        if not hits:
+            return None
+        hits.sort(key=lambda g: -profile[g])
+        score = self.genre_weight * sum(profile[g] for g in hits) / best / math.sqrt(len(genres))
+        return score, f"Matches genres you play: {', '.join(hits[:2])}"
 
     def candidate_indices(self, query: Query, ctx: Context, n: int) -> None:
         return None  # a member's catalogue goes beyond the model's items
@@ -396,3 +413,4 @@ class CatalogueExpansion(Recommender):
 
 
 _NOTHING = (0.0, "")
+_UNSEEN: Any = object()

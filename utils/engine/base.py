@@ -133,18 +133,19 @@ def seed_reasons(
     named least so far in this list come first, so ten picks do not all cite the same favourite.
     """
     out = []
-    named = np.zeros(contrib.shape[0] if contrib.ndim == 2 else 0, dtype=np.int64)  # times each seed was named
-    tops = contrib.max(axis=0) if contrib.size else np.zeros(len(items))
-    for col in range(len(items)):
-        top = float(tops[col])
+    # plain lists: a handful of seeds and picks, where a numpy step per pick costs more than the work it does
+    columns = contrib.T.tolist() if contrib.ndim == 2 and contrib.size else [[] for _ in items]
+    named = [0] * (contrib.shape[0] if contrib.ndim == 2 else 0)  # times each seed was named so far
+    for values in columns:
+        top = max(values, default=0.0)
         if top <= 0:
             out.append(CLOSE)
             continue
-        c = contrib[:, col]
-        strong = np.flatnonzero(c >= 0.5 * top)
-        # least named so far, then strongest, then first: one array sort instead of a Python key per seed
-        chosen = strong[np.lexsort((strong, -c[strong], named[strong]))[:2]].tolist()
-        named[chosen] += 1
+        half = 0.5 * top
+        # least named so far, then strongest, then first
+        chosen = sorted((s for s, v in enumerate(values) if v >= half), key=lambda s: (named[s], -values[s], s))[:2]
+        for s in chosen:
+            named[s] += 1
         names = [ctx.label(data.items[seeds[s]]) for s in chosen]
         out.append(template.format(join_names(names, len(names))))
     return out

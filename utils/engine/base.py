@@ -132,18 +132,21 @@ def seed_reasons(
     Only items that pushed it at least half as much as the strongest one are named, and among those the ones
     named least so far in this list come first, so ten picks do not all cite the same favourite.
     """
-    out = []
-    # plain lists: a handful of seeds and picks, where a numpy step per pick costs more than the work it does
-    columns = contrib.T.tolist() if contrib.ndim == 2 and contrib.size else [[] for _ in items]
-    named = [0] * (contrib.shape[0] if contrib.ndim == 2 else 0)  # times each seed was named so far
-    for values in columns:
-        top = max(values, default=0.0)
+    out: list[str] = []
+    if contrib.ndim != 2 or not contrib.size:
+        return [CLOSE] * len(items)
+    tops = contrib.max(axis=0)
+    # Per pick, the seeds strongest first (ties: first seed first), and how many pushed it at least half as much as
+    # the strongest one: whole-matrix steps; only the choice by times named goes pick by pick.
+    strongest = np.argsort(-contrib, axis=0, kind="stable").T.tolist()
+    strong_counts = (contrib >= 0.5 * tops).sum(axis=0).tolist()
+    named = [0] * contrib.shape[0]  # times each seed was named so far
+    for top, order, count in zip(tops.tolist(), strongest, strong_counts, strict=True):
         if top <= 0:
             out.append(CLOSE)
             continue
-        half = 0.5 * top
-        # least named so far, then strongest, then first
-        chosen = sorted((s for s, v in enumerate(values) if v >= half), key=lambda s: (named[s], -values[s], s))[:2]
+        # least named so far, then strongest, then first (a stable sort keeps the strength order)
+        chosen = sorted(order[:count], key=named.__getitem__)[:2]
         for s in chosen:
             named[s] += 1
         names = [ctx.label(data.items[seeds[s]]) for s in chosen]

@@ -331,15 +331,18 @@ class CatalogueExpansion(Recommender):
     @staticmethod
     def _logs(query: Query) -> dict[Item, float]:
         """log(1 + weight) of each played item, worked out once per query (seeds and genres both use it)."""
-        return memo(query, "catalogue.logs", lambda: {
-            item: float(np.log1p(weight)) for item, weight in query.history.items()})
+        return memo(query, "catalogue.logs", lambda: dict(zip(query.history, np.log1p(
+            np.fromiter(query.history.values(), np.float64, len(query.history))).tolist(), strict=True)))
 
     def _seed_weights(self, query: Query, ctx: Context) -> dict[Item, float]:
         seeds: dict[Item, float] = {}
+        catalogue, artist_of = ctx.catalogue, ctx.item_artist.get
         for item, w in self._logs(query).items():
-            for key in {item, ctx.item_artist.get(item)}:
-                if key is not None and key in ctx.catalogue:
-                    seeds[key] = seeds.get(key, 0.0) + w
+            if item in catalogue:  # a catalogue keyed by the item itself (keys are artists, in the bot)
+                seeds[item] = seeds.get(item, 0.0) + w
+            artist = artist_of(item)
+            if artist is not None and artist != item and artist in catalogue:
+                seeds[artist] = seeds.get(artist, 0.0) + w
         return seeds
 
     def _genre_profile(self, query: Query, ctx: Context) -> dict[str, float]:
@@ -361,27 +364,33 @@ class CatalogueExpansion(Recommender):
         known = query.known_ids
         seeds = self._seed_weights(query, ctx)
         top = max(seeds.values(), default=0.0)
+        decay, lookup = self.position_decay, found.get
         for key, weight in seeds.items():
             reason = f"More from {ctx.label(key)}, which you already play"
             share = weight / top
             for pos, item in enumerate(ctx.catalogue[key]):
                 if item not in known:
-                    score = share / (1.0 + self.position_decay * pos)
-                    if score > found.get(item, _NOTHING)[0]:
+                    score = share / (1.0 + decay * pos)
+                    if score > lookup(item, _NOTHING)[0]:
                         found[item] = (score, reason)
         profile = self._genre_profile(query, ctx)
         best = max(profile.values(), default=0.0)
         if best > 0:
-            # an artist's songs share its genres: each distinct list is scored and worded once
+            # an artist's songs share its genres (often the very same list): each distinct list is scored and
+            # worded once
             by_genres: dict[tuple[str, ...], tuple[float, str] | None] = {}
+            by_list: dict[int, tuple[Any, Any]] = {}  # by the list itself (kept alive here, so its id stays its own)
             for item, genres in ctx.item_genres.items():
                 if not genres or item in known:
                     continue
-                key = tuple(genres)
-                match = by_genres.get(key, _UNSEEN)
+                match = by_list.get(id(genres), _NO_LIST)[1]
                 if match is _UNSEEN:
-                    match = by_genres[key] = self._genre_match(genres, profile, best)
-                if match is not None and match[0] > found.get(item, _NOTHING)[0]:
+                    key = tuple(genres)
+                    match = by_genres.get(key, _UNSEEN)
+                    if match is _UNSEEN:
+                        match = by_genres[key] = self._genre_match(genres, profile, best)
+                    by_list[id(genres)] = (genres, match)
+                if match is not None and match[0] > lookup(item, _NOTHING)[0]:
                     found[item] = match
         return found
 
@@ -414,3 +423,4 @@ class CatalogueExpansion(Recommender):
 
 _NOTHING = (0.0, "")
 _UNSEEN: Any = object()
+_NO_LIST = (None, _UNSEEN)

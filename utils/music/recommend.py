@@ -97,9 +97,12 @@ def _load_personal(db: Database, discord_id: int, now: float,
         for genre in genre_map.get(key, []):
             weights[genre] = weights.get(genre, 0.0) + artist_weight.get(key, 0.0)
     data.top_genres = [g for g, _ in sorted(weights.items(), key=lambda kv: -kv[1])[:3]]
+    # one list per artist, shared by its songs: genre tracks replace a song's list rather than append to it
+    no_genres: list[str] = []
+    genres = data.genres
     for tracks in data.catalogue.values():
         for track in tracks:
-            data.genres[track] = list(genre_map.get(artist_of(track), []))  # own list: genre tracks append to it
+            genres[track] = genre_map.get(track.split(" - ", 1)[0], no_genres)  # the track's artist (artist_of)
     add_genre_tracks(data, extra_genre_tracks or {})
     # labels for the items reasons may name: the member's own tracks (liked ones seed the engine too) and artists
     track_rows = db.tracks_by_key([*listening.track_weights, *data.liked], "name, artist_name")
@@ -112,7 +115,7 @@ def add_genre_tracks(data: PersonalData, genre_tracks: Mapping[str, list[str]]) 
     """Tag tracks found by a genre search with that genre, so catalogue expansion can suggest them."""
     for genre, tracks in genre_tracks.items():
         for track in tracks:
-            data.genres.setdefault(track, []).append(genre)
+            data.genres[track] = [*data.genres.get(track, ()), genre]  # a new list: catalogue songs share theirs
 
 
 def ranked(data: PersonalData, community: CommunityModel | None, count: int, mode: str) -> list[EngineRec]:

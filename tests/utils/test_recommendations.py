@@ -189,3 +189,59 @@ def test_reasons_of_one_list_name_different_songs_the_member_plays(algo):
     named = [label for r in recs for label in labels.values() if label in r.reason]
     assert len(recs) == 8 and all(any(label in r.reason for label in labels.values()) for r in recs)
     assert len(set(named)) == 4  # the list cites all four, not the same one or two eight times
+
+
+def test_reasons_worded_for_the_picks_shown_only_are_the_reasons_of_the_whole_list():
+    # the same four favourites explain every pick: which one a reason names depends on the picks before it
+    rows = [("me", f"fav{i}", 10) for i in range(4)]
+    for u in range(6):
+        rows += [(f"u{u}", f"fav{i}", 5) for i in range(4)] + [(f"u{u}", f"new{u}{j}", 3 - j) for j in range(2)]
+    labels = {f"fav{i}": f"Favourite {i}" for i in range(4)}
+    model = Hybrid().fit(Interactions.from_triples(rows))
+    whole = model.recommend("me", 8, context=Context(item_labels=labels))
+    ranking = model.ranking("me", 8, context=Context(item_labels=labels))
+    assert ranking.items == [r.item for r in whole]
+    assert ranking.explained(range(3)) == whole[:3]
+    assert ranking.explained([6, 1]) == [whole[6], whole[1]]  # further down the list: the same reasons again
+
+
+def test_the_artist_cap_and_variety_pick_as_the_greedy_rule_says():
+    """Each pick is the open item with the best score less `variety` x best score x (picks of its artist + its
+    source's share of the picks), the first on a tie; an artist closes at the cap."""
+    import random
+
+    import numpy as np
+
+    from utils.engine.hybrid import _Keys
+
+    rng = random.Random(3)
+    model = Hybrid()
+    model.fit(Interactions.from_triples([("x", f"i{j}", 1) for j in range(90)]))
+    for trial in range(200):
+        size = rng.randint(1, 90)
+        fused = np.array([rng.choice([1.0, 0.9, 0.5]) if rng.random() < 0.3 else rng.random() for _ in range(size)])
+        sources = np.array([rng.randrange(len(model.components)) for _ in range(size)])
+        artists = {f"i{j}": rng.choice(["A", "B", "C", None]) for j in range(size)}
+        keys = _Keys(model.data)
+        keys.order = np.arange(size)
+        ctx = Context(item_artist={k: a for k, a in artists.items() if a}, max_per_artist=rng.randint(1, 3))
+        k = rng.randint(1, 25)
+        top = fused[np.argsort(-fused, kind="stable")[: max(4 * k, 50)]]
+        order = list(np.argsort(-fused, kind="stable")[: max(4 * k, 50)])
+        unit = model.variety * max(float(top.max()), 1e-12)
+        expected: list[int] = []
+        for _ in range(min(k, len(order))):
+            best, best_value = None, -np.inf
+            for p in order:
+                artist = artists[f"i{p}"]
+                same = sum(1 for q in expected if artist and artists[f"i{q}"] == artist)
+                if p in expected or same >= max(1, ctx.max_per_artist):
+                    continue
+                share = sum(1 for q in expected if sources[q] == sources[p]) / max(1, len(expected))
+                value = fused[p] - unit * (same + share)
+                if value > best_value:
+                    best, best_value = p, value
+            if best is None:
+                break
+            expected.append(int(best))
+        assert model._select(keys, fused, sources, ctx, k) == expected, trial

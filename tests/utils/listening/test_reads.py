@@ -8,7 +8,7 @@ import pytest
 
 from database import Database
 from utils.engine.data import Interactions
-from utils.listening.reads import interaction_weights, track_weight_arrays
+from utils.listening.reads import interaction_weights, member_listening, track_weight_arrays
 
 DAY_MS = 86_400_000
 
@@ -81,3 +81,25 @@ def test_a_song_id_with_a_comma_still_counts_once_per_listen(db: Database) -> No
     got = as_dicts(track_weight_arrays(db, [1], now))
     assert got[1] == pytest.approx(interaction_weights(db, [1], "tracks", now)[1], rel=1e-12)
     assert set(got[1]) == {"band - odd", "band - one"}
+
+
+def test_one_members_single_read_gives_each_kinds_weights(db: Database) -> None:
+    """What /recommend reads for one member (tracks and artists from one pass over their listens) is what each kind's
+    own read gives, to the last bit, also for a song whose listens are filed under two artists."""
+    now = time.time()
+    now_ms = int(now * 1000)
+    members = small_world(db, now_ms)
+    db.upsert_artists([{"artist_id": "ar2", "name": "Band & Friends"}])
+    db.upsert_tracks([{**song("t6", "Band", "One"), "artist_id": "ar2"}])  # "band - one" again, another artist
+    db.insert_plays(1, [(now_ms - age * DAY_MS, "t6", 180_000, "spotify", 0) for age in (2, 50, 300)])
+    with db.transaction() as conn:
+        conn.executemany("INSERT INTO top_artists (discord_id, time_range, rank, artist_id) VALUES (?, ?, ?, ?)",
+                         [(1, "short_term", 1, "ar2")])
+    for member in members:
+        got = member_listening(db, member, now)
+        tracks = interaction_weights(db, [member], "tracks", now).get(member, {})
+        artists = interaction_weights(db, [member], "artists", now).get(member, {})
+        assert got.track_weights == tracks and got.artist_weights == artists
+        if db.dialect.name == "sqlite":  # its grouped reads come in key order: so do the weights (ties keep it)
+            assert list(got.track_weights) == list(tracks) and list(got.artist_weights) == list(artists)
+    assert set(member_listening(db, 1, now).artist_weights) == {"band", "other", "band friends"}

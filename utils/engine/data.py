@@ -243,13 +243,13 @@ def build_query(
 
 def top_n(scores: np.ndarray, blocked: np.ndarray, n: int) -> np.ndarray:
     """Indices of the n best positive scores that are not blocked, best first."""
-    masked = np.where(blocked, -np.inf, scores)
-    masked[masked <= 0] = -np.inf
-    n = min(n, int(np.isfinite(masked).sum()))
+    # the negated scores, blocked and non-positive ones at +inf: one step for what masking then negating did
+    negated = np.where((scores <= 0) | blocked, np.inf, -scores)
+    n = min(n, int(np.isfinite(negated).sum()))
     if n <= 0:
         return np.empty(0, dtype=np.int64)
-    part = np.argpartition(-masked, n - 1)[:n]
-    return part[np.argsort(-masked[part], kind="stable")]
+    part = np.argpartition(negated, n - 1)[:n]
+    return part[np.argsort(negated[part], kind="stable")]
 
 
 def join_names(names: Sequence[str], total: int) -> str:

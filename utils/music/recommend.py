@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,7 +150,7 @@ def rank(data: PersonalData, community: CommunityModel | None, count: int, mode:
     # what the member played is excluded by the engine itself (passing it here would erase their history)
     exclude = {t for ts in data.catalogue.values() for t in ts
                if artist_of(t) in data.disliked_artists} if data.disliked_artists else set()
-    names = {m: n for m, n in (community.names if community else {}).items() if m != data.discord_id}
+    names = OthersNames(community.names if community else {}, data.discord_id)
     ctx = make_context(labels=data.labels, names=names, catalogue=data.catalogue, genres=data.genres,
                        liked=data.liked, disliked=data.disliked, mode=mode)
     if community is not None and community.model is not None and len(community.members) >= 2:
@@ -187,6 +187,29 @@ def _explained(picks: list[tuple[Ranking, int]]) -> list[EngineRec]:
         for pos, rec in zip(positions, ranking.explained(positions), strict=True):
             out[id(ranking), pos] = rec
     return [out[id(r), p] for r, p in picks]
+
+
+class OthersNames(Mapping[int, str]):
+    """The server's display names without the asker's own (a reason never names the member it is for): a view, not
+    a copy of a big server's names at every request."""
+
+    def __init__(self, names: Mapping[int, str], asker: int) -> None:
+        self._names = names
+        self._asker = asker
+
+    def __getitem__(self, member: int) -> str:
+        if member == self._asker:
+            raise KeyError(member)
+        return self._names[member]
+
+    def get(self, member: int, default: str | None = None) -> str | None:  # type: ignore[override]
+        return default if member == self._asker else self._names.get(member, default)
+
+    def __iter__(self) -> Iterator[int]:
+        return (m for m in self._names if m != self._asker)
+
+    def __len__(self) -> int:
+        return len(self._names) - (self._asker in self._names)
 
 
 def _solo_interactions(data: PersonalData) -> Interactions:

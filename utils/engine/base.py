@@ -141,14 +141,23 @@ def seed_reasons(
     strongest = np.argsort(-contrib, axis=0, kind="stable").T.tolist()
     strong_counts = (contrib >= 0.5 * tops).sum(axis=0).tolist()
     named = [0] * contrib.shape[0]  # times each seed was named so far
+    picked: list[list[int] | None] = []
     for top, order, count in zip(tops.tolist(), strongest, strong_counts, strict=True):
         if top <= 0:
-            out.append(CLOSE)
+            picked.append(None)
             continue
         # least named so far, then strongest, then first (a stable sort keeps the strength order)
         chosen = sorted(order[:count], key=named.__getitem__)[:2]
         for s in chosen:
             named[s] += 1
+        picked.append(chosen)
+    prefetch = getattr(ctx.item_labels, "prefetch", None)
+    if prefetch is not None:  # labels read when first needed: all those this list names, at once
+        prefetch([data.items[seeds[s]] for chosen in picked if chosen for s in chosen])
+    for chosen in picked:
+        if chosen is None:
+            out.append(CLOSE)
+            continue
         names = [ctx.label(data.items[seeds[s]]) for s in chosen]
         out.append(template.format(join_names(names, len(names))))
     return out

@@ -6,10 +6,12 @@ when a member's favourite artists' stored catalogue is too thin to fill a list: 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,11 +106,54 @@ def _load_personal(db: Database, discord_id: int, now: float,
         for track in tracks:
             genres[track] = genre_map.get(track.split(" - ", 1)[0], no_genres)  # the track's artist (artist_of)
     add_genre_tracks(data, extra_genre_tracks or {})
-    # labels for the items reasons may name: the member's own tracks (liked ones seed the engine too) and artists
-    track_rows = db.tracks_by_key([*listening.track_weights, *data.liked], "name, artist_name")
-    data.labels = {k: track_label(r["name"], r["artist_name"]) for k, r in track_rows.items()}
-    data.labels.update({k: r["name"] for k, r in artists.items()})
+    # labels for the items reasons may name: artists now; the member's own tracks (liked ones seed the engine too)
+    # when a reason names them, a few of dozens
+    data.labels = SongLabels({k: r["name"] for k, r in artists.items()}, [*listening.track_weights, *data.liked],
+                             functools.partial(_song_labels, db))
     return data
+
+
+def _song_labels(db: Database, keys: list[str]) -> dict[str, str]:
+    return {k: track_label(r["name"], r["artist_name"]) for k, r in db.tracks_by_key(keys, "name, artist_name").items()}
+
+
+class SongLabels(dict[str, str]):
+    """What reasons call items: artists' names from the start, and the member's own songs, read (all those a list
+    names at once, see `prefetch`) the first time a reason names them; an artist's name wins over a song's. Pickled,
+    it reads what is left and becomes a plain dict (no database handle travels with it)."""
+
+    def __init__(self, known: Mapping[str, str], songs: Iterable[str],
+                 read: Callable[[list[str]], Mapping[str, str]]) -> None:
+        super().__init__(known)
+        self._unread = set(songs) - self.keys()
+        self._read = read
+        self._lock = threading.Lock()
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if key in self._unread:
+            self.prefetch([key])
+        return super().get(key, default)
+
+    def __missing__(self, key: str) -> str:
+        if key in self._unread:
+            self.prefetch([key])
+            if dict.__contains__(self, key):
+                return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read the labels of these items in one go (those not read yet)."""
+        with self._lock:
+            wanted = [k for k in dict.fromkeys(keys) if k in self._unread]
+            if not wanted:
+                return
+            for key, label in self._read(wanted).items():
+                self.setdefault(key, label)
+            self._unread.difference_update(wanted)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        self.prefetch(list(self._unread))
+        return dict, (dict(self),)
 
 
 def add_genre_tracks(data: PersonalData, genre_tracks: Mapping[str, list[str]]) -> None:

@@ -151,13 +151,14 @@ def seed_reasons(
         for s in chosen:
             named[s] += 1
         picked.append(chosen)
+    seed_items = [data.items[j] for j in seeds.tolist()]
     prefetch = getattr(ctx.item_labels, "prefetch", None)
     if prefetch is not None:  # labels read when first needed: all those this list names, at once
-        prefetch([data.items[seeds[s]] for chosen in picked if chosen for s in chosen])
+        prefetch([seed_items[s] for chosen in picked if chosen for s in chosen])
     for chosen in picked:
         if chosen is None:
             out.append(CLOSE)
             continue
-        names = [ctx.label(data.items[seeds[s]]) for s in chosen]
+        names = [ctx.label(seed_items[s]) for s in chosen]
         out.append(template.format(join_names(names, len(names))))
     return out

@@ -130,7 +130,7 @@ class Hybrid(Recommender):
         keys, fused, best = pool
         self._push_down_dislikes(keys, fused, ctx)
         chosen = self._select(keys, fused, best, ctx, k)
-        return Ranking(self, query, ctx, [keys.item(p) for p in chosen], fused[chosen].tolist(),
+        return Ranking(self, query, ctx, keys.items(chosen), fused[chosen].tolist(),
                        [self.components[c] for c in best[chosen].tolist()])
 
     def _fuse(self, query: Query, ctx: Context, pool: int) -> tuple[_Keys, np.ndarray, np.ndarray] | None:
@@ -260,12 +260,6 @@ class _Keys:
         """The items at these positions of `order`."""
         size, items, extra = len(self.data.items), self.data.items, self.extra_items
         return [items[j] if j < size else extra[j - size] for j in self.order[positions].tolist()]
-
-    def item(self, position: int) -> Item:
-        """The item at a position of `order`."""
-        j = int(self.order[position])
-        size = len(self.data.items)
-        return self.data.items[j] if j < size else self.extra_items[j - size]
 
 
 class Ranking:

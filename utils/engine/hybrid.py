@@ -196,9 +196,12 @@ class Hybrid(Recommender):
         if not scores:
             return []
         penalty_unit = self.variety * max(max(scores), 1e-12)
-        artists = [ctx.item_artist.get(item) for item in keys.items(order)]
-        still_open = list(range(len(order)))  # positions that can still be taken, best score first
+        items = keys.items(order)
+        artist_of = ctx.item_artist.get
+        artists: list[Any] = [_UNSEEN] * len(order)  # each item's artist, looked up when the item is first looked at
+        still_open = list(range(len(order)))  # positions that may still be taken, best score first
         per_artist: dict[Any, int] = {}
+        full: set[Any] = set()  # artists at the cap: their items are closed
         source_count = [0] * len(self.components)
         picks: list[int] = []
         cap = max(1, ctx.max_per_artist)
@@ -211,6 +214,10 @@ class Hybrid(Recommender):
                 if score <= top:
                     break
                 artist = artists[pos]
+                if artist is _UNSEEN:
+                    artist = artists[pos] = artist_of(items[pos])
+                if artist in full:
+                    continue
                 value = score - penalty_unit * ((0 if artist is None else per_artist.get(artist, 0))
                                                 + source_count[sources[pos]] / share_of)
                 if value > top:
@@ -219,14 +226,16 @@ class Hybrid(Recommender):
                 break
             picks.append(order[chosen])
             source_count[sources[chosen]] += 1
+            still_open.remove(chosen)
             artist = artists[chosen]
             if artist is not None:
                 per_artist[artist] = per_artist.get(artist, 0) + 1
-                if per_artist[artist] >= cap:  # the artist's other items close
-                    still_open = [pos for pos in still_open if artists[pos] != artist]
-                    continue
-            still_open.remove(chosen)
+                if per_artist[artist] >= cap:
+                    full.add(artist)
         return picks
+
+
+_UNSEEN: Any = object()
 
 
 class _Keys:

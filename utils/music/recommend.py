@@ -190,7 +190,8 @@ def _same_model(reference: Any, community: CommunityModel | None) -> bool:
 
 
 def rank(data: PersonalData, community: CommunityModel | None, count: int, mode: str) -> list[EngineRec]:
-    """Run the engine for one member. CPU-bound: call from a worker thread."""
+    """Run the engine for one member. CPU-bound (plus one small read of the song names its reasons use, the first time
+    they are named): call from a worker thread."""
     history = data.listening.track_weights
     # what the member played is excluded by the engine itself (passing it here would erase their history)
     exclude = {t for ts in data.catalogue.values() for t in ts

@@ -103,6 +103,9 @@ def dump(db: Database, expander: CatalogueExpander, ids: list[int], now: float, 
     # each part of the hybrid leading in turn, so every kind of reason is worded
     for part in ("item_cf", "user_knn", "popularity", "ridge"):
         lists(f"{part}-leads", ids[:40], leading(model, part))
+    # as tuning may blend them in: iALS and EASE fitted on the server's listening
+    blended = Hybrid(weights={"ials": 10.0, "ease": 3.0}).fit(model.model.data)
+    lists("ials-ease", ids[:40], dataclasses.replace(model, model=blended))
     # likes and dislikes (a track, an artist) change the query, the reasons and push-down: set, list, then undo
     for n, member in enumerate(ids[:40]):
         data = personal.load_personal(db, member, now, {})

@@ -27,6 +27,9 @@ class Recommender:
 
     name = "base"
     source = "base"
+    # A pick's reason depends only on the picks before it, whatever number of picks is explained at once (so the
+    # hybrid may word only the ones shown); False where that number could change a reason's arithmetic.
+    reasons_stand_alone = True
 
     def __init__(self) -> None:
         self.data: Interactions | None = None

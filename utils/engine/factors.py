@@ -91,6 +91,8 @@ class IALS(Recommender):
 
     name = "ials"
     source = "similar_listening"
+    # reasons come from a dense float product, whose rounding may depend on how many picks are worked out together
+    reasons_stand_alone = False
 
     def __init__(self, factors: int = 48, regularization: float = 0.05, alpha: float = 1.0,
                  iterations: int = 10) -> None:

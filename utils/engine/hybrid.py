@@ -300,7 +300,7 @@ class Ranking:
         if self._explained:  # reasons follow the list from its start: word them all afresh
             upto = len(self.items)
         for comp in self.model.components:
-            mine = [p for p in range(upto) if self.sources[p] is comp]
+            mine = [p for p in range(upto if comp.reasons_stand_alone else len(self.items)) if self.sources[p] is comp]
             if mine:
                 reasons = comp.explain(self.query, [self.items[p] for p in mine], self.ctx)
                 for p, reason in zip(mine, reasons, strict=True):

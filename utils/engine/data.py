@@ -211,7 +211,7 @@ def build_query(
         start, end = data.matrix.indptr[row], data.matrix.indptr[row + 1]
         vector[data.matrix.indices[start:end]] = data.matrix.data[start:end]
         cols, vals = data.matrix.indices[start:end], data.matrix.data[start:end]
-        played = {data.items[j]: float(w) for j, w in zip(cols, vals, strict=True)}
+        played = {data.items[j]: w for j, w in zip(cols.tolist(), vals.tolist(), strict=True)}
     else:
         played = {item: float(w) for item, w in (history or {}).items() if w > 0}
         for item, weight in played.items():

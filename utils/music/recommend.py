@@ -84,7 +84,8 @@ def _load_personal(db: Database, discord_id: int, now: float,
     # favourites: artists weighted directly, plus those behind the member's tracks
     artist_weight = dict(listening.artist_weights)
     for key, weight in listening.track_weights.items():
-        artist_weight[artist_of(key)] = artist_weight.get(artist_of(key), 0.0) + 0.5 * weight
+        artist = artist_of(key)
+        artist_weight[artist] = artist_weight.get(artist, 0.0) + 0.5 * weight
     ranked = sorted(artist_weight.items(), key=lambda kv: (-kv[1], kv[0]))
     data.favourites = [k for k, _ in ranked if k not in data.disliked_artists][:FAVOURITE_ARTISTS]
     data.catalogue = {k: v for k, v in db.catalogue_for_artists(data.favourites, CATALOGUE_PER_ARTIST).items() if v}

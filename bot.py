@@ -387,9 +387,9 @@ class MusicBot(commands.Bot):
         report["sync_paused_for"] = float(getattr(self.services.sync, "paused_for", 0.0) or 0.0)
         stats = self.spotify_stats()
         report["rate_limited_until"] = stats.get("rate_limited_until") if stats.get("rate_limited") else None
-        models = getattr(self.services.community, "models", None)
-        if guild_id is not None and models is not None:
-            report["recommendations"] = models.tuner.report(guild_id).summary()
+        tuning = getattr(self.services.music, "tuning_report", None)  # the engine processes' tuning counts too
+        if guild_id is not None and tuning is not None:
+            report["recommendations"] = tuning(guild_id).summary()
         return report
 
     async def _last_sync(self) -> float | None:

@@ -196,7 +196,7 @@ async def fire(bench: Bench, count: int, members: list[str], name: str, options:
     spy = None
     if profile is not None and bot is not None:
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(bot.pid), "--rate", "200", "--format", "raw",
-                                "--gil", "--nonblocking", "-o", str(profile)], stdout=subprocess.DEVNULL,
+                                "--gil", "--nonblocking", "--subprocesses", "-o", str(profile)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         await asyncio.sleep(1.0)  # py-spy attaches before the burst starts
     cpu_before = sum(bot.cpu_times()[:2]) if bot else 0.0

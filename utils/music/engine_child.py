@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from database import Database
+from storage.dialect import is_postgres_url
 from storage.schema import SCHEMA_VERSION
 from utils.cache import TTLCache
 from utils.community.model import CommunityModel, ModelCache
+from utils.engine.autotune import WAITING
 from utils.models import Recommendation
 from utils.music import recommend as personal
 from utils.music.recommend import PersonalData
@@ -48,12 +50,14 @@ class PickRequest:
 @dataclass
 class PickResult:
     """What the command shows: the picks, the member's Last.fm/ListenBrainz links and their account row (for the
-    footer's sync time); `empty` when they have no listening at all."""
+    footer's sync time); `empty` when they have no listening at all; `tuning`: what this process's tuning chose for
+    the server (for /status), once it has tuned."""
 
     recs: list[Recommendation] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)
     user: dict[str, Any] | None = None
     empty: bool = False
+    tuning: Any = None
 
 
 def pick_and_save(db: Database, data: PersonalData, model: CommunityModel | None, guild_id: int | None, count: int,
@@ -106,7 +110,8 @@ class ChildEngine:
         if data.listening.empty:
             return PickResult(user=data.user, empty=True)
         recs, links = pick_and_save(self.db, data, model, request.guild_id, request.count, request.mode)
-        return PickResult(recs, links, data.user)
+        tuning = self.models.tuner.report(request.guild_id) if request.guild_id is not None else WAITING
+        return PickResult(recs, links, data.user, tuning=None if tuning is WAITING else tuning)
 
     def _personal(self, discord_id: int, now: float) -> PersonalData:
         data = self.personal.get(discord_id)
@@ -138,7 +143,8 @@ def settle_garbage_collector() -> None:
 def child_main(requests: Any, results: Any, database: str, options: dict[str, Any]) -> None:
     """The engine process's life: open the database, say ready, then serve the channel until told to stop or the bot
     is gone (the channel's end: the process never outlives the bot)."""
-    db = Database(database, pool_size=2)
+    # its engine threads, a fit and a tuning read at once at most: a few PostgreSQL connections of its own
+    db = Database(database, pool_size=2, **({"max_connections": 4} if is_postgres_url(database) else {}))
     try:
         if db.schema_version() != SCHEMA_VERSION:  # never migrates: the bot's process does, before starting it
             results.send(("failed", "the database is not at this version's schema"))

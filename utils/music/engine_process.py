@@ -88,7 +88,8 @@ class EngineProcesses:
     def start(self) -> None:
         """Start every engine process (they get ready in the background; until then the bot answers). Blocking."""
         for slot in range(self.count):
-            self._start(slot)
+            if self._children[slot] is None:  # started once: a second call starts nothing more
+                self._start(slot)
 
     def _start(self, slot: int) -> None:
         with self._lock:

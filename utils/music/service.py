@@ -17,6 +17,8 @@ from storage.keys import artist_key
 from utils.cache import TTLCache
 from utils.community.model import CommunityModel
 from utils.community.service import CommunityService
+from utils.engine.autotune import WAITING
+from utils.engine.tuning import TuningReport
 from utils.errors import BotError, NotEnoughData
 from utils.listening.periods import is_calendar
 from utils.logger import get_logger
@@ -57,6 +59,7 @@ class MusicService:
         # ENGINE_PROCESSES: the work of a recommendation in processes of their own (None: in this one). Every cache
         # event below is sent there too, on the channel the requests take, so it is applied before later requests.
         self.engine = engine
+        self._engine_tuning: dict[int, TuningReport] = {}  # what the engine processes' tuning chose, by server
 
     # -- cache control (the sync service and importer call these after writing) -------------------------
 
@@ -178,9 +181,17 @@ class MusicService:
             if str(gone).startswith("the work failed"):
                 log.warning("A recommendation failed in the engine process; answering in the bot's process: %s", gone)
             return None
+        if result.tuning is not None and request.guild_id is not None:
+            self._engine_tuning[request.guild_id] = result.tuning
         if result.empty:
             raise NotEnoughData()
         return result
+
+    def tuning_report(self, guild_id: int) -> TuningReport:
+        """What tuning chose for this server's model (for /status): this process's, or, when only an engine process
+        fitted the model, what that process chose."""
+        own = self.community.models.tuner.report(guild_id)
+        return self._engine_tuning.get(guild_id, own) if own is WAITING else own
 
     def _recommend_note(self, guild_id: int | None, community_on: bool, few: bool) -> str | None:
         """Why a list leans on the member's own listening, when it does: the real reason, not a guess."""

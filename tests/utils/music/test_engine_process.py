@@ -25,6 +25,7 @@ from tests.utils.services_support import (  # noqa: F401 - the `services` fixtur
     services_fixture,
     sync_members,
 )
+from utils.errors import NotEnoughData
 from utils.music.engine_process import EngineProcesses
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -90,6 +91,16 @@ async def test_a_sync_reaches_the_engine_process_before_the_next_request(service
     assert engine.answered == 2
 
 
+async def test_a_member_who_deletes_their_data_gets_nothing_from_it_in_the_engine_process(
+        services: Services, engine: EngineProcesses) -> None:
+    alice, *_ = await sync_members(services)
+    assert await keys(services, alice)  # her inputs are cached in the engine process now
+    await services.privacy.forget(alice)
+    with pytest.raises(NotEnoughData):
+        await services.music.recommend(alice, GUILD, count=10)
+    assert engine.answered == 2 and services.music.personal.misses == 0
+
+
 @pytest.mark.parametrize("change", ["hides their listening", "deletes their data"])
 async def test_a_member_who_leaves_is_never_named_by_the_engine_process(services: Services, engine: EngineProcesses,
                                                                         change: str) -> None:
@@ -120,7 +131,10 @@ async def test_a_killed_engine_process_loses_no_request_and_a_new_one_starts(
     os.kill(pid, signal.SIGKILL)
     lists = await asyncio.gather(*requests)
     assert all(len(found.items) == 10 for found in lists)  # answered here, or there before it died
-    assert await asyncio.to_thread(engine.wait_ready, 60)
+    deadline = time.monotonic() + 30
+    while engine.restarts == 0 and time.monotonic() < deadline:  # the bot notices the end of its channel
+        await asyncio.sleep(0.02)
+    assert engine.restarts == 1 and await asyncio.to_thread(engine.wait_ready, 60)
     assert engine.pids() and engine.pids() != [pid] and gone(pid)
     answered = engine.answered
     await keys(services, ids[1])
@@ -180,3 +194,28 @@ def test_an_engine_process_ends_with_the_bot_even_when_the_bot_is_killed(tmp_pat
             bot.kill()
         bot.wait(10)
 
+
+
+async def test_an_engine_process_never_touches_a_database_the_bot_has_not_brought_up_to_date(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from utils.music.engine_child import PickRequest
+    from utils.music.engine_process import EngineGone
+
+    (tmp_path / "old.db").touch()  # schema version 0: the bot's own start migrates it, never an engine process
+    engine = EngineProcesses(str(tmp_path / "old.db"), 1, restart_seconds=0.0)
+    caplog.set_level(logging.WARNING, logger="utils.music.engine_process")
+    await asyncio.to_thread(engine.start)
+    await asyncio.to_thread(engine.start)  # a second start starts nothing more
+    try:
+        deadline = time.monotonic() + 60
+        while engine.pids() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert engine.pids() == [] and engine.restarts == 0  # it said why and ended; none started again
+        with pytest.raises(EngineGone):  # so the bot answers every request itself
+            await engine.pick(PickRequest(1, GUILD, (1, 2, 3), time.time(), 10, "balanced"))
+        assert any("worked out in the bot's process" in r.getMessage() for r in caplog.records)
+        untouched = Database(tmp_path / "old.db")
+        assert untouched.schema_version() == 0
+        untouched.close()
+    finally:
+        await asyncio.to_thread(engine.close)

@@ -53,7 +53,7 @@ class _Child:
         requests_in, self.requests = context.Pipe(duplex=False)
         self.results, results_out = context.Pipe(duplex=False)
         self.process = context.Process(target=child_main, args=(requests_in, results_out, database, options),
-                                       name=f"engine-{slot}", daemon=True)  # daemon: ended if the bot's Python exits
+                                       name=f"engine-process-{slot}", daemon=True)  # daemon: ended if the bot's Python exits
         self.process.start()
         # the child's ends live in the child only: when it dies, our reader sees the channel end at once
         requests_in.close()
@@ -98,8 +98,8 @@ class EngineProcesses:
             self._started_at[slot] = time.monotonic()
             child = _Child(slot, self.database, self.options)
             self._children[slot] = child
-        threading.Thread(target=self._send, args=(child,), name=f"engine-{slot}-send", daemon=True).start()
-        threading.Thread(target=self._read, args=(child,), name=f"engine-{slot}-read", daemon=True).start()
+        threading.Thread(target=self._send, args=(child,), name=f"engine-process-{slot}-send", daemon=True).start()
+        threading.Thread(target=self._read, args=(child,), name=f"engine-process-{slot}-read", daemon=True).start()
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Whether every engine process is ready within `timeout` s (tests and benchmarks). Blocking."""

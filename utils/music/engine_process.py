@@ -98,8 +98,8 @@ class EngineProcesses:
             self._started_at[slot] = time.monotonic()
             child = _Child(slot, self.database, self.options)
             self._children[slot] = child
-        threading.Thread(target=self._send, args=(child,), name=f"engine-process-{slot}-send", daemon=True).start()
-        threading.Thread(target=self._read, args=(child,), name=f"engine-process-{slot}-read", daemon=True).start()
+        threading.Thread(target=self._send, args=(child,), name=f"to-engine-process-{slot}", daemon=True).start()
+        threading.Thread(target=self._read, args=(child,), name=f"from-engine-process-{slot}", daemon=True).start()
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Whether every engine process is ready within `timeout` s (tests and benchmarks). Blocking."""

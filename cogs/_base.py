@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord.ext import commands
@@ -14,6 +15,8 @@ from utils.sources.history_sync import latest_sync
 
 if TYPE_CHECKING:
     from bot import MusicBot, Services
+
+T = TypeVar("T")
 
 
 class BaseCog(commands.Cog):
@@ -29,6 +32,18 @@ class BaseCog(commands.Cog):
         """Acknowledge a slash command at once so Discord never shows "did not respond"."""
         if ctx.interaction is not None and not ctx.interaction.response.is_done():
             await ctx.defer(ephemeral=private)
+
+    @classmethod
+    async def begin_with(cls, ctx: commands.Context, work: Awaitable[T], *, private: bool = True) -> T:
+        """`work`'s result, started before the acknowledgement instead of after it: the acknowledgement's round trip to
+        Discord and the work (another process, the database) overlap."""
+        task = asyncio.ensure_future(work)
+        try:
+            await cls.begin(ctx, private=private)
+        except BaseException:
+            task.cancel()
+            raise
+        return await task
 
     @staticmethod
     async def send(ctx: commands.Context, *, embed: discord.Embed | None = None, view: discord.ui.View | None = None,

@@ -153,9 +153,8 @@ class Music(BaseCog):
     async def recommend(self, ctx: commands.Context, count: commands.Range[int, 1, 25] = 10,
                         mode: Literal["balanced", "discover", "familiar"] = "balanced") -> None:
         """Songs picked for you, each with the reason, plus Like / Not for me / Save buttons."""
-        await self.begin(ctx, private=True)
         guild_id = ctx.guild.id if ctx.guild else None
-        result = await self.services.music.recommend(ctx.author.id, guild_id, count, mode)
+        result = await self.begin_with(ctx, self.services.music.recommend(ctx.author.id, guild_id, count, mode))
         footer = f"{mode.capitalize()} mode \u00b7 {freshness(result.synced_at)}"
         embed = recommendations_embed(result, title="Picked for you", footer=footer)
         view = RecommendView(ctx.author.id, result, self.services, playlists=self.bot.settings.feature_playlists)

@@ -326,8 +326,8 @@ class PostgresConnections(Connections):
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:
-        return [as_dicts(cursor) for cursor in self.conn.execute_all(statements)]
+    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        return [(cursor.names, cursor._rows) for cursor in self.conn.execute_all(statements)]
 
     def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """As on SQLite, in one statement: the rows go as one array per column (unnest), nearly as fast as COPY."""

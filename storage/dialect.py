@@ -254,6 +254,11 @@ class SqliteOnly(str):
     """
 
 
+class PostgresOnly(str):
+    """A migration statement for PostgreSQL's own storage (e.g. which columns an index carries), with nothing to do on
+    SQLite, which stores the table differently."""
+
+
 class Dialect:
     """SQLite: the SQL as written."""
 
@@ -264,7 +269,7 @@ class Dialect:
 
     def runs(self, statement: str) -> bool:
         """Whether a migration statement applies to this kind of database."""
-        return True
+        return not isinstance(statement, PostgresOnly)
 
     def year_of_ms(self, column: str) -> str:
         """SQL for the UTC year of a time in milliseconds since 1970."""

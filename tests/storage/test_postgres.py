@@ -273,3 +273,23 @@ def test_a_new_database_reaches_the_newest_version_and_opening_again_changes_not
         assert db.schema_version() == SCHEMA_VERSION and db.get_user(ALICE)["display_name"] == "Alice"
     finally:
         db.close()
+
+
+def test_version_8_keeps_every_play_and_top_list_and_still_refuses_a_play_twice(pg_url: str) -> None:
+    """Version 8 rebuilds the keys of plays and top lists on PostgreSQL (carrying the columns a profile reads)."""
+    old = Database(pg_url)
+    old.migrate(target=7)
+    fill_everything(old, ALICE, "alice")
+    before = old.load_profile(ALICE)
+    old.close()
+    db = Database(pg_url).open()
+    try:
+        assert db.schema_version() == SCHEMA_VERSION and repr(db.load_profile(ALICE)) == repr(before)
+        play = before["recent"][0]
+        assert db.insert_plays(ALICE, [(play["played_at"], play["track_id"], 1, "import", 0)]) == 0
+        assert db.load_profile(ALICE)["totals"] == before["totals"]
+        db.store_sync(ALICE, artists=[], tracks=[], top_tracks={"short_term": ["tr_alice"]}, top_artists={},
+                      plays=[], recent_cursor_ms=None, synced_at=1.0)
+        assert [t["track_id"] for t in db.load_profile(ALICE)["top_tracks"]["short_term"]] == ["tr_alice"]
+    finally:
+        db.close()

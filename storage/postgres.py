@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import itertools
 import time
 from collections.abc import Iterator, Sequence
@@ -161,10 +162,19 @@ class PgConnection:
             return Cursor([], None, cur.rowcount)
 
     def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
-        """Several statements in one pipeline: sent together, answered together (one round trip, not one each)."""
-        if not PIPELINES:  # a libpq older than 14 (psycopg[binary] brings its own, newer)
-            return [self.execute(sql, params) for sql, params in statements]
+        """Several reads sent together, answered together (one round trip, not one each): outside a transaction, as
+        prepared statements run by ONE message (see run_prepared); in one, in a pipeline."""
         with self._raw() as raw, unavailable_on_failure():
+            if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                try:
+                    return run_prepared(raw, statements)
+                except (psycopg.errors.InvalidSqlStatementName, psycopg.errors.FeatureNotSupported):
+                    # Not prepared here after all, or a migration changed a table's columns under a prepared
+                    # statement ("cached plan must not change result type"): prepare them again, once.
+                    forget_prepared(raw)
+                    return run_prepared(raw, statements)
+            if not PIPELINES:  # a libpq older than 14 (psycopg[binary] brings its own, newer)
+                return [self.execute(sql, params) for sql, params in statements]
             with raw.pipeline():
                 sent = [raw.execute(POSTGRES.translate(sql), params) for sql, params in statements]
             return [Cursor.of(cur) for cur in sent]
@@ -177,6 +187,56 @@ class PgConnection:
             count = max(cur.rowcount, 0) if params else 0
             self.total_changes += count
             return Cursor([], None, count)
+
+
+PREPARED_PREFIX = "bot_read_"
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_name(sql: str) -> tuple[str, str]:
+    """The name of a read prepared on the server (from its text, so every process names it alike), and its body."""
+    body = POSTGRES.numbered(sql)
+    return PREPARED_PREFIX + hashlib.blake2b(body.encode(), digest_size=8).hexdigest(), body
+
+
+def run_prepared(raw: psycopg.Connection, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
+    """Several reads as ONE simple-query message of `EXECUTE name(values)`, each PREPAREd on this connection the
+    first time (in the same message), so the server plans none of them again. A pipeline sends and reads each
+    statement by itself (a system call, a wait and a wake-up of the server each): for a profile's five reads that
+    cost the bot 0.8 ms of its own time against 0.55 ms here (the server's time stays within a tenth of a
+    millisecond), time the bot's one Python interpreter can spend on other commands. The values are quoted by
+    psycopg (ClientCursor)."""
+    known: set[str] = raw.__dict__.setdefault("prepared_reads", set())
+    parts: list[str] = []
+    values: list[Any] = []
+    answers: list[bool] = []  # which results are the reads' (a PREPARE answers too, with no rows)
+    new: list[str] = []
+    for sql, params in statements:
+        name, body = _prepared_name(sql)
+        if name not in known and name not in new:
+            parts.append(f"PREPARE {name} AS {body}")
+            answers.append(False)
+            new.append(name)
+        parts.append(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}")
+        answers.append(True)
+        values.extend(params)
+    with psycopg.ClientCursor(raw) as cur:
+        cur.execute("; ".join(parts), values)
+        known.update(new)
+        results = []
+        for answer in answers:
+            if answer:
+                results.append(Cursor.of(cur))
+            cur.nextset()
+    return results
+
+
+def forget_prepared(raw: psycopg.Connection) -> None:
+    """Drop this connection's prepared reads (what psycopg prepares by itself stays)."""
+    for (name,) in raw.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE %s",
+                               (PREPARED_PREFIX + "%",)).fetchall():
+        raw.execute(f"DEALLOCATE {name}")
+    raw.__dict__["prepared_reads"] = set()
 
 
 def as_dicts(cursor: Cursor) -> list[dict[str, Any]]:

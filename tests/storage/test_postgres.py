@@ -293,3 +293,24 @@ def test_version_8_keeps_every_play_and_top_list_and_still_refuses_a_play_twice(
         assert [t["track_id"] for t in db.load_profile(ALICE)["top_tracks"]["short_term"]] == ["tr_alice"]
     finally:
         db.close()
+
+
+def test_reads_sent_as_one_message_take_any_value_and_survive_a_column_added_under_them(pg_url: str) -> None:
+    """A profile's reads are prepared once per connection: another process adding a column later (a newer bot's
+    migration) must not break them, and a value with quotes or % is read as it is."""
+    db = Database(pg_url).open()
+    try:
+        fill_everything(db, ALICE, "alice")
+        db.ensure_user(BOB, "O'Brien 100%")
+        before = db.load_profile(ALICE)
+        [(names, rows)] = db.queries([("SELECT display_name FROM users WHERE display_name = ? AND display_name LIKE "
+                                       "'%100\\%' ESCAPE '\\'", ("O'Brien 100%",))])
+        assert names == ["display_name"] and rows == [("O'Brien 100%",)]
+        with db.transaction() as conn:
+            conn.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
+        after = db.load_profile(ALICE)
+        assert after["user"]["nickname"] is None and after["top_tracks"] == before["top_tracks"]
+        with db.transaction():  # inside a transaction the reads go the usual way, and read the same
+            assert repr(db.load_profile(ALICE)) == repr(after)
+    finally:
+        db.close()

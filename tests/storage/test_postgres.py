@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 
 from database import Database, DatabaseUnavailable
@@ -306,9 +307,15 @@ def test_reads_sent_as_one_message_take_any_value_and_survive_a_column_added_und
         [(names, rows)] = db.queries([("SELECT display_name FROM users WHERE display_name = ? AND display_name LIKE "
                                        "'%100\\%' ESCAPE '\\'", ("O'Brien 100%",))])
         assert names == ["display_name"] and rows == [("O'Brien 100%",)]
-        with db.transaction() as conn:
-            conn.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
-        after = db.load_profile(ALICE)
+        with db.reading():  # one connection: a read prepared there, then failed, is prepared again after
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                db.queries([("SELECT 10 / ? AS share", (0,))])
+            assert db.queries([("SELECT 10 / ? AS share", (5,))]) == [(["share"], [(2,)])]
+        with db.reading():  # on the connection that prepared the profile's reads
+            db.load_profile(ALICE)
+            with db.transaction() as conn:
+                conn.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
+            after = db.load_profile(ALICE)
         assert after["user"]["nickname"] is None and after["top_tracks"] == before["top_tracks"]
         with db.transaction():  # inside a transaction the reads go the usual way, and read the same
             assert repr(db.load_profile(ALICE)) == repr(after)

@@ -75,3 +75,10 @@ def test_every_migration_postgresql_runs_translates() -> None:
     ("data/bot.db", False), ("/srv/postgresql/bot.db", False), (":memory:", False)])
 def test_a_database_setting_names_a_server_or_a_file(target: str, expected: bool) -> None:
     assert is_postgres_url(target) is expected
+
+
+def test_a_prepared_statement_numbers_its_parameters_and_takes_only_question_marks() -> None:
+    assert POSTGRES.numbered("SELECT a FROM t WHERE b = ? AND c LIKE '5%' LIMIT ?") == (
+        "SELECT a FROM t WHERE b = $1 AND c ILIKE '5%%' LIMIT $2")
+    with pytest.raises(UnportableSQL):
+        POSTGRES.numbered("SELECT a FROM t WHERE b = :name")

@@ -15,6 +15,7 @@ from utils.community.model import ModelCache
 from utils.community.service import CommunityService
 from utils.images.service import ImageService
 from utils.logger import setup_logging
+from utils.music.engine_process import EngineProcesses
 from utils.music.playlists import PlaylistService
 from utils.music.service import MusicService
 from utils.privacy import PrivacyService
@@ -39,7 +40,9 @@ def build_services(db: Database, settings: Settings, *, source_options: dict[str
     workers = EngineWorkers()
     access = CommunityAccess(db, settings)
     community = CommunityService(db, access, ModelCache(background=workers.start_fit), workers)
-    music = MusicService(db, auth, settings, community, workers)
+    # started by the bot's set-up (MusicBot.setup_hook), stopped at its shutdown; until ready, the bot answers itself
+    engine = EngineProcesses(settings.database, settings.engine_processes) if settings.engine_processes else None
+    music = MusicService(db, auth, settings, community, workers, engine=engine)
     playlists = PlaylistService(db, auth, settings, access)
     privacy = PrivacyService(db, auth)
     importer = HistoryImporter(db, settings)
@@ -49,7 +52,7 @@ def build_services(db: Database, settings: Settings, *, source_options: dict[str
     for listeners in (sync.on_synced, privacy.on_change, importer.on_change, sources.history.on_change):
         listeners.append(community.invalidate)
     return Services(auth=auth, sync=sync, music=music, community=community, playlists=playlists, privacy=privacy,
-                    importer=importer, workers=workers, spotify_stats=spotify_client.stats,
+                    importer=importer, workers=workers, engine=engine, spotify_stats=spotify_client.stats,
                     images=build_images(settings), sources=sources)
 
 

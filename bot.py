@@ -50,6 +50,7 @@ class Services:
     privacy: Any  # utils.privacy.PrivacyService
     importer: Any | None = None  # utils.sources.export_import.HistoryImporter
     workers: Any | None = None  # utils.workers.EngineWorkers
+    engine: Any | None = None  # utils.music.engine_process.EngineProcesses (ENGINE_PROCESSES; None: none)
     spotify_stats: Callable[[], dict[str, Any]] | None = None  # utils.sources.spotify_client.stats
     images: Any | None = None  # utils.images.service.ImageService (None: answers without pictures)
     sources: Any | None = None  # utils.sources.source_links.SourceLinks (Last.fm, ListenBrainz; .history syncs)
@@ -120,6 +121,8 @@ class MusicBot(commands.Bot):
         self._loop = asyncio.get_running_loop()
         if not self.db.is_open:
             await asyncio.to_thread(self.db.open)
+        if self.services.engine is not None:  # after the database is migrated: the engine processes never migrate it
+            await asyncio.to_thread(self.services.engine.start)
         for name in self.cog_names:
             await self.load_extension(name)
         await self.sync_commands()
@@ -384,9 +387,9 @@ class MusicBot(commands.Bot):
         report["sync_paused_for"] = float(getattr(self.services.sync, "paused_for", 0.0) or 0.0)
         stats = self.spotify_stats()
         report["rate_limited_until"] = stats.get("rate_limited_until") if stats.get("rate_limited") else None
-        models = getattr(self.services.community, "models", None)
-        if guild_id is not None and models is not None:
-            report["recommendations"] = models.tuner.report(guild_id).summary()
+        tuning = getattr(self.services.music, "tuning_report", None)  # the engine processes' tuning counts too
+        if guild_id is not None and tuning is not None:
+            report["recommendations"] = tuning(guild_id).summary()
         return report
 
     async def _last_sync(self) -> float | None:
@@ -436,6 +439,8 @@ class MusicBot(commands.Bot):
             await asyncio.to_thread(self.services.sources.history.close)  # walks stop between pages; resume later
         if self.services.workers is not None:
             await asyncio.to_thread(self.services.workers.close)  # engine work still running uses the database: wait
+        if self.services.engine is not None:
+            await asyncio.to_thread(self.services.engine.close)  # the engine processes finish their work, then exit
         if self.db.is_open:
             await asyncio.to_thread(self.db.close)
         log.info("stopped")

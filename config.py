@@ -65,6 +65,9 @@ class Settings:
     image_cache_mb: int = 200
     shard_count: int | None = None  # total shards across every process; None: one unsharded connection
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
+    # Processes of their own for recommendation work (0: in the bot's process). load_settings picks the default
+    # from the machine (`default_engine_processes`); built by hand (tests), settings keep everything in one process.
+    engine_processes: int = 0
     lastfm_api_key: str = field(default="", repr=False)
     lastfm_shared_secret: str = field(default="", repr=False)
     lastfm_api_url: str = DEFAULT_LASTFM_API_URL
@@ -290,10 +293,21 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         image_cache_mb=reader.integer("IMAGE_CACHE_MB", 200, 0, 100_000) or 0,
         shard_count=shard_count,
         shard_ids=shard_ids,
+        engine_processes=reader.integer("ENGINE_PROCESSES", default_engine_processes(), 0, 16) or 0,
     )
     if reader.problems:
         raise ConfigError(reader.problems)
     return settings
+
+
+def default_engine_processes() -> int:
+    """One engine process when this process may use more than one core (it then works beside the event loop on
+    another one), none on a single core (it would only take turns with the bot there)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return 1 if cores > 1 else 0
 
 
 def _lastfm_account(reader: _Reader) -> tuple[str, str]:

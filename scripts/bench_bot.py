@@ -13,7 +13,9 @@ Timed bursts: /stats (a baseline with no engine work), /recommend from the few l
 askers), and /recommend where every interaction comes from a different member (nothing cached for them).
 Prints the time to the first acknowledgement (target p99 < 250 ms), to the final reply as the fake Discord
 received it (target p99 < 1 s), the bot's CPU per interaction (its event loop and its worker threads apart) next to
-the fakes', and the bot process's peak memory (RSS). `--profile DIR` also samples the bot with py-spy during each
+the fakes', and the bot's peak memory (RSS). The engine processes (ENGINE_PROCESSES, children of the bot's process:
+set ENGINE_PROCESSES=0 in the environment to measure without them) count in the bot's CPU and memory, and a line
+of their own says how much of it is theirs. `--profile DIR` also samples the bot with py-spy during each
 timed burst (`pip install py-spy`; collapsed stacks in DIR, one file per burst).
 """
 
@@ -183,10 +185,10 @@ class Bench:
 
 
 async def fire(bench: Bench, count: int, members: list[str], name: str, options: dict[str, Any] | None,
-               profile: Path | None = None) -> tuple[list[float], list[float], int, float, float, float]:
+               profile: Path | None = None) -> tuple[list[float], list[float], int, float, float, float, float]:
     """Dispatch `count` interactions at once; return ack times, final-reply times (s), failures, bot CPU s, the
     bot's event-loop thread's share of it, and this process's CPU s (the fake Discord and Spotify, which share the
-    host's cores with the bot).
+    host's cores with the bot), and the engine processes' share of the bot's CPU s.
 
     With `profile`, py-spy samples the bot process during the burst and writes collapsed stacks there: only the
     thread holding Python's lock (`--gil`), since a thread waiting for it is not using the CPU."""
@@ -194,10 +196,11 @@ async def fire(bench: Bench, count: int, members: list[str], name: str, options:
     spy = None
     if profile is not None and bot is not None:
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(bot.pid), "--rate", "200", "--format", "raw",
-                                "--gil", "--nonblocking", "-o", str(profile)], stdout=subprocess.DEVNULL,
+                                "--gil", "--nonblocking", "--subprocesses", "-o", str(profile)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         await asyncio.sleep(1.0)  # py-spy attaches before the burst starts
     cpu_before = sum(bot.cpu_times()[:2]) if bot else 0.0
+    engine_before = children_cpu(bot)
     loop_before = loop_cpu(bot)
     fakes_before = sum(os.times()[:2])
     records = await asyncio.gather(*(bench.slash(members[i % len(members)], name, options) for i in range(count)))
@@ -219,13 +222,33 @@ async def fire(bench: Bench, count: int, members: list[str], name: str, options:
             failures += 1
 
     await asyncio.gather(*(follow(r) for r in records))
-    cpu = sum(bot.cpu_times()[:2]) - cpu_before if bot else 0.0
+    engine = children_cpu(bot) - engine_before
+    cpu = sum(bot.cpu_times()[:2]) - cpu_before + engine if bot else 0.0
     loop = loop_cpu(bot) - loop_before
     fakes = sum(os.times()[:2]) - fakes_before
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         await asyncio.to_thread(spy.wait, 30)
-    return acks, finals, failures, cpu, loop, fakes
+    return acks, finals, failures, cpu, loop, fakes, engine
+
+
+def children_cpu(bot: psutil.Process | None) -> float:
+    """CPU s of the bot's child processes (its engine processes) alive now."""
+    total = 0.0
+    for child in bot.children(recursive=True) if bot else []:
+        with contextlib.suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
+def tree_rss(bot: psutil.Process) -> tuple[int, int]:
+    """RSS of the bot's process and of its child processes, in bytes."""
+    own = bot.memory_info().rss
+    children = 0
+    for child in bot.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            children += child.memory_info().rss
+    return own, children
 
 
 def loop_cpu(bot: psutil.Process | None) -> float:
@@ -238,11 +261,13 @@ def loop_cpu(bot: psutil.Process | None) -> float:
 
 
 def report(label: str, acks: list[float], finals: list[float], failures: int, cpu: float, loop: float,
-           fakes: float) -> None:
+           fakes: float, engine: float) -> None:
     ms = [a * 1000 for a in acks]
     each = 1000 / len(acks)
     print(f"{label}: {len(acks)} interactions, {failures} failed, bot CPU {cpu * each:.1f} ms each (event loop "
-          f"{loop * each:.1f}, worker threads {(cpu - loop) * each:.1f}; the fakes' process: {fakes * each:.1f} ms)")
+          f"{loop * each:.1f}, worker threads {(cpu - loop - engine) * each:.1f}; the fakes' process: {fakes * each:.1f} ms)")
+    if engine:
+        print(f"  of the bot's CPU, its engine processes: {engine * each:.1f} ms each")
     print(f"  first acknowledgement  p50 {pct(ms, 50):7.1f} ms  p99 {pct(ms, 99):7.1f} ms  max {max(ms):7.1f} ms")
     print(f"  final reply            p50 {pct(finals, 50):7.3f} s   p99 {pct(finals, 99):7.3f} s   "
           f"max {max(finals):7.3f} s  (mean {statistics.mean(finals):.3f} s)")
@@ -255,13 +280,14 @@ async def measure(bench: Bench, args: argparse.Namespace, listeners: list[str]) 
     for name in members:
         await bench.link(name)
     bench.spotify.set_delay(args.spotify_delay)
-    rss_idle = process.memory_info().rss
-    peak = [rss_idle]
+    rss_idle = sum(tree_rss(process))
+    peak = [rss_idle, 0, 0]  # the whole bot, its own process, its engine processes
 
     async def sample() -> None:
         while True:
             with contextlib.suppress(psutil.Error):
-                peak[0] = max(peak[0], process.memory_info().rss)
+                own, children = tree_rss(process)
+                peak[:] = [max(peak[0], own + children), max(peak[1], own), max(peak[2], children)]
             await asyncio.sleep(0.02)
 
     sampler = asyncio.create_task(sample())
@@ -290,6 +316,11 @@ async def measure(bench: Bench, args: argparse.Namespace, listeners: list[str]) 
         report(label, *result)
     print(f"  {args.interactions} /recommend from the linked members done in {wall:.2f} s")
     print(f"Bot peak memory: RSS {peak[0] / 2**20:.0f} MiB (idle after linking: {rss_idle / 2**20:.0f} MiB)")
+    if peak[2]:
+        print(f"  its own process's peak {peak[1] / 2**20:.0f} MiB, its engine processes' {peak[2] / 2**20:.0f} MiB")
+    children = [" ".join(p.cmdline()[-2:]) for p in process.children()]
+    print(f"ENGINE_PROCESSES={os.environ.get('ENGINE_PROCESSES', 'default')} on {os.cpu_count()} cores; the bot's child "
+          f"processes: {len(children)} (engine processes, and multiprocessing's resource tracker beside them)")
     timed = [r for label, r in results.items() if label.startswith("/recommend")]
     ok = all(pct(a, 99) < 0.25 and pct(f, 99) < 1.0 and n == 0 for a, f, n, *_ in timed)
     print("Targets (ack p99 < 250 ms, reply p99 < 1 s, no failures):", "met" if ok else "NOT met")

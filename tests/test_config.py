@@ -248,3 +248,16 @@ def test_a_malformed_database_url_is_named_without_its_password(url: str, words:
     found = problems({**REQUIRED, "DATABASE_URL": url})
     assert len(found) == 1 and found[0].startswith("DATABASE_URL") and words in found[0]
     assert "hunter2" not in found[0]
+
+
+def test_engine_processes_default_to_one_beside_the_bot_when_there_is_a_second_core(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert load().engine_processes == 1
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert load().engine_processes == 0  # one core: it would only take turns with the bot
+    assert load(ENGINE_PROCESSES="2").engine_processes == 2
+    assert load(ENGINE_PROCESSES="0").engine_processes == 0
+    assert any("ENGINE_PROCESSES" in p for p in problems({**REQUIRED, "ENGINE_PROCESSES": "many"}))
+    assert Settings(discord_token="t", spotify_client_id="c", spotify_client_secret="s",
+                    token_encryption_keys=(KEY,)).engine_processes == 0  # settings built in code: one process

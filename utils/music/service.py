@@ -17,12 +17,16 @@ from storage.keys import artist_key
 from utils.cache import TTLCache
 from utils.community.model import CommunityModel
 from utils.community.service import CommunityService
+from utils.engine.autotune import WAITING
+from utils.engine.tuning import TuningReport
 from utils.errors import BotError, NotEnoughData
 from utils.listening.periods import is_calendar
 from utils.logger import get_logger
 from utils.models import Item, Profile, Recommendation, RecommendationList
 from utils.music import recommend as personal
 from utils.music import top_lists
+from utils.music.engine_child import PickRequest, PickResult, pick_and_save
+from utils.music.engine_process import EngineGone, EngineProcesses
 from utils.music.recommend import FEW_MEMBERS, PersonalData
 from utils.sources.catalogue import CatalogueExpander
 from utils.sources.history_sync import latest_sync
@@ -39,7 +43,8 @@ class MusicService:
     """The Discord layer's door to one member's listening and recommendations."""
 
     def __init__(self, db: Database, auth: Any, settings: Any, community: CommunityService, workers: EngineWorkers, *,
-                 personal_ttl: float = 120.0, catalogue_calls: int = 8, clock: Callable[[], float] = time.time) -> None:
+                 personal_ttl: float = 120.0, catalogue_calls: int = 8, clock: Callable[[], float] = time.time,
+                 engine: EngineProcesses | None = None) -> None:
         self.db = db
         self.auth = auth
         self.settings = settings
@@ -51,6 +56,10 @@ class MusicService:
         self.personal: TTLCache[PersonalData] = TTLCache(ttl=personal_ttl, max_entries=300)
         self.expander = CatalogueExpander(db, max_calls=catalogue_calls)
         self._clock = clock
+        # ENGINE_PROCESSES: the work of a recommendation in processes of their own (None: in this one). Every cache
+        # event below is sent there too, on the channel the requests take, so it is applied before later requests.
+        self.engine = engine
+        self._engine_tuning: dict[int, TuningReport] = {}  # what the engine processes' tuning chose, by server
 
     # -- cache control (the sync service and importer call these after writing) -------------------------
 
@@ -58,6 +67,7 @@ class MusicService:
         """Forget what a change made stale: for one member (their data, the models it went into, who counts
         where), or everything (None)."""
         self.community.access.invalidate(discord_id)
+        self._tell_engine("invalidate", discord_id)
         if discord_id is None:
             self.community.models.invalidate()
             self.personal.clear()
@@ -72,7 +82,17 @@ class MusicService:
             self.invalidate()
             return
         self.community.access.invalidate(discord_id)
+        self._tell_engine("listening_changed", discord_id)
         self.community.models.mark_stale(discord_id)
+        self.personal.discard(discord_id)
+
+    def _tell_engine(self, kind: str, value: Any) -> None:
+        if self.engine is not None:
+            self.engine.send_event(kind, value)
+
+    def _forget_personal(self, discord_id: int) -> None:
+        """The member's inputs changed (feedback, a catalogue look-up): read afresh here and in the engine processes."""
+        self._tell_engine("discard", discord_id)
         self.personal.discard(discord_id)
 
     def watch(self, *sources: list[Any]) -> None:
@@ -109,7 +129,7 @@ class MusicService:
         kind = "artist" if kind.startswith("artist") else "track"
         key = artist_key(item_key) if kind == "artist" and " - " not in item_key else item_key
         await self.db.run(self.db.set_feedback, discord_id, kind, key, value)
-        self.personal.discard(discord_id)
+        self._forget_personal(discord_id)
 
     # -- recommendations ----------------------------------------------------------------------------------
 
@@ -130,18 +150,48 @@ class MusicService:
         if few:  # the member's own catalogue may need a Spotify look-up first
             data = await self._personal(discord_id, now)
             if data.fresh_candidates() < 3 * count and data.linked and await self._expand(discord_id, data):
-                self.personal.discard(discord_id)
+                self._forget_personal(discord_id)
                 data = await self._personal(discord_id, now)
             model = await self.community.model(guild_id, community, now) if community and guild_id is not None else None
         else:
+            result = await self._pick_elsewhere(PickRequest(discord_id, guild_id, tuple(community), now, count, mode))
+            if result is not None:
+                return self._listed(result.recs, result.links, result.user, guild_id, community_on, few)
             model = await self.community.model(guild_id, community, now) if guild_id is not None else None
             data, picked = await self._personal_and_picks(discord_id, now, model, guild_id, count, mode)
         recs, links = picked or await self.workers.compute(self._pick, data, model, guild_id, count, mode)
+        return self._listed(recs, links, data.user, guild_id, community_on, few)
+
+    def _listed(self, recs: list[Recommendation], links: list[dict[str, Any]], user: dict[str, Any] | None,
+                guild_id: int | None, community_on: bool, few: bool) -> RecommendationList:
         if not recs:
             raise NotEnoughData("I couldn't find anything new for you yet. Listen a little more, run /sync, "
                                 "and try again.")
         note = self._recommend_note(guild_id, community_on, few)
-        return RecommendationList(recs, time.time(), note, synced_at=latest_sync(data.user, links))
+        return RecommendationList(recs, time.time(), note, synced_at=latest_sync(user, links))
+
+    async def _pick_elsewhere(self, request: PickRequest) -> PickResult | None:
+        """The picks worked out in an engine process (ENGINE_PROCESSES), or None: answer here (no engine process, or
+        it is starting, stopped, stuck or failed; the reason is logged by EngineProcesses, or here for a failure)."""
+        if self.engine is None:
+            return None
+        try:
+            result = await self.engine.pick(request)
+        except EngineGone as gone:
+            if str(gone).startswith("the work failed"):
+                log.warning("A recommendation failed in the engine process; answering in the bot's process: %s", gone)
+            return None
+        if result.tuning is not None and request.guild_id is not None:
+            self._engine_tuning[request.guild_id] = result.tuning
+        if result.empty:
+            raise NotEnoughData()
+        return result
+
+    def tuning_report(self, guild_id: int) -> TuningReport:
+        """What tuning chose for this server's model (for /status): this process's, or, when only an engine process
+        fitted the model, what that process chose."""
+        own = self.community.models.tuner.report(guild_id)
+        return self._engine_tuning.get(guild_id, own) if own is WAITING else own
 
     def _recommend_note(self, guild_id: int | None, community_on: bool, few: bool) -> str | None:
         """Why a list leans on the member's own listening, when it does: the real reason, not a guess."""
@@ -158,9 +208,7 @@ class MusicService:
               mode: str) -> tuple[list[Recommendation], list[dict[str, Any]]]:
         """The member's ranked picks, shown and saved, and their Last.fm/ListenBrainz links (read fresh, for the
         footer's sync time): one trip to an engine thread. Blocking."""
-        picks = personal.ranked(data, model, count, mode)
-        recs = personal.show_and_save(self.db, data.discord_id, picks, mode, guild_id) if picks else []
-        return recs, self.db.source_links(data.discord_id) if recs else []
+        return pick_and_save(self.db, data, model, guild_id, count, mode)
 
     async def _personal_and_picks(self, discord_id: int, now: float, model: CommunityModel | None, guild_id: int | None,
                                   count: int, mode: str) -> tuple[PersonalData, Any]:
@@ -202,7 +250,11 @@ class MusicService:
         never waits for Spotify: they only add songs, so a slow-down request ends them at once (impatient client)."""
         try:
             client = (await self.db.run(self.auth.client_for, discord_id)).impatient()
-            return await self.expander.expand(client, dict(list(data.favourite_ids.items())[:4]), data.top_genres[:2])
+            stored = await self.expander.expand(client, dict(list(data.favourite_ids.items())[:4]), data.top_genres[:2])
+            found = self.expander.genre_tracks(data.top_genres[:2])
+            if found:  # the genre searches' finds count in every member's next inputs, in the engine processes too
+                self._tell_engine("genres", found)
+            return stored
         except BotError as error:
             log.info("catalogue expansion skipped: %s", type(error).__name__)
             return 0

@@ -170,9 +170,16 @@ class Connections:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:
-        """Several reads, each as `query` gives it; PostgreSQL sends them all at once (one round trip to the server)."""
-        return [self.query(sql, params) for sql, params in statements]
+    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        """Several reads, each as its column names and plain tuples (the caller makes only the dicts it needs);
+        PostgreSQL sends them all at once (one round trip to the server)."""
+        results = []
+        for sql, params in statements:
+            cursor = self.conn.cursor()
+            cursor.row_factory = None
+            cursor.execute(sql, params)
+            results.append(([column[0] for column in cursor.description or ()], cursor.fetchall()))
+        return results
 
     def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Add many rows in the caller's transaction, skipping any whose key is stored already (counted in

@@ -235,11 +235,18 @@ def _is_one_column_key(toks: list[_Tok], i: int) -> bool:
         _is_word(toks, j, "table") for j in range(len(toks)))
 
 
-def _render(toks: list[_Tok]) -> str:
-    """Join the tokens with PostgreSQL's parameters; a literal % is doubled (psycopg reads % as a parameter)."""
+def _render(toks: list[_Tok], numbered: bool = False) -> str:
+    """Join the tokens with PostgreSQL's parameters; a literal % is doubled (psycopg reads % as a parameter).
+    `numbered`: parameters as $1, $2... (for PREPARE), where only `?` parameters can be numbered."""
     out: list[str] = []
+    count = 0
     for tok in toks:
-        if tok.kind == "param":
+        if tok.kind == "param" and numbered:
+            if tok.text != "?":
+                raise UnportableSQL(f"a prepared statement takes ? parameters, not {tok.text}")
+            count += 1
+            out.append(f"${count}")
+        elif tok.kind == "param":
             out.append("%s" if tok.text == "?" else f"%({tok.text[1:]})s")
         else:
             out.append(tok.text.replace("%", "%%"))
@@ -254,6 +261,11 @@ class SqliteOnly(str):
     """
 
 
+class PostgresOnly(str):
+    """A migration statement for PostgreSQL's own storage (e.g. which columns an index carries), with nothing to do on
+    SQLite, which stores the table differently."""
+
+
 class Dialect:
     """SQLite: the SQL as written."""
 
@@ -264,7 +276,7 @@ class Dialect:
 
     def runs(self, statement: str) -> bool:
         """Whether a migration statement applies to this kind of database."""
-        return True
+        return not isinstance(statement, PostgresOnly)
 
     def year_of_ms(self, column: str) -> str:
         """SQL for the UTC year of a time in milliseconds since 1970."""
@@ -286,6 +298,10 @@ class PostgresDialect(Dialect):
     def translate(self, sql: str) -> str:
         return _translate(sql)
 
+    def numbered(self, sql: str) -> str:
+        """`translate`, with $1, $2... for the `?` parameters: the body of a PREPARE."""
+        return _translate(sql, True)
+
     def runs(self, statement: str) -> bool:
         return not isinstance(statement, SqliteOnly)
 
@@ -303,13 +319,13 @@ class PostgresDialect(Dialect):
 
 
 @functools.lru_cache(maxsize=4096)
-def _translate(sql: str) -> str:
+def _translate(sql: str, numbered: bool = False) -> str:
     toks = _tokens(sql)
     _refuse_unportable(toks)
     toks = _insert_or_ignore(toks)
     _qualify_upsert_columns(toks)
     _rewrite_words(toks)
-    return _render(toks)
+    return _render(toks, numbered)
 
 
 SQLITE = Dialect()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Self
@@ -27,6 +26,7 @@ from psycopg.adapt import Loader
 from storage.connection import Connections
 from storage.dialect import POSTGRES, Dialect
 from storage.errors import DatabaseBusy, DatabaseStartError, DatabaseUnavailable
+from storage.postgres_results import Cursor, as_dicts, forget_prepared, run_prepared
 from storage.postgres_url import describe_url, url_problem
 
 WRITE_LOCK_KEY = 0x5B07_D1A1  # pg_advisory_xact_lock key: the one writer lock, as SQLite has one per file
@@ -62,66 +62,6 @@ def _configure(conn: psycopg.Connection) -> None:
     # SQLite's busy timeout: a writer waits this long for the write lock, then the member is asked to try again.
     conn.execute("SET lock_timeout = '10s'")
     conn.execute("SET TIME ZONE 'UTC'")
-
-
-class Row(tuple):
-    """A result row like sqlite3.Row: by position, unpacked, or by column name."""
-
-    names: dict[str, int]
-
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self.names[key])
-        return tuple.__getitem__(self, key)
-
-    def keys(self) -> list[str]:
-        return list(self.names)
-
-
-class Cursor:
-    """The fetched result of one statement (rows are read in full before the connection goes back to the pool)."""
-
-    def __init__(self, rows: list[tuple[Any, ...]], names: list[str] | None, rowcount: int) -> None:
-        self.description = [(name,) for name in names] if names is not None else None
-        self.rowcount = rowcount
-        self._rows = rows
-        self.names = names or []
-        self._names = {name: i for i, name in enumerate(self.names)}
-        self._next = 0
-
-    @classmethod
-    def of(cls, cur: psycopg.Cursor) -> Cursor:
-        """What `cur` ran gave: its rows, if it returns rows, and how many rows it changed."""
-        names = column_names(cur)
-        return cls(cur.fetchall() if names is not None else [], names, cur.rowcount)
-
-    def _row(self, values: tuple[Any, ...]) -> Row:
-        row = Row(values)
-        row.names = self._names
-        return row
-
-    def fetchone(self) -> Row | None:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._row(self._rows[self._next - 1])
-
-    def fetchall(self) -> list[Row]:
-        rows = [self._row(values) for values in self._rows[self._next:]]
-        self._next = len(self._rows)
-        return rows
-
-    def __iter__(self) -> Iterator[Row]:
-        return iter(self.fetchall())
-
-
-def column_names(cur: psycopg.Cursor) -> list[str] | None:
-    """The names of the columns of `cur`'s result (None for a statement that returns no rows). Read from the result
-    itself: `cur.description` makes a Column object for each, which costs more than the rows for a short result."""
-    result = cur.pgresult
-    if result is None or not result.nfields:
-        return None
-    return [(result.fname(i) or b"").decode() for i in range(result.nfields)]
 
 
 class PgConnection:
@@ -161,10 +101,22 @@ class PgConnection:
             return Cursor([], None, cur.rowcount)
 
     def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
-        """Several statements in one pipeline: sent together, answered together (one round trip, not one each)."""
-        if not PIPELINES:  # a libpq older than 14 (psycopg[binary] brings its own, newer)
-            return [self.execute(sql, params) for sql, params in statements]
+        """Several reads sent together, answered together (one round trip, not one each): outside a transaction, as
+        prepared statements run by ONE message (see run_prepared); in one, in a pipeline."""
         with self._raw() as raw, unavailable_on_failure():
+            if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                try:
+                    return run_prepared(raw, statements)
+                except (psycopg.errors.InvalidSqlStatementName, psycopg.errors.DuplicatePreparedStatement,
+                        psycopg.errors.FeatureNotSupported):
+                    # Gone (psycopg drops every prepared statement after a change of tables on its connection), or
+                    # prepared by a message that then failed (a PREPARE outlives its message's failure), or another
+                    # process changed a table's columns under one ("cached plan must not change result type"):
+                    # prepare them again, once.
+                    forget_prepared(raw)
+                    return run_prepared(raw, statements)
+            if not PIPELINES:  # a libpq older than 14 (psycopg[binary] brings its own, newer)
+                return [self.execute(sql, params) for sql, params in statements]
             with raw.pipeline():
                 sent = [raw.execute(POSTGRES.translate(sql), params) for sql, params in statements]
             return [Cursor.of(cur) for cur in sent]
@@ -177,11 +129,6 @@ class PgConnection:
             count = max(cur.rowcount, 0) if params else 0
             self.total_changes += count
             return Cursor([], None, count)
-
-
-def as_dicts(cursor: Cursor) -> list[dict[str, Any]]:
-    """The cursor's rows as dicts by column name (map rather than a loop in Python: a fifth quicker)."""
-    return list(map(dict, map(zip, itertools.repeat(cursor.names), cursor._rows)))
 
 
 @contextlib.contextmanager
@@ -326,8 +273,8 @@ class PostgresConnections(Connections):
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str, Any]]]:
-        return [as_dicts(cursor) for cursor in self.conn.execute_all(statements)]
+    def queries(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        return [(cursor.names, cursor._rows) for cursor in self.conn.execute_all(statements)]
 
     def insert_ignoring(self, conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """As on SQLite, in one statement: the rows go as one array per column (unnest), nearly as fast as COPY."""

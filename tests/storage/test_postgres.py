@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 
 from database import Database, DatabaseUnavailable
@@ -271,5 +272,52 @@ def test_a_new_database_reaches_the_newest_version_and_opening_again_changes_not
         db.close()
         db = Database(pg_url).open()
         assert db.schema_version() == SCHEMA_VERSION and db.get_user(ALICE)["display_name"] == "Alice"
+    finally:
+        db.close()
+
+
+def test_version_8_keeps_every_play_and_top_list_and_still_refuses_a_play_twice(pg_url: str) -> None:
+    """Version 8 rebuilds the keys of plays and top lists on PostgreSQL (carrying the columns a profile reads)."""
+    old = Database(pg_url)
+    old.migrate(target=7)
+    fill_everything(old, ALICE, "alice")
+    before = old.load_profile(ALICE)
+    old.close()
+    db = Database(pg_url).open()
+    try:
+        assert db.schema_version() == SCHEMA_VERSION and repr(db.load_profile(ALICE)) == repr(before)
+        play = before["recent"][0]
+        assert db.insert_plays(ALICE, [(play["played_at"], play["track_id"], 1, "import", 0)]) == 0
+        assert db.load_profile(ALICE)["totals"] == before["totals"]
+        db.store_sync(ALICE, artists=[], tracks=[], top_tracks={"short_term": ["tr_alice"]}, top_artists={},
+                      plays=[], recent_cursor_ms=None, synced_at=1.0)
+        assert [t["track_id"] for t in db.load_profile(ALICE)["top_tracks"]["short_term"]] == ["tr_alice"]
+    finally:
+        db.close()
+
+
+def test_reads_sent_as_one_message_take_any_value_and_survive_a_column_added_under_them(pg_url: str) -> None:
+    """A profile's reads are prepared once per connection: another process adding a column later (a newer bot's
+    migration) must not break them, and a value with quotes or % is read as it is."""
+    db = Database(pg_url).open()
+    try:
+        fill_everything(db, ALICE, "alice")
+        db.ensure_user(BOB, "O'Brien 100%")
+        before = db.load_profile(ALICE)
+        [(names, rows)] = db.queries([("SELECT display_name FROM users WHERE display_name = ? AND display_name LIKE "
+                                       "'%100\\%' ESCAPE '\\'", ("O'Brien 100%",))])
+        assert names == ["display_name"] and rows == [("O'Brien 100%",)]
+        with db.reading():  # one connection: a read prepared there, then failed, is prepared again after
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                db.queries([("SELECT 10 / ? AS share", (0,))])
+            assert db.queries([("SELECT 10 / ? AS share", (5,))]) == [(["share"], [(2,)])]
+        with db.reading():  # on the connection that prepared the profile's reads
+            db.load_profile(ALICE)
+            with db.transaction() as conn:
+                conn.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
+            after = db.load_profile(ALICE)
+        assert after["user"]["nickname"] is None and after["top_tracks"] == before["top_tracks"]
+        with db.transaction():  # inside a transaction the reads go the usual way, and read the same
+            assert repr(db.load_profile(ALICE)) == repr(after)
     finally:
         db.close()

@@ -10,6 +10,7 @@ that request too. Plain module: no `discord`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import threading
@@ -33,6 +34,7 @@ from utils.music.recommend import PersonalData
 # ("invalidate", member or None), ("listening_changed", member or None), ("discard", member), ("genres", {genre: keys}).
 # Messages back: ("ready", pid), ("failed", why), ("done", request id, PickResult), ("error", request id, traceback).
 EVENTS = ("invalidate", "listening_changed", "discard", "genres")
+ENGINE_NICENESS = 5  # below the bot (0): the event loop first when cores are short
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,13 @@ class ChildEngine:
         self._fitter.shutdown(wait=True, cancel_futures=True)
 
 
+def yield_to_the_bot() -> None:
+    """A lower scheduling priority than the bot's process: when both want a busy core, the bot's event loop
+    (acknowledgements within Discord's 3 seconds, replies) goes first; an idle core is still all the engine's."""
+    with contextlib.suppress(OSError, AttributeError):  # not allowed, or no nice() on this system: same priority
+        os.nice(ENGINE_NICENESS)
+
+
 def settle_garbage_collector() -> None:
     """As the bot's process does (main.py): what is loaded by now stays out of the collector's full walks, and young
     objects are checked every 20,000 allocations, not 700; a model and the cached inputs are many objects, and the
@@ -154,6 +163,7 @@ def child_main(requests: Any, results: Any, database: str, options: dict[str, An
         return
     engine = ChildEngine(db, **options)
     settle_garbage_collector()
+    yield_to_the_bot()
     send_lock = threading.Lock()
     # Two threads, as the bot's engine threads: one reads the database (the GIL let go) while the other ranks.
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine")

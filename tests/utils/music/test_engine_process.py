@@ -169,6 +169,19 @@ async def test_closing_leaves_no_engine_process(tmp_path: Path) -> None:
     assert not [c for c in psutil.Process().children() if c.pid in pids]
 
 
+async def test_an_engine_process_gives_way_to_the_bots_own_process_when_cores_are_busy(tmp_path: Path) -> None:
+    """Acknowledgements (Discord's 3 seconds) and replies come from the bot's event loop: when the cores are short,
+    the operating system must run it before the engine process's ranking."""
+    Database(tmp_path / "bot.db").open().close()
+    engine = EngineProcesses(str(tmp_path / "bot.db"), 1)
+    await asyncio.to_thread(engine.start)
+    try:
+        assert await asyncio.to_thread(engine.wait_ready, 60)
+        assert psutil.Process(engine.pids()[0]).nice() > psutil.Process().nice()
+    finally:
+        await asyncio.to_thread(engine.close)
+
+
 def test_an_engine_process_ends_with_the_bot_even_when_the_bot_is_killed(tmp_path: Path) -> None:
     Database(tmp_path / "bot.db").open().close()
     script = ("import sys, time\n"

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing
+import multiprocessing.connection
 import queue
 import threading
 import time
@@ -47,6 +48,9 @@ class _Child:
         self.lock = threading.Lock()
         self.pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[PickResult]]] = {}
         self.ready = threading.Event()
+        # One thread at a time asks the system about the process: when two do (the reader thread reaping it while
+        # close() checks it), the one that comes second finds it already reaped ("no such child") and calls it alive.
+        self.reaping = threading.Lock()
         self.dead = False
         self.last_heard = time.monotonic()
         self.outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
@@ -62,6 +66,26 @@ class _Child:
     @property
     def pid(self) -> int | None:
         return self.process.pid
+
+    def alive(self) -> bool:
+        with self.reaping:
+            return self.process.is_alive()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the process to end (it is reaped then); whether it is still alive."""
+        if multiprocessing.connection.wait([self.process.sentinel], timeout):
+            with self.reaping:  # its end of the sentinel closes a moment before it can be reaped: wait for that
+                self.process.join(5)
+        return self.alive()
+
+    def kill(self) -> None:
+        with self.reaping:
+            if self.process.is_alive():
+                self.process.kill()
+
+    def exitcode(self) -> int | None:
+        with self.reaping:
+            return self.process.exitcode
 
 
 class EngineProcesses:
@@ -113,7 +137,7 @@ class EngineProcesses:
 
     def pids(self) -> list[int]:
         """The engine processes alive now."""
-        return [c.pid for c in self._children if c is not None and c.pid and c.process.is_alive()]
+        return [c.pid for c in self._children if c is not None and c.pid and c.alive()]
 
     def close(self, timeout: float = 15.0) -> None:
         """Stop the processes: they finish the work in hand (it uses the database), then exit; one that does not
@@ -126,12 +150,12 @@ class EngineProcesses:
             child.outbox.put(None)
         deadline = time.monotonic() + timeout
         for child in children:
-            child.process.join(max(0.1, deadline - time.monotonic()))
+            child.join(max(0.1, deadline - time.monotonic()))
         for child in children:
-            if child.process.is_alive():
+            if child.alive():
                 log.warning("The engine process %s did not stop in time; ending it", child.slot)
-                child.process.kill()
-                child.process.join(10)
+                child.kill()
+                child.join(10)
             self._lost(child, "stopped")
 
     # -- requests and events ------------------------------------------------------------------------------
@@ -205,7 +229,7 @@ class EngineProcesses:
                     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
                         entry[0].call_soon_threadsafe(_settle, entry[1], message)
         self._lost(child, "stopped")
-        child.process.join(5)  # reap it
+        child.join(5)  # reap it
         with contextlib.suppress(OSError):
             child.results.close()
 
@@ -219,15 +243,14 @@ class EngineProcesses:
             child.pending.clear()
         child.outbox.put(None)
         with contextlib.suppress(Exception):
-            if child.process.is_alive():
-                child.process.kill()
+            child.kill()
         for loop, future in pending:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_fail, future, why)
         if self._closing or self._gave_up:
             return
         log.warning("The engine process %s %s (exit code %s): its requests are answered in the bot's process, "
-                    "and a new one starts", child.slot, why, child.process.exitcode)
+                    "and a new one starts", child.slot, why, child.exitcode())
         self.restarts += 1
         wait = max(0.0, self._started_at[child.slot] + self.restart_seconds - time.monotonic())
         timer = threading.Timer(wait, self._restart, args=(child,))

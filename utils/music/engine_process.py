@@ -42,7 +42,7 @@ class EngineGone(Exception):
 class _Child:
     """One engine process, its channel, and the two threads that talk to it."""
 
-    def __init__(self, slot: int, database: str, options: dict[str, Any]) -> None:
+    def __init__(self, slot: int, database: str, options: dict[str, Any], beat: float) -> None:
         context = multiprocessing.get_context(START_METHOD)
         self.slot = slot
         self.lock = threading.Lock()
@@ -56,7 +56,7 @@ class _Child:
         self.outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         requests_in, self.requests = context.Pipe(duplex=False)
         self.results, results_out = context.Pipe(duplex=False)
-        self.process = context.Process(target=child_main, args=(requests_in, results_out, database, options),
+        self.process = context.Process(target=child_main, args=(requests_in, results_out, database, options, beat),
                                        name=f"engine-process-{slot}", daemon=True)  # daemon: ended if the bot's Python exits
         self.process.start()
         # the child's ends live in the child only: when it dies, our reader sees the channel end at once
@@ -95,7 +95,9 @@ class EngineProcesses:
                  restart_seconds: float = RESTART_SECONDS, **options: Any) -> None:
         self.database = database
         self.count = max(1, count)
-        self.timeout = timeout  # a process silent this long while a request waits is stuck
+        # a process silent this long while a request waits is stuck: a live one says so every timeout / 4 s, however
+        # long its work takes (a big server's first fit takes longer than this)
+        self.timeout = timeout
         self.restart_seconds = restart_seconds
         self.options = options  # ChildEngine's: personal_ttl, model_ttl, genre_seconds
         self._children: list[_Child | None] = [None] * self.count
@@ -120,7 +122,7 @@ class EngineProcesses:
             if self._closing or self._gave_up:
                 return
             self._started_at[slot] = time.monotonic()
-            child = _Child(slot, self.database, self.options)
+            child = _Child(slot, self.database, self.options, self.timeout / 4)
             self._children[slot] = child
         threading.Thread(target=self._send, args=(child,), name=f"to-engine-process-{slot}", daemon=True).start()
         threading.Thread(target=self._read, args=(child,), name=f"from-engine-process-{slot}", daemon=True).start()
@@ -190,6 +192,7 @@ class EngineProcesses:
                         self._lost(child, f"gave no answer for {self.timeout:.0f} s")
                         raise EngineGone("stuck") from None
         finally:
+            future.cancel()  # an answer or a failure coming later has nobody to tell (nor an error to log)
             with child.lock:
                 child.pending.pop(request_id, None)
 
@@ -215,6 +218,8 @@ class EngineProcesses:
             except (EOFError, OSError):
                 break
             child.last_heard = time.monotonic()
+            if message[0] == "alive":
+                continue
             if message[0] == "ready":
                 child.ready.set()
             elif message[0] == "failed":

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -155,6 +156,23 @@ async def test_a_stuck_engine_process_is_replaced_and_the_member_still_gets_an_a
     assert len(found) == 10 and time.monotonic() - started < 10
     assert await asyncio.to_thread(engine.wait_ready, 60)
     assert engine.pids() != [pid] and gone(pid)
+
+
+async def test_an_engine_process_waiting_on_the_database_is_not_taken_for_stuck(services: Services,
+                                                                              engine: EngineProcesses) -> None:
+    """Work that takes longer than the silence allowed (a big server's first fit, a write waiting for a lock) is
+    not a stuck process: it is not killed, and it answers."""
+    alice, *_ = await sync_members(services)
+    await keys(services, alice)
+    answered = engine.answered
+    writer = sqlite3.connect(services.db.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the list's save waits for this write, 3 timeouts long
+    asyncio.get_running_loop().call_later(3 * engine.timeout, writer.commit)
+    try:
+        assert len(await keys(services, alice)) == 10
+    finally:
+        writer.close()
+    assert engine.restarts == 0 and engine.answered == answered + 1
 
 
 async def test_closing_leaves_no_engine_process(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from utils.music.recommend import PersonalData
 # Messages down the channel: ("pick", request id, PickRequest), ("stop",), or a cache event:
 # ("invalidate", member or None), ("listening_changed", member or None), ("discard", member), ("genres", {genre: keys}).
 # Messages back: ("ready", pid), ("alive",) every few seconds,
-# ("failed", why), ("done", request id, PickResult), ("error", request id, traceback).
+# ("failed", why, for good: bool), ("done", request id, PickResult), ("error", request id, traceback).
 EVENTS = ("invalidate", "listening_changed", "discard", "genres")
 
 
@@ -149,10 +149,10 @@ def child_main(requests: Any, results: Any, database: str, options: dict[str, An
     db = Database(database, pool_size=2, **({"max_connections": 4} if is_postgres_url(database) else {}))
     try:
         if db.schema_version() != SCHEMA_VERSION:  # never migrates: the bot's process does, before starting it
-            results.send(("failed", "the database is not at this version's schema"))
+            results.send(("failed", "the database is not at this version's schema", True))
             return
-    except Exception as error:  # told to the bot, which answers in its own process
-        results.send(("failed", f"the database can't be read ({type(error).__name__})"))
+    except Exception as error:  # told to the bot, which answers in its own process and tries a new one later
+        results.send(("failed", f"the database can't be read ({type(error).__name__})", False))
         return
     engine = ChildEngine(db, **options)
     settle_garbage_collector()

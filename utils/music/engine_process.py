@@ -222,10 +222,12 @@ class EngineProcesses:
                 continue
             if message[0] == "ready":
                 child.ready.set()
-            elif message[0] == "failed":
+            elif message[0] == "failed" and message[2]:
                 log.warning("The engine process can't work here (%s): recommendations are worked out in the bot's "
                             "process", message[1])
                 self._gave_up = True
+            elif message[0] == "failed":  # the database is down for a moment: a new process tries again shortly
+                log.warning("The engine process could not start: %s", message[1])
             else:
                 with child.lock:
                     entry = child.pending.pop(message[1], None)

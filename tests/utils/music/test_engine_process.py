@@ -236,3 +236,20 @@ async def test_an_engine_process_never_touches_a_database_the_bot_has_not_brough
         untouched.close()
     finally:
         await asyncio.to_thread(engine.close)
+
+
+async def test_an_engine_process_that_cannot_read_the_database_for_a_moment_is_tried_again(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    path.mkdir()  # can't be opened, as a database server down for a moment
+    engine = EngineProcesses(str(path), 1, restart_seconds=0.2)
+    await asyncio.to_thread(engine.start)
+    try:
+        deadline = time.monotonic() + 60
+        while engine.restarts == 0 and time.monotonic() < deadline:  # the first one could not start
+            await asyncio.sleep(0.05)
+        assert engine.restarts >= 1
+        path.rmdir()
+        Database(path).open().close()  # the database is back
+        assert await asyncio.to_thread(engine.wait_ready, 60)
+    finally:
+        await asyncio.to_thread(engine.close)

@@ -32,7 +32,8 @@ from utils.music.recommend import PersonalData
 
 # Messages down the channel: ("pick", request id, PickRequest), ("stop",), or a cache event:
 # ("invalidate", member or None), ("listening_changed", member or None), ("discard", member), ("genres", {genre: keys}).
-# Messages back: ("ready", pid), ("failed", why), ("done", request id, PickResult), ("error", request id, traceback).
+# Messages back: ("ready", pid), ("alive",) every few seconds,
+# ("failed", why, for good: bool), ("done", request id, PickResult), ("error", request id, traceback).
 EVENTS = ("invalidate", "listening_changed", "discard", "genres")
 ENGINE_NICENESS = 5  # below the bot (0): the event loop first when cores are short
 
@@ -149,17 +150,18 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def child_main(requests: Any, results: Any, database: str, options: dict[str, Any]) -> None:
+def child_main(requests: Any, results: Any, database: str, options: dict[str, Any], beat: float = 1.0) -> None:
     """The engine process's life: open the database, say ready, then serve the channel until told to stop or the bot
-    is gone (the channel's end: the process never outlives the bot)."""
+    is gone (the channel's end: the process never outlives the bot). Every `beat` s it says it is alive: work
+    longer than the bot's patience for silence (a big server's first fit) is not a stuck process."""
     # its engine threads, a fit and a tuning read at once at most: a few PostgreSQL connections of its own
     db = Database(database, pool_size=2, **({"max_connections": 4} if is_postgres_url(database) else {}))
     try:
         if db.schema_version() != SCHEMA_VERSION:  # never migrates: the bot's process does, before starting it
-            results.send(("failed", "the database is not at this version's schema"))
+            results.send(("failed", "the database is not at this version's schema", True))
             return
-    except Exception as error:  # told to the bot, which answers in its own process
-        results.send(("failed", f"the database can't be read ({type(error).__name__})"))
+    except Exception as error:  # told to the bot, which answers in its own process and tries a new one later
+        results.send(("failed", f"the database can't be read ({type(error).__name__})", False))
         return
     engine = ChildEngine(db, **options)
     settle_garbage_collector()
@@ -179,7 +181,18 @@ def child_main(requests: Any, results: Any, database: str, options: dict[str, An
         except OSError:  # the bot's process is gone: nobody to answer
             pass
 
+    stopping = threading.Event()
+
+    def say_alive() -> None:
+        while not stopping.wait(beat):
+            try:
+                with send_lock:
+                    results.send(("alive",))
+            except OSError:  # the bot's process is gone
+                return
+
     results.send(("ready", os.getpid()))
+    threading.Thread(target=say_alive, name="engine-alive", daemon=True).start()
     try:
         while True:
             try:
@@ -193,6 +206,7 @@ def child_main(requests: Any, results: Any, database: str, options: dict[str, An
             elif message[0] in EVENTS:
                 engine.apply(message)
     finally:
+        stopping.set()
         pool.shutdown(wait=True, cancel_futures=True)
         engine.close()
         db.close()

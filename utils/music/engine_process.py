@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing
+import multiprocessing.connection
 import queue
 import threading
 import time
@@ -41,18 +42,21 @@ class EngineGone(Exception):
 class _Child:
     """One engine process, its channel, and the two threads that talk to it."""
 
-    def __init__(self, slot: int, database: str, options: dict[str, Any]) -> None:
+    def __init__(self, slot: int, database: str, options: dict[str, Any], beat: float) -> None:
         context = multiprocessing.get_context(START_METHOD)
         self.slot = slot
         self.lock = threading.Lock()
         self.pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[PickResult]]] = {}
         self.ready = threading.Event()
+        # One thread at a time asks the system about the process: when two do (the reader thread reaping it while
+        # close() checks it), the one that comes second finds it already reaped ("no such child") and calls it alive.
+        self.reaping = threading.Lock()
         self.dead = False
         self.last_heard = time.monotonic()
         self.outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         requests_in, self.requests = context.Pipe(duplex=False)
         self.results, results_out = context.Pipe(duplex=False)
-        self.process = context.Process(target=child_main, args=(requests_in, results_out, database, options),
+        self.process = context.Process(target=child_main, args=(requests_in, results_out, database, options, beat),
                                        name=f"engine-process-{slot}", daemon=True)  # daemon: ended if the bot's Python exits
         self.process.start()
         # the child's ends live in the child only: when it dies, our reader sees the channel end at once
@@ -63,6 +67,26 @@ class _Child:
     def pid(self) -> int | None:
         return self.process.pid
 
+    def alive(self) -> bool:
+        with self.reaping:
+            return self.process.is_alive()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the process to end (it is reaped then); whether it is still alive."""
+        if multiprocessing.connection.wait([self.process.sentinel], timeout):
+            with self.reaping:  # its end of the sentinel closes a moment before it can be reaped: wait for that
+                self.process.join(5)
+        return self.alive()
+
+    def kill(self) -> None:
+        with self.reaping:
+            if self.process.is_alive():
+                self.process.kill()
+
+    def exitcode(self) -> int | None:
+        with self.reaping:
+            return self.process.exitcode
+
 
 class EngineProcesses:
     """`count` engine processes; a member's requests always go to the same one (their inputs are cached there)."""
@@ -71,7 +95,9 @@ class EngineProcesses:
                  restart_seconds: float = RESTART_SECONDS, **options: Any) -> None:
         self.database = database
         self.count = max(1, count)
-        self.timeout = timeout  # a process silent this long while a request waits is stuck
+        # a process silent this long while a request waits is stuck: a live one says so every timeout / 4 s, however
+        # long its work takes (a big server's first fit takes longer than this)
+        self.timeout = timeout
         self.restart_seconds = restart_seconds
         self.options = options  # ChildEngine's: personal_ttl, model_ttl, genre_seconds
         self._children: list[_Child | None] = [None] * self.count
@@ -96,7 +122,7 @@ class EngineProcesses:
             if self._closing or self._gave_up:
                 return
             self._started_at[slot] = time.monotonic()
-            child = _Child(slot, self.database, self.options)
+            child = _Child(slot, self.database, self.options, self.timeout / 4)
             self._children[slot] = child
         threading.Thread(target=self._send, args=(child,), name=f"to-engine-process-{slot}", daemon=True).start()
         threading.Thread(target=self._read, args=(child,), name=f"from-engine-process-{slot}", daemon=True).start()
@@ -113,7 +139,7 @@ class EngineProcesses:
 
     def pids(self) -> list[int]:
         """The engine processes alive now."""
-        return [c.pid for c in self._children if c is not None and c.pid and c.process.is_alive()]
+        return [c.pid for c in self._children if c is not None and c.pid and c.alive()]
 
     def close(self, timeout: float = 15.0) -> None:
         """Stop the processes: they finish the work in hand (it uses the database), then exit; one that does not
@@ -126,12 +152,12 @@ class EngineProcesses:
             child.outbox.put(None)
         deadline = time.monotonic() + timeout
         for child in children:
-            child.process.join(max(0.1, deadline - time.monotonic()))
+            child.join(max(0.1, deadline - time.monotonic()))
         for child in children:
-            if child.process.is_alive():
+            if child.alive():
                 log.warning("The engine process %s did not stop in time; ending it", child.slot)
-                child.process.kill()
-                child.process.join(10)
+                child.kill()
+                child.join(10)
             self._lost(child, "stopped")
 
     # -- requests and events ------------------------------------------------------------------------------
@@ -166,6 +192,7 @@ class EngineProcesses:
                         self._lost(child, f"gave no answer for {self.timeout:.0f} s")
                         raise EngineGone("stuck") from None
         finally:
+            future.cancel()  # an answer or a failure coming later has nobody to tell (nor an error to log)
             with child.lock:
                 child.pending.pop(request_id, None)
 
@@ -191,12 +218,16 @@ class EngineProcesses:
             except (EOFError, OSError):
                 break
             child.last_heard = time.monotonic()
+            if message[0] == "alive":
+                continue
             if message[0] == "ready":
                 child.ready.set()
-            elif message[0] == "failed":
+            elif message[0] == "failed" and message[2]:
                 log.warning("The engine process can't work here (%s): recommendations are worked out in the bot's "
                             "process", message[1])
                 self._gave_up = True
+            elif message[0] == "failed":  # the database is down for a moment: a new process tries again shortly
+                log.warning("The engine process could not start: %s", message[1])
             else:
                 with child.lock:
                     entry = child.pending.pop(message[1], None)
@@ -205,7 +236,7 @@ class EngineProcesses:
                     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
                         entry[0].call_soon_threadsafe(_settle, entry[1], message)
         self._lost(child, "stopped")
-        child.process.join(5)  # reap it
+        child.join(5)  # reap it
         with contextlib.suppress(OSError):
             child.results.close()
 
@@ -219,15 +250,14 @@ class EngineProcesses:
             child.pending.clear()
         child.outbox.put(None)
         with contextlib.suppress(Exception):
-            if child.process.is_alive():
-                child.process.kill()
+            child.kill()
         for loop, future in pending:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_fail, future, why)
         if self._closing or self._gave_up:
             return
         log.warning("The engine process %s %s (exit code %s): its requests are answered in the bot's process, "
-                    "and a new one starts", child.slot, why, child.process.exitcode)
+                    "and a new one starts", child.slot, why, child.exitcode())
         self.restarts += 1
         wait = max(0.0, self._started_at[child.slot] + self.restart_seconds - time.monotonic())
         timer = threading.Timer(wait, self._restart, args=(child,))

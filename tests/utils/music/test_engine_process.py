@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -157,6 +158,23 @@ async def test_a_stuck_engine_process_is_replaced_and_the_member_still_gets_an_a
     assert engine.pids() != [pid] and gone(pid)
 
 
+async def test_an_engine_process_waiting_on_the_database_is_not_taken_for_stuck(services: Services,
+                                                                              engine: EngineProcesses) -> None:
+    """Work that takes longer than the silence allowed (a big server's first fit, a write waiting for a lock) is
+    not a stuck process: it is not killed, and it answers."""
+    alice, *_ = await sync_members(services)
+    await keys(services, alice)
+    answered = engine.answered
+    writer = sqlite3.connect(services.db.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the list's save waits for this write, 3 timeouts long
+    asyncio.get_running_loop().call_later(3 * engine.timeout, writer.commit)
+    try:
+        assert len(await keys(services, alice)) == 10
+    finally:
+        writer.close()
+    assert engine.restarts == 0 and engine.answered == answered + 1
+
+
 async def test_closing_leaves_no_engine_process(tmp_path: Path) -> None:
     Database(tmp_path / "bot.db").open().close()
     engine = EngineProcesses(str(tmp_path / "bot.db"), 2)
@@ -229,5 +247,22 @@ async def test_an_engine_process_never_touches_a_database_the_bot_has_not_brough
         untouched = Database(tmp_path / "old.db")
         assert untouched.schema_version() == 0
         untouched.close()
+    finally:
+        await asyncio.to_thread(engine.close)
+
+
+async def test_an_engine_process_that_cannot_read_the_database_for_a_moment_is_tried_again(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    path.mkdir()  # can't be opened, as a database server down for a moment
+    engine = EngineProcesses(str(path), 1, restart_seconds=0.2)
+    await asyncio.to_thread(engine.start)
+    try:
+        deadline = time.monotonic() + 60
+        while engine.restarts == 0 and time.monotonic() < deadline:  # the first one could not start
+            await asyncio.sleep(0.05)
+        assert engine.restarts >= 1
+        path.rmdir()
+        Database(path).open().close()  # the database is back
+        assert await asyncio.to_thread(engine.wait_ready, 60)
     finally:
         await asyncio.to_thread(engine.close)

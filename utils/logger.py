@@ -39,6 +39,11 @@ class SecretFilter(logging.Filter):
         with self._lock:
             self._secrets.update(s for s in secrets if s and len(s) >= 6)
 
+    def known(self) -> list[str]:
+        """The exact values masked (for a process of the bot's own, which masks the same)."""
+        with self._lock:
+            return sorted(self._secrets)
+
     def mask(self, text: str) -> str:
         with self._lock:
             secrets = sorted(self._secrets, key=len, reverse=True)

@@ -26,6 +26,7 @@ from storage.schema import SCHEMA_VERSION
 from utils.cache import TTLCache
 from utils.community.model import CommunityModel, ModelCache
 from utils.engine.autotune import WAITING
+from utils.logger import get_logger, setup_logging
 from utils.models import Recommendation
 from utils.music import recommend as personal
 from utils.music.recommend import PersonalData
@@ -34,6 +35,8 @@ from utils.music.recommend import PersonalData
 # ("invalidate", member or None), ("listening_changed", member or None), ("discard", member), ("genres", {genre: keys}).
 # Messages back: ("ready", pid), ("alive",) every few seconds,
 # ("failed", why, for good: bool), ("done", request id, PickResult), ("error", request id, traceback).
+log = get_logger(__name__)
+
 EVENTS = ("invalidate", "listening_changed", "discard", "genres")
 ENGINE_NICENESS = 5  # below the bot (0): the event loop first when cores are short
 
@@ -150,14 +153,20 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def child_main(requests: Any, results: Any, database: str, options: dict[str, Any], beat: float = 1.0) -> None:
+def child_main(requests: Any, results: Any, database: str, options: dict[str, Any], beat: float = 1.0,
+               logs: tuple[str, list[str]] | None = None) -> None:
     """The engine process's life: open the database, say ready, then serve the channel until told to stop or the bot
     is gone (the channel's end: the process never outlives the bot). Every `beat` s it says it is alive: work
     longer than the bot's patience for silence (a big server's first fit) is not a stuck process."""
+    if logs is not None:  # the bot's level and the secrets it masks; to the console the bot writes to (one process
+        # writes logs/bot.log: two would tangle its rotation)
+        setup_logging(logs[0], None, [*logs[1], database])
     # its engine threads, a fit and a tuning read at once at most: a few PostgreSQL connections of its own
     db = Database(database, pool_size=2, **({"max_connections": 4} if is_postgres_url(database) else {}))
     try:
         if db.schema_version() != SCHEMA_VERSION:  # never migrates: the bot's process does, before starting it
+            log.warning("The engine process can't work with the database at %s: it is not at this version's schema",
+                        database)
             results.send(("failed", "the database is not at this version's schema", True))
             return
     except Exception as error:  # told to the bot, which answers in its own process and tries a new one later

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import multiprocessing
 import multiprocessing.connection
 import queue
@@ -25,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from utils.logger import get_logger
+from utils.logger import SECRET_FILTER, get_logger
 from utils.music.engine_child import PickRequest, PickResult, child_main
 
 log = get_logger(__name__)
@@ -56,7 +57,8 @@ class _Child:
         self.outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         requests_in, self.requests = context.Pipe(duplex=False)
         self.results, results_out = context.Pipe(duplex=False)
-        self.process = context.Process(target=child_main, args=(requests_in, results_out, database, options, beat),
+        logs = (logging.getLevelName(logging.getLogger().getEffectiveLevel()), SECRET_FILTER.known())
+        self.process = context.Process(target=child_main, args=(requests_in, results_out, database, options, beat, logs),
                                        name=f"engine-process-{slot}", daemon=True)  # daemon: ended if the bot's Python exits
         self.process.start()
         # the child's ends live in the child only: when it dies, our reader sees the channel end at once

@@ -266,3 +266,26 @@ async def test_an_engine_process_that_cannot_read_the_database_for_a_moment_is_t
         assert await asyncio.to_thread(engine.wait_ready, 60)
     finally:
         await asyncio.to_thread(engine.close)
+
+
+async def test_an_engine_process_logs_at_the_bots_level_with_the_bots_secrets_hidden(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Its own log lines (why it can't work, a failed refit) reach the console the bot writes to, masked alike."""
+    from utils.logger import register_secrets
+
+    secret = "hunter2-not-for-logs"
+    register_secrets(secret)
+    folder = tmp_path / secret
+    folder.mkdir()
+    (folder / "old.db").touch()  # an engine process says why it can't work with this database, then ends
+    engine = EngineProcesses(str(folder / "old.db"), 1, restart_seconds=0.0)
+    await asyncio.to_thread(engine.start)
+    try:
+        deadline = time.monotonic() + 60
+        while engine.pids() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        console = capfd.readouterr().err
+        assert "can't work with the database at" in console
+        assert "[hidden]" in console and secret not in console
+    finally:
+        await asyncio.to_thread(engine.close)

@@ -250,13 +250,15 @@ def test_a_malformed_database_url_is_named_without_its_password(url: str, words:
     assert "hunter2" not in found[0]
 
 
-def test_engine_processes_default_to_one_beside_the_bot_when_there_is_a_second_core(
+def test_engine_processes_default_to_two_beside_the_bot_when_there_is_a_second_core(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
-    assert load().engine_processes == 1
+    assert load().engine_processes == 2
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda _pid: set(range(8)), raising=False)
+    assert load().engine_processes == 2  # each holds its own copy of every server's model: not one a core
     monkeypatch.setattr(config.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert load().engine_processes == 0  # one core: it would only take turns with the bot
-    assert load(ENGINE_PROCESSES="2").engine_processes == 2
+    assert load(ENGINE_PROCESSES="1").engine_processes == 1
     assert load(ENGINE_PROCESSES="0").engine_processes == 0
     assert any("ENGINE_PROCESSES" in p for p in problems({**REQUIRED, "ENGINE_PROCESSES": "many"}))
     assert Settings(discord_token="t", spotify_client_id="c", spotify_client_secret="s",

@@ -38,7 +38,7 @@ from utils.music.recommend import PersonalData
 log = get_logger(__name__)
 
 EVENTS = ("invalidate", "listening_changed", "discard", "genres")
-ENGINE_NICENESS = 5  # below the bot (0): the event loop first when cores are short
+ENGINE_NICENESS = 10  # below the bot (0): the event loop first when cores are short
 
 
 @dataclass(frozen=True)

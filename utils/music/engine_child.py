@@ -66,6 +66,21 @@ class PickResult:
     tuning: Any = None
 
 
+def forget_cached(models: ModelCache, personal_data: TTLCache[PersonalData], kind: str, member: int | None) -> None:
+    """What a cache event makes a process forget, by the same rules in the bot's process and in an engine process:
+    "invalidate" (erasure, hiding: the models they are in go at once), "listening_changed" (the models they are in
+    go on answering until refitted), "discard" (only their inputs); with no member, everything."""
+    if member is None:
+        models.invalidate()
+        personal_data.clear()
+        return
+    if kind == "invalidate":
+        models.forget_member(member)
+    elif kind == "listening_changed":
+        models.mark_stale(member)
+    personal_data.discard(member)
+
+
 def pick_and_save(db: Database, data: PersonalData, model: CommunityModel | None, guild_id: int | None, count: int,
                   mode: str) -> tuple[list[Recommendation], list[dict[str, Any]]]:
     """The member's ranked picks, shown and saved, and their Last.fm/ListenBrainz links (read fresh, for the
@@ -94,17 +109,8 @@ class ChildEngine:
         if kind == "genres":
             with self._lock:
                 self._genres.update({genre: (time.time(), list(keys)) for genre, keys in value.items()})
-        elif kind == "discard":
-            self.personal.discard(value)
-        elif value is None:  # everything: as MusicService.invalidate()
-            self.models.invalidate()
-            self.personal.clear()
-        elif kind == "invalidate":
-            self.models.forget_member(value)
-            self.personal.discard(value)
-        else:  # listening_changed
-            self.models.mark_stale(value)
-            self.personal.discard(value)
+        else:
+            forget_cached(self.models, self.personal, kind, value)
 
     def pick(self, request: PickRequest) -> PickResult:
         """As MusicService's in-process path: the server's model, the member's inputs, ranked, shown and saved."""

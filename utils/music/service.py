@@ -25,7 +25,7 @@ from utils.logger import get_logger
 from utils.models import Item, Profile, Recommendation, RecommendationList
 from utils.music import recommend as personal
 from utils.music import top_lists
-from utils.music.engine_child import PickRequest, PickResult, pick_and_save
+from utils.music.engine_child import PickRequest, PickResult, forget_cached, pick_and_save
 from utils.music.engine_process import EngineGone, EngineProcesses
 from utils.music.recommend import FEW_MEMBERS, PersonalData
 from utils.sources.catalogue import CatalogueExpander
@@ -67,13 +67,7 @@ class MusicService:
         """Forget what a change made stale: for one member (their data, the models it went into, who counts
         where), or everything (None)."""
         self.community.access.invalidate(discord_id)
-        self._tell_engine("invalidate", discord_id)
-        if discord_id is None:
-            self.community.models.invalidate()
-            self.personal.clear()
-        else:
-            self.community.models.forget_member(discord_id)
-            self.personal.discard(discord_id)
+        self._forget("invalidate", discord_id)
 
     def listening_changed(self, discord_id: int | None = None) -> None:
         """A member's listening grew: their own data is read afresh, and the server models they are in go on
@@ -82,18 +76,17 @@ class MusicService:
             self.invalidate()
             return
         self.community.access.invalidate(discord_id)
-        self._tell_engine("listening_changed", discord_id)
-        self.community.models.mark_stale(discord_id)
-        self.personal.discard(discord_id)
+        self._forget("listening_changed", discord_id)
 
-    def _tell_engine(self, kind: str, value: Any) -> None:
+    def _forget(self, kind: str, discord_id: int | None) -> None:
+        """Apply a cache event here and send it to the engine processes (see `forget_cached`)."""
         if self.engine is not None:
-            self.engine.send_event(kind, value)
+            self.engine.send_event(kind, discord_id)
+        forget_cached(self.community.models, self.personal, kind, discord_id)
 
     def _forget_personal(self, discord_id: int) -> None:
         """The member's inputs changed (feedback, a catalogue look-up): read afresh here and in the engine processes."""
-        self._tell_engine("discard", discord_id)
-        self.personal.discard(discord_id)
+        self._forget("discard", discord_id)
 
     def watch(self, *sources: list[Any]) -> None:
         """Drop cached data whenever a source (PrivacyService.on_change: erasure, hiding) reports."""
@@ -252,8 +245,8 @@ class MusicService:
             client = (await self.db.run(self.auth.client_for, discord_id)).impatient()
             stored = await self.expander.expand(client, dict(list(data.favourite_ids.items())[:4]), data.top_genres[:2])
             found = self.expander.genre_tracks(data.top_genres[:2])
-            if found:  # the genre searches' finds count in every member's next inputs, in the engine processes too
-                self._tell_engine("genres", found)
+            if found and self.engine is not None:  # the genre searches' finds count in every member's next inputs,
+                self.engine.send_event("genres", found)  # in the engine processes too
             return stored
         except BotError as error:
             log.info("catalogue expansion skipped: %s", type(error).__name__)
